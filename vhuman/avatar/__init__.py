@@ -1,0 +1,1 @@
+"""Avatar model, ARKit names, loaders, the mixer and the default avatars."""

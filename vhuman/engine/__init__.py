@@ -1,0 +1,1 @@
+"""Clock, tick loop, frame types and the engine that wires drivers, mixer and renderer."""
