@@ -1,0 +1,89 @@
+"""Mesh helpers for the build: triangulation, normals, sub-meshes, linear subdivision."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+
+
+def quads_to_tris(faces: np.ndarray) -> np.ndarray:
+    """int[F, 4] quads (triangles repeat the last corner) → int[T, 3] triangles."""
+    a = faces[:, [0, 1, 2]]
+    is_quad = faces[:, 2] != faces[:, 3]
+    b = faces[is_quad][:, [0, 2, 3]]
+    return np.concatenate([a, b]).astype(np.int64)
+
+
+def vertex_normals(positions: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """Area-weighted smooth normals, float32[N, 3] (unit; +Y where undefined)."""
+    p = positions.astype(np.float64)
+    fn = np.cross(p[tris[:, 1]] - p[tris[:, 0]], p[tris[:, 2]] - p[tris[:, 0]])
+    n = np.zeros_like(p)
+    for k in range(3):
+        np.add.at(n, tris[:, k], fn)
+    length = np.linalg.norm(n, axis=1, keepdims=True)
+    out = np.where(length > 1e-12, n / np.maximum(length, 1e-12), [0.0, 1.0, 0.0])
+    return out.astype(np.float32)
+
+
+def submesh(tris: np.ndarray, keep_tri: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Compact the kept triangles: (old vertex ids of the new vertices, remapped tris)."""
+    t = tris[keep_tri]
+    used = np.unique(t)
+    remap = np.full(int(tris.max()) + 1 if len(tris) else 0, -1, np.int64)
+    remap[used] = np.arange(len(used))
+    return used, remap[t]
+
+
+def subdivide_operator(n_vertices: int, tris: np.ndarray, smooth_steps: int = 2,
+                       smooth: float = 0.5) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """Midpoint-split every triangle in four, then Laplacian-smooth; all linear.
+
+    Because the whole operation is one sparse matrix ``S`` (new = S @ old), morph deltas
+    and skin weights follow the refined mesh exactly by the same product.
+
+    Returns:
+        (S: csr[N_new, N], new triangles int[4T, 3]).
+    """
+    e = np.sort(np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]]), axis=1)
+    edges, inv = np.unique(e, axis=0, return_inverse=True)
+    inv = inv.reshape(3, -1).T  # per triangle: edge ids of (01, 12, 20)
+    m = n_vertices + np.arange(len(edges))
+    rows = np.concatenate([np.arange(n_vertices), m, m])
+    cols = np.concatenate([np.arange(n_vertices), edges[:, 0], edges[:, 1]])
+    vals = np.concatenate([np.ones(n_vertices), np.full(2 * len(edges), 0.5)])
+    n_new = n_vertices + len(edges)
+    split = sparse.csr_matrix((vals, (rows, cols)), shape=(n_new, n_vertices))
+    a, b, c = tris[:, 0], tris[:, 1], tris[:, 2]
+    ab, bc, ca = m[inv[:, 0]], m[inv[:, 1]], m[inv[:, 2]]
+    new_tris = np.concatenate([
+        np.stack([a, ab, ca], 1), np.stack([ab, b, bc], 1),
+        np.stack([ca, bc, c], 1), np.stack([ab, bc, ca], 1)])
+    op = split
+    if smooth_steps:
+        lap = laplacian(n_new, new_tris)
+        step = sparse.identity(n_new, format="csr") * (1 - smooth) + lap * smooth
+        for _ in range(smooth_steps):
+            op = step @ op
+    return op.tocsr(), new_tris
+
+
+def laplacian(n: int, tris: np.ndarray) -> sparse.csr_matrix:
+    """Uniform umbrella operator: each row averages the vertex's neighbours."""
+    i = np.concatenate([tris[:, 0], tris[:, 1], tris[:, 2], tris[:, 1], tris[:, 2], tris[:, 0]])
+    j = np.concatenate([tris[:, 1], tris[:, 2], tris[:, 0], tris[:, 0], tris[:, 1], tris[:, 2]])
+    adj = sparse.csr_matrix((np.ones(len(i)), (i, j)), shape=(n, n))
+    adj.data[:] = 1.0
+    deg = np.asarray(adj.sum(1)).ravel()
+    deg[deg == 0] = 1
+    return sparse.diags(1.0 / deg) @ adj
+
+
+def smooth_values(values: np.ndarray, tris: np.ndarray, steps: int, amount: float = 0.5,
+                  ) -> np.ndarray:
+    """Diffuse per-vertex values over the mesh (for soft paint masks)."""
+    lap = laplacian(len(values), tris)
+    out = values.astype(np.float64)
+    for _ in range(steps):
+        out = (1 - amount) * out + amount * (lap @ out)
+    return out

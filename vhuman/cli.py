@@ -1,0 +1,204 @@
+"""Command line: ``run_avatar.py`` / ``vhuman run`` and the ``vhuman`` subcommands.
+
+Bad arguments print one clear line and exit with code 2; runtime errors from vhuman print
+one line and exit with code 1. Tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from vhuman import __version__
+from vhuman.errors import ConfigError, VhumanError
+
+log = logging.getLogger("vhuman.cli")
+
+#: Modules that contribute subcommands through ``add_subcommand(subparsers)``.
+SUBCOMMAND_MODULES = (
+    "vhuman.speech.cli",
+    "vhuman.avatar.inspect",
+    "vhuman.drivers.capture.models",
+    "vhuman.safety.audit",
+    "vhuman.plugins",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit 2) instead of usage dumps."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _size(text: str) -> tuple[int, int]:
+    from vhuman.engine.config import parse_size
+
+    try:
+        return parse_size(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be > 0")
+    return v
+
+
+def _fps(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 1 <= v <= 120:
+        raise argparse.ArgumentTypeError(f"{text} is out of range 1..120")
+    return v
+
+
+def _port(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= v <= 65535:
+        raise argparse.ArgumentTypeError(f"{text} is out of range 0..65535")
+    return v
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``run_avatar.py`` (also ``vhuman run``)."""
+    g = p.add_argument_group("server")
+    g.add_argument("--host", default="127.0.0.1", help="interface to listen on (default %(default)s)")
+    g.add_argument("--port", type=_port, default=8765, help="port (default %(default)s)")
+    g.add_argument("--codec", choices=("jpeg", "h264"), default="jpeg",
+                   help="video codec on /media (default %(default)s)")
+    g.add_argument("--token", default=os.environ.get("VHUMAN_TOKEN"),
+                   help="control token (default: $VHUMAN_TOKEN, else generated and printed)")
+    g = p.add_argument_group("picture")
+    g.add_argument("--size", type=_size, default=(1280, 720), metavar="WxH",
+                   help="frame size (default 1280x720)")
+    g.add_argument("--fps", type=_fps, default=30.0, help="frame rate (default 30)")
+    g.add_argument("--avatar", default="default",
+                   help="'default' (realistic host), 'procedural', or a .glb/.gltf/.vrm file")
+    g.add_argument("--scene", help="scene YAML file")
+    g = p.add_argument_group("motion and speech")
+    g.add_argument("--driver", action="append", default=[], metavar="NAME[:K=V,...]",
+                   help="add a driver layer, e.g. --driver nod or --driver livelink:port=11111")
+    g.add_argument("--no-idle", action="store_true", help="disable the idle (blink/breath) layer")
+    g.add_argument("--camera", metavar="SOURCE",
+                   help="drive the face from a webcam index (0), a video file, a folder or URL")
+    g.add_argument("--consent", metavar="OPERATOR",
+                   help="record the operator's consent to face capture (else asked interactively)")
+    g.add_argument("--calibrate", action="store_true", help="calibrate a neutral face first")
+    g.add_argument("--record", metavar="TAKE.jsonl", help="record capture coefficients (no images)")
+    g.add_argument("--replay", metavar="TAKE.jsonl", help="play a recorded take")
+    g.add_argument("--say", action="append", default=[], metavar="TEXT",
+                   help="speak TEXT once on start (repeatable)")
+    g.add_argument("--voice", help="TTS voice, e.g. cmn or en-us")
+    g.add_argument("--tts", default="espeak", help="TTS engine (default %(default)s)")
+    g.add_argument("--show", metavar="SHOW.yaml", help="run a live-commerce show script")
+    g.add_argument("--no-show", action="store_true", help="do not run the default demo show")
+    g = p.add_argument_group("offline")
+    g.add_argument("--frames", type=_positive_int, metavar="N",
+                   help="render N frames offline on the simulated clock and exit")
+    g.add_argument("--out", metavar="DIR", help="where --frames writes PNGs")
+    p.add_argument("--log-level", default="info",
+                   choices=("debug", "info", "warning", "error"))
+
+
+def build_run_parser(prog: str = "run_avatar.py") -> argparse.ArgumentParser:
+    p = _Parser(prog=prog, description="vhuman: a live virtual host, served on a web page.")
+    p.add_argument("--version", action="version", version=f"vhuman {__version__}")
+    add_run_arguments(p)
+    return p
+
+
+def _progress(stage: str, fraction: float) -> None:
+    bar = "#" * int(fraction * 20)
+    print(f"\r  {stage:<40} [{bar:<20}] {fraction * 100:5.1f}%", end="", file=sys.stderr,
+          flush=True)
+    if fraction >= 1.0:
+        print(file=sys.stderr)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run the host (or render offline) from parsed ``args``."""
+    if (args.frames is None) != (args.out is None):
+        print("run_avatar.py: error: --frames and --out go together (see --help)", file=sys.stderr)
+        return 2
+    from vhuman.app import run_app
+
+    try:
+        return asyncio.run(run_app(args, progress=_progress))
+    except KeyboardInterrupt:
+        return 0
+
+
+def run_main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``run_avatar.py``."""
+    args = build_run_parser().parse_args(argv)
+    _setup_logging(args.log_level)
+    return _guard(run_command, args)
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level.upper()),
+                        format="%(asctime)s %(levelname).1s %(name)s: %(message)s",
+                        datefmt="%H:%M:%S")
+
+
+def _guard(fn: Any, args: argparse.Namespace) -> int:
+    try:
+        return int(fn(args) or 0)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except VhumanError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="vhuman", description="vhuman: a real-time virtual human engine.")
+    p.add_argument("--version", action="version", version=f"vhuman {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    run = sub.add_parser("run", help="run the live host (same as run_avatar.py)")
+    add_run_arguments(run)
+    run.set_defaults(func=run_command)
+    for name in SUBCOMMAND_MODULES:
+        try:
+            mod = importlib.import_module(name)
+        except ImportError as exc:
+            log.debug("subcommands of %s unavailable: %s", name, exc)
+            continue
+        add = getattr(mod, "add_subcommand", None)
+        if add is not None:
+            add(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``vhuman`` command."""
+    p = build_parser()
+    args = p.parse_args(argv)
+    if not getattr(args, "command", None) or not hasattr(args, "func"):
+        p.print_help()
+        return 2
+    _setup_logging(getattr(args, "log_level", "warning"))
+    return _guard(args.func, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

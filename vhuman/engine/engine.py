@@ -1,0 +1,268 @@
+"""The engine: one host's tick loop wiring drivers → mixer → renderer → sinks.
+
+Per tick (absolute schedule, see :mod:`vhuman.engine.pacing`): sample every driver
+(cheap, non-blocking by contract; plugins run isolated), mix, pump speech audio for the
+tick, and hand the state to the render thread if it is free (else the frame is dropped,
+never queued). Rendered frames come back to the loop and go to the video sinks (the
+websocket server encodes off the loop). Nothing on the loop blocks for long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from vhuman.avatar.mixer import Mixer
+from vhuman.avatar.model import Avatar
+from vhuman.drivers.base import Driver, DriverContext
+from vhuman.engine.clock import NS_PER_S, Clock, SystemClock
+from vhuman.engine.config import EngineConfig
+from vhuman.engine.events import EventBus
+from vhuman.engine.frames import AudioChunk, AvatarState, VideoFrame
+from vhuman.engine.pacing import Ticker
+from vhuman.engine.render_worker import RenderWorker
+
+log = logging.getLogger("vhuman.engine")
+
+VideoSink = Callable[[VideoFrame], None]
+AudioSink = Callable[[AudioChunk], None]
+
+
+@dataclass(slots=True)
+class EngineStats:
+    """Counters for /health and /metrics."""
+
+    ticks: int = 0
+    tick_dropped: int = 0
+    render_dropped: int = 0
+    frames_out: int = 0
+    sample_errors: int = 0
+    frame_times: deque = field(default_factory=lambda: deque(maxlen=90))
+
+    def fps(self) -> float:
+        ts = self.frame_times
+        if len(ts) < 2:
+            return 0.0
+        span = ts[-1] - ts[0]
+        return (len(ts) - 1) / span if span > 0 else 0.0
+
+
+@dataclass(slots=True)
+class _Slot:
+    driver: Any
+    name: str
+    priority: int
+
+
+class Engine:
+    """Runs one host.
+
+    Args:
+        config: engine settings.
+        avatar: the avatar to draw.
+        clock: stream clock (SystemClock live, SimClock offline/tests).
+        make_renderer: factory called in the render thread; defaults to the moderngl one.
+    """
+
+    def __init__(self, config: EngineConfig, avatar: Avatar, *, clock: Clock | None = None,
+                 make_renderer: Callable[[], Any] | None = None) -> None:
+        self.config = config
+        self.avatar = avatar
+        self.clock = clock or SystemClock()
+        self.events = EventBus()
+        self.mixer = Mixer()
+        self.stats = EngineStats()
+        self._slots: list[_Slot] = []
+        self._video_sinks: list[VideoSink] = []
+        self._audio_sinks: list[AudioSink] = []
+        self._audio_sources: list[Callable[[int], list[AudioChunk]]] = []
+        self._post: list[Callable[[np.ndarray, int], None]] = []
+        self._state: AvatarState = AvatarState(t_ns=0)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = asyncio.Event()
+        self._started = False
+        self._pending: set[Future] = set()
+        self.ticker: Ticker | None = None
+        self.render = RenderWorker(make_renderer or self._default_renderer, post=self._compose)
+
+    # -- wiring ----------------------------------------------------------------------
+    def _default_renderer(self) -> Any:
+        from vhuman.render.renderer import Renderer
+
+        return Renderer(self.avatar, self.config.width, self.config.height,
+                        background=self.config.background)
+
+    def add_driver(self, driver: Driver, *, name: str | None = None) -> None:
+        """Add a motion layer (call before :meth:`start`, or after: it is started then)."""
+        slot = _Slot(driver, name or getattr(driver, "name", type(driver).__name__),
+                     int(getattr(driver, "priority", 0)))
+        self._slots.append(slot)
+        if self._started:
+            asyncio.ensure_future(self._start_driver(slot))
+
+    def add_video_sink(self, sink: VideoSink) -> None:
+        self._video_sinks.append(sink)
+
+    def add_audio_sink(self, sink: AudioSink) -> None:
+        self._audio_sinks.append(sink)
+
+    def add_audio_source(self, pump: Callable[[int], list[AudioChunk]]) -> None:
+        """``pump(t_ns)`` is called every tick and returns the audio chunks due by then."""
+        self._audio_sources.append(pump)
+
+    def add_post(self, fn: Callable[[np.ndarray, int], None]) -> None:
+        """Run ``fn(rgba, t_ns)`` on every rendered frame in the render thread (overlays)."""
+        self._post.append(fn)
+
+    def _compose(self, rgba: np.ndarray, t_ns: int) -> None:
+        for fn in self._post:
+            fn(rgba, t_ns)
+
+    @property
+    def state(self) -> AvatarState:
+        """The last mixed state."""
+        return self._state
+
+    def driver_names(self) -> list[str]:
+        return [s.name for s in self._slots]
+
+    # -- lifecycle -------------------------------------------------------------------
+    def context_for(self, name: str, config: dict | None = None) -> DriverContext:
+        return DriverContext(clock=self.clock, config=dict(config or {}), emit=self.events.emit,
+                             log=logging.getLogger(f"vhuman.driver.{name}"),
+                             fps=self.config.fps)
+
+    async def _start_driver(self, slot: _Slot) -> None:
+        try:
+            await slot.driver.start(self.context_for(slot.name))
+        except Exception as exc:
+            log.exception("driver %s failed to start", slot.name)
+            self.events.emit("driver_error", name=slot.name, kind="start", message=str(exc))
+            self._slots.remove(slot)
+
+    async def start(self) -> None:
+        """Build the renderer (in its thread) and start the drivers."""
+        self._loop = asyncio.get_running_loop()
+        self.events.attach(self._loop)
+        await self._loop.run_in_executor(None, self.render.start)
+        for slot in list(self._slots):
+            await self._start_driver(slot)
+        self._started = True
+
+    async def stop(self) -> None:
+        """Stop the loop, the drivers and the render thread."""
+        self._stopping.set()
+        for slot in self._slots:
+            try:
+                await slot.driver.stop()
+            except Exception:
+                log.exception("driver %s failed to stop", slot.name)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.render.close)
+
+    # -- the tick --------------------------------------------------------------------
+    def step(self, t_ns: int) -> AvatarState:
+        """Sample all drivers at ``t_ns`` and mix (no rendering)."""
+        poses = []
+        for slot in self._slots:
+            try:
+                pose = slot.driver.sample(t_ns)
+            except Exception as exc:  # built-ins are trusted but a bug must not stop the show
+                self.stats.sample_errors += 1
+                if self.stats.sample_errors < 20 or self.stats.sample_errors % 1000 == 0:
+                    log.exception("driver %s failed in sample", slot.name)
+                self.events.emit("driver_error", name=slot.name, kind="exception",
+                                 message=f"{type(exc).__name__}: {exc}")
+                pose = None
+            poses.append((slot.driver, slot.priority, pose))
+        self._state = self.mixer.mix(t_ns, poses)
+        return self._state
+
+    def pump_audio(self, t_ns: int) -> None:
+        for pump in self._audio_sources:
+            try:
+                chunks = pump(t_ns)
+            except Exception:
+                log.exception("audio source failed")
+                continue
+            for chunk in chunks:
+                for sink in self._audio_sinks:
+                    sink(chunk)
+
+    async def run(self, *, duration_s: float | None = None) -> None:
+        """Tick until :meth:`request_stop` (or for ``duration_s`` of stream time)."""
+        ticker = self.ticker = Ticker(self.clock, self.config.fps)
+        end = None if duration_s is None else ticker.start_ns + int(duration_s * NS_PER_S)
+        while not self._stopping.is_set():
+            _, t_ns = await ticker.wait()
+            if end is not None and t_ns >= end:
+                break
+            self.stats.ticks = ticker.stats.ticks
+            self.stats.tick_dropped = ticker.stats.dropped
+            state = self.step(t_ns)
+            self.pump_audio(t_ns)
+            fut = self.render.submit(state)
+            if fut is None:
+                self.stats.render_dropped += 1
+                continue
+            self._pending.add(fut)
+            fut.add_done_callback(self._frame_done_threadsafe(t_ns))
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    def _frame_done_threadsafe(self, t_ns: int) -> Callable[[Future], None]:
+        def done(fut: Future) -> None:
+            loop = self._loop
+            if loop is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(self._deliver, t_ns, fut)
+        return done
+
+    def _deliver(self, t_ns: int, fut: Future) -> None:
+        self._pending.discard(fut)
+        if fut.cancelled() or fut.exception() is not None:
+            return
+        frame = VideoFrame(pts_ns=t_ns, rgba=fut.result())
+        self.stats.frames_out += 1
+        self.stats.frame_times.append(time.monotonic())
+        for sink in self._video_sinks:
+            try:
+                sink(frame)
+            except Exception:
+                log.exception("video sink failed")
+
+    def health(self) -> dict[str, Any]:
+        """A JSON-able snapshot for /health."""
+        return {
+            "fps_rendered": round(self.stats.fps(), 2),
+            "ticks": self.stats.ticks,
+            "ticks_dropped": self.stats.tick_dropped,
+            "render_dropped": self.stats.render_dropped,
+            "frames_out": self.stats.frames_out,
+            "driver_errors": self.stats.sample_errors,
+            "layers": [{"name": l.name, "priority": l.priority, "presence": round(l.presence, 3)}
+                       for l in self.mixer.layers()],
+            "avatar": self.avatar.name,
+        }
+
+    # -- offline ---------------------------------------------------------------------
+    async def render_offline(self, n_frames: int, on_frame: Callable[[int, VideoFrame], None]
+                             ) -> None:
+        """Render ``n_frames`` ticks on the engine clock (a SimClock) without pacing."""
+        period = round(NS_PER_S / self.config.fps)
+        loop = asyncio.get_running_loop()
+        for i in range(n_frames):
+            t_ns = i * period
+            if hasattr(self.clock, "set"):
+                self.clock.set(t_ns)
+            state = self.step(t_ns)
+            self.pump_audio(t_ns)
+            rgba = await loop.run_in_executor(None, self.render.render_now, state)
+            on_frame(i, VideoFrame(pts_ns=t_ns, rgba=rgba))

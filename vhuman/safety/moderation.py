@@ -1,0 +1,263 @@
+"""Word-list moderation for everything the host says and everything chat sends in.
+
+Matching uses one Aho-Corasick automaton (``pyahocorasick``) over a normalised copy of the
+text: NFKC folds full-width letters and digits (``ＢＥＳＴ`` → ``best``), ``casefold`` drops
+case, and whitespace, zero-width characters and a few padding symbols (``最 * 好``) are
+skipped so they cannot split a term. Chinese needs no word boundaries; pure-ASCII terms
+(``best``) only match as whole words so ``bestseller`` stays clean.
+
+List files (UTF-8, one entry a line, ``#`` comments)::
+
+    最好 => 很好 | 口碑很好     # a term with suggested replacements
+    第一                        # a term without suggestions
+    !第一次                     # an allowed phrase: a hit inside it is not a hit
+
+The shipped lists live in ``vhuman/safety/lists/``: ``ad_law_absolute.txt`` (absolute terms
+barred by the PRC Advertising Law art. 9) and ``abuse.txt``. Every hit found by
+:meth:`Moderator.check` is emitted as a ``moderation_hit`` event and appended to the audit
+log when one is attached.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Protocol
+
+import ahocorasick
+
+from vhuman.errors import ConfigError
+
+LISTS_DIR = Path(__file__).with_name("lists")
+DEFAULT_LISTS = ("ad_law_absolute", "abuse")
+
+# Characters people put between the characters of a banned word to dodge filters.
+_PAD = frozenset("*~_·•. \t\r\n\u3000")
+_MAX_TEXT = 20_000  # longer input is cut; nothing we speak or accept is near this
+
+
+class AuditSink(Protocol):
+    """What moderation needs from ``vhuman.safety.audit.AuditLog``."""
+
+    def append(self, event: str, **fields: Any) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One banned term found in a text.
+
+    Attributes:
+        term: the list entry that matched (normalised form).
+        category: the list's name, e.g. ``ad_law_absolute`` or ``abuse``.
+        start: index of the first character of the match in the original text.
+        end: index one past its last character.
+        matched: the original characters that matched.
+        suggestions: replacements the list suggests (may be empty).
+    """
+
+    term: str
+    category: str
+    start: int
+    end: int
+    matched: str
+    suggestions: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"term": self.term, "category": self.category, "start": self.start,
+                "end": self.end, "matched": self.matched, "suggestions": list(self.suggestions)}
+
+
+@dataclass(frozen=True, slots=True)
+class WordList:
+    """A named list of banned terms (with suggestions) and allowed phrases."""
+
+    name: str
+    terms: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    allowed: frozenset[str] = frozenset()
+
+
+def normalize(text: str) -> str:
+    """The form terms are matched in: NFKC, casefolded, padding characters removed."""
+    return _normalize_with_map(text)[0]
+
+
+def _normalize_with_map(text: str) -> tuple[str, list[int]]:
+    """Normalise ``text``; also return, per output char, the index of its source char."""
+    out: list[str] = []
+    src: list[int] = []
+    for i, ch in enumerate(text[:_MAX_TEXT]):
+        if ch in _PAD or unicodedata.category(ch) == "Cf":
+            continue
+        norm = unicodedata.normalize("NFKC", ch).casefold()
+        for c in norm:
+            if c in _PAD:
+                continue
+            out.append(c)
+            src.append(i)
+    return "".join(out), src
+
+
+def load_word_list(path: str | Path, name: str | None = None) -> WordList:
+    """Read a list file (format in the module docstring); bad lines name file:line."""
+    p = Path(path)
+    try:
+        lines = p.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise ConfigError(f"moderation list {p} not found; check the path") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"moderation list {p} is not UTF-8; save it as UTF-8") from None
+    terms: dict[str, tuple[str, ...]] = {}
+    allowed: set[str] = set()
+    for n, raw in enumerate(lines, 1):
+        line = raw.strip()
+        if not line or line == "#" or line.startswith("# "):
+            continue  # "#1" is a term; a comment is "#" followed by a space
+        line = line.split(" # ", 1)[0].strip()
+        if line.startswith("!"):
+            phrase = normalize(line[1:])
+            if not phrase:
+                raise ConfigError(f"{p}:{n}: '!' needs a phrase after it, e.g. !第一次")
+            allowed.add(phrase)
+            continue
+        term, arrow, rest = line.partition("=>")
+        key = normalize(term)
+        if not key:
+            raise ConfigError(f"{p}:{n}: empty term before '=>'; write: term => replacement")
+        suggestions = tuple(s.strip() for s in rest.split("|") if s.strip()) if arrow else ()
+        terms[key] = suggestions
+    return WordList(name or p.stem, terms, frozenset(allowed))
+
+
+def _is_word_char(c: str) -> bool:
+    return c.isascii() and c.isalnum()
+
+
+class Moderator:
+    """Finds banned terms; records hits as events and audit-log entries.
+
+    Args:
+        lists: the word lists to enforce.
+        audit: an ``AuditLog``-like object with ``append(event, **fields)``; optional.
+        emit: ``emit(event, **fields)`` for producer events; optional.
+    """
+
+    def __init__(self, lists: Iterable[WordList] = (), *, audit: AuditSink | None = None,
+                 emit: Callable[..., Any] | None = None) -> None:
+        self.lists = tuple(lists)
+        self.audit = audit
+        self.emit = emit
+        self._log = logging.getLogger("vhuman.moderation")
+        self._auto = ahocorasick.Automaton()
+        self._allow = ahocorasick.Automaton()
+        n_terms = n_allow = 0
+        for wl in self.lists:
+            for term, sugg in wl.terms.items():
+                prev = self._auto.get(term, None)
+                # the first list that names a term owns it (its category and suggestions)
+                if prev is None:
+                    self._auto.add_word(term, (term, wl.name, sugg))
+                    n_terms += 1
+            for phrase in wl.allowed:
+                self._allow.add_word(phrase, phrase)
+                n_allow += 1
+        self._has_terms = n_terms > 0
+        self._has_allow = n_allow > 0
+        if self._has_terms:
+            self._auto.make_automaton()
+        if self._has_allow:
+            self._allow.make_automaton()
+
+    @classmethod
+    def default(cls, extra: Iterable[str | Path] = (), *, audit: AuditSink | None = None,
+                emit: Callable[..., Any] | None = None) -> "Moderator":
+        """The shipped lists plus the user's list files in ``extra``."""
+        lists = [load_word_list(LISTS_DIR / f"{name}.txt") for name in DEFAULT_LISTS]
+        lists += [load_word_list(p) for p in extra]
+        return cls(lists, audit=audit, emit=emit)
+
+    def scan(self, text: str) -> list[Hit]:
+        """Every banned term in ``text`` (pure: records nothing), in order of position."""
+        if not self._has_terms or not text:
+            return []
+        norm, src = _normalize_with_map(text)
+        allowed_spans: list[tuple[int, int]] = []
+        if self._has_allow:
+            for end, phrase in self._allow.iter(norm):
+                allowed_spans.append((end - len(phrase) + 1, end + 1))
+        hits: list[Hit] = []
+        for end, (term, cat, sugg) in self._auto.iter(norm):
+            s, e = end - len(term) + 1, end + 1
+            if term.isascii() and term[0].isalnum() and s > 0 and _is_word_char(norm[s - 1]):
+                continue
+            if term.isascii() and term[-1].isalnum() and e < len(norm) and _is_word_char(norm[e]):
+                continue
+            if any(a <= s and e <= b for a, b in allowed_spans):
+                continue
+            o_start, o_end = src[s], src[e - 1] + 1
+            hits.append(Hit(term, cat, o_start, o_end, text[o_start:o_end], sugg))
+        # a longer term covering a shorter one (全网最低 ⊃ 最低价?) reports both; keep order
+        hits.sort(key=lambda h: (h.start, -h.end))
+        return hits
+
+    def check(self, text: str, *, source: str, where: str | None = None,
+              **fields: Any) -> list[Hit]:
+        """Scan ``text`` and record any hits (event + audit entry); return the hits.
+
+        Args:
+            text: the text to check.
+            source: what it is: ``script``, ``say``, ``chat``, ``chat_reply`` ...
+            where: a location, e.g. ``show.yaml:12`` or a chat user.
+            **fields: extra fields for the event and the audit entry.
+        """
+        hits = self.scan(text)
+        if hits:
+            self.record(hits, text, source=source, where=where, **fields)
+        return hits
+
+    def record(self, hits: list[Hit], text: str, *, source: str, where: str | None = None,
+               **fields: Any) -> None:
+        """Emit and audit ``hits`` found in ``text``."""
+        payload = {
+            "source": source,
+            "where": where,
+            "terms": [h.term for h in hits],
+            "categories": sorted({h.category for h in hits}),
+            "suggestions": {h.term: list(h.suggestions) for h in hits if h.suggestions},
+            "text": text[:200],
+            **fields,
+        }
+        self._log.info("moderation hit (%s%s): %s", source,
+                       f" {where}" if where else "", ", ".join(payload["terms"]))
+        if self.emit is not None:
+            try:
+                self.emit("moderation_hit", **payload)
+            except Exception:  # an event sink must never break moderation itself
+                self._log.exception("moderation_hit event handler failed")
+        if self.audit is not None:
+            self.audit.append("moderation_hit", **payload)
+
+    def suggest(self, text: str) -> str:
+        """``text`` with each hit replaced by its first suggestion (hits without one stay)."""
+        out: list[str] = []
+        pos = 0
+        for h in self.scan(text):
+            if h.start < pos or not h.suggestions:
+                continue
+            out.append(text[pos:h.start])
+            out.append(h.suggestions[0])
+            pos = h.end
+        out.append(text[pos:])
+        return "".join(out)
+
+
+def describe_hits(hits: list[Hit]) -> str:
+    """A short human sentence: 「最好」(try: 很好, 口碑很好); 「第一」 ..."""
+    parts = []
+    for h in hits:
+        s = f"「{h.matched}」 ({h.category}"
+        if h.suggestions:
+            s += f"; try: {', '.join(h.suggestions)}"
+        parts.append(s + ")")
+    return "; ".join(parts)
