@@ -51,6 +51,7 @@ class Mixer:
     fade_ns: int = DEFAULT_FADE_NS
     _layers: dict[object, _Layer] = field(default_factory=dict)
     _order: int = 0
+    _last_t: int | None = None
 
     def mix(self, t_ns: int, poses: list[tuple[object, int, Pose | None]]) -> AvatarState:
         """Mix one tick.
@@ -64,7 +65,8 @@ class Mixer:
         for key, priority, pose in poses:
             layer = self._layers.get(key)
             if layer is None:
-                layer = _Layer(key, priority, self._order)
+                # A new layer fades in from the previous tick, not from its first one.
+                layer = _Layer(key, priority, self._order, last_t=self._last_t)
                 self._order += 1
                 self._layers[key] = layer
             layer.priority = priority
@@ -77,6 +79,7 @@ class Mixer:
                 if layer.presence <= 0.0:
                     del self._layers[key]
 
+        self._last_t = t_ns
         weights = np.zeros(N_ARKIT, np.float32)
         head = IDENTITY_QUAT.copy()
         gaze = np.zeros(2, np.float32)

@@ -131,7 +131,8 @@ def load_word_list(path: str | Path, name: str | None = None) -> WordList:
 
 
 def _is_word_char(c: str) -> bool:
-    return c.isascii() and c.isalnum()
+    c = unicodedata.normalize("NFKC", c)
+    return len(c) == 1 and c.isascii() and c.isalnum()
 
 
 class Moderator:
@@ -189,13 +190,16 @@ class Moderator:
         hits: list[Hit] = []
         for end, (term, cat, sugg) in self._auto.iter(norm):
             s, e = end - len(term) + 1, end + 1
-            if term.isascii() and term[0].isalnum() and s > 0 and _is_word_char(norm[s - 1]):
-                continue
-            if term.isascii() and term[-1].isalnum() and e < len(norm) and _is_word_char(norm[e]):
-                continue
             if any(a <= s and e <= b for a, b in allowed_spans):
                 continue
             o_start, o_end = src[s], src[e - 1] + 1
+            # whole-word rule for Latin terms, judged on the original neighbours because
+            # normalisation removed the spaces between words
+            if term.isascii():
+                if term[0].isalnum() and o_start > 0 and _is_word_char(text[o_start - 1]):
+                    continue
+                if term[-1].isalnum() and o_end < len(text) and _is_word_char(text[o_end]):
+                    continue
             hits.append(Hit(term, cat, o_start, o_end, text[o_start:o_end], sugg))
         # a longer term covering a shorter one (全网最低 ⊃ 最低价?) reports both; keep order
         hits.sort(key=lambda h: (h.start, -h.end))

@@ -1,0 +1,546 @@
+"""The media server: one port for the viewer page, ``/media``, ``/health`` and ``/metrics``.
+
+Built on the websockets 15 asyncio server; plain HTTP requests are answered from
+``process_request`` so nothing else needs a port. The engine calls :meth:`MediaServer.
+submit_video` and :meth:`MediaServer.submit_audio` from the event loop every tick; both
+return at once. Encoding runs in a single worker thread; while it is busy, a newer frame
+replaces the pending one (latest wins, the replaced one counted as dropped), so a slow
+encoder costs frames, never latency. Each viewer has its own bounded queue (see
+:mod:`vhuman.stream.fanout`), so a slow or stuck viewer loses frames without touching the
+tick or the other viewers.
+
+Audio: the hello announces ``audio_rate`` (default 48 kHz) for the whole connection and
+chunks at any other rate are resampled to it (linear, continuous across chunks) before
+they are sent, so a viewer never has to handle a rate change mid-stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import email.utils
+import http
+import importlib.resources
+import logging
+import math
+import re
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from vhuman.engine.frames import AudioChunk, VideoFrame
+from vhuman.errors import ConfigError
+from vhuman.stream.encoders import make_encoder
+from vhuman.stream.fanout import Fanout, OutPacket, ViewerQueue
+from vhuman.stream.protocol import AudioInfo, Kind, VideoInfo, make_hello, pack
+from vhuman.stream.resample import StreamResampler
+
+log = logging.getLogger(__name__)
+
+WebSocketHandler = Callable[[ServerConnection, Request], Awaitable[None]]
+PacketListener = Callable[[OutPacket], None]
+
+MEDIA_PATH = "/media"
+_MIME = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+    ".json": "application/json",
+}
+# The page only talks to its own origin; blob: is for decoded JPEG frames.
+_CSP = (
+    "default-src 'self'; img-src 'self' blob: data:; connect-src 'self' ws: wss:; "
+    "style-src 'self'; script-src 'self'; media-src 'self' blob:"
+)
+
+
+@dataclass(slots=True)
+class ServerStats:
+    """Counters exported on /health and /metrics."""
+
+    frames_submitted: int = 0
+    frames_encoded: int = 0
+    frames_idle: int = 0  # submitted while nobody was listening: not encoded at all
+    dropped_encoder: int = 0  # replaced while the encoder was busy (latest wins)
+    encode_errors: int = 0
+    encode_seconds: float = 0.0
+    audio_chunks: int = 0
+    bytes_out: int = 0
+    viewers_total: int = 0
+
+
+class _RateMeter:
+    """Events per second over a sliding window of wall time."""
+
+    def __init__(self, window_s: float = 2.0) -> None:
+        self.window_s = window_s
+        self._times: collections.deque[float] = collections.deque()
+
+    def tick(self, now: float) -> None:
+        self._times.append(now)
+        self._trim(now)
+
+    def _trim(self, now: float) -> None:
+        while self._times and now - self._times[0] > self.window_s:
+            self._times.popleft()
+
+    def rate(self, now: float) -> float:
+        self._trim(now)
+        if len(self._times) < 2:
+            return 0.0
+        span = self._times[-1] - self._times[0]
+        return (len(self._times) - 1) / span if span > 0 else 0.0
+
+
+def _load_static() -> dict[str, bytes]:
+    root = importlib.resources.files("vhuman.stream") / "static"
+    files = {}
+    for entry in root.iterdir():
+        if entry.is_file() and not entry.name.startswith("."):
+            files[entry.name] = entry.read_bytes()
+    return files
+
+
+def _response(status: int, body: bytes, content_type: str, extra: dict | None = None) -> Response:
+    headers = Headers()
+    headers["Date"] = email.utils.formatdate(usegmt=True)
+    headers["Connection"] = "close"
+    headers["Content-Length"] = str(len(body))
+    headers["Content-Type"] = content_type
+    headers["Cache-Control"] = "no-cache"
+    headers["X-Content-Type-Options"] = "nosniff"
+    for k, v in (extra or {}).items():
+        headers[k] = v
+    return Response(status, http.HTTPStatus(status).phrase, headers, body)
+
+
+def _text(status: int, text: str) -> Response:
+    return _response(status, (text + "\n").encode(), "text/plain; charset=utf-8")
+
+
+class MediaServer:
+    """Serves the viewer page and streams encoded video and audio to websocket viewers.
+
+    Args:
+        host: interface to bind.
+        port: TCP port; 0 picks a free one (read :attr:`url` after :meth:`start`).
+        width: video width in pixels (even, for H.264).
+        height: video height in pixels.
+        fps: nominal frame rate, announced in the hello.
+        codec: "jpeg" (every browser) or "h264" (WebCodecs; far less bandwidth).
+        jpeg_quality: 1..100.
+        label: AI-content label sent in the hello; the page shows it.
+        audio_rate: PCM rate announced in the hello; other rates are resampled to it.
+        keyframe_interval_s: H.264 periodic keyframe interval.
+        max_viewers: further /media connections get HTTP 503.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8765,
+        *,
+        width: int,
+        height: int,
+        fps: float,
+        codec: str = "jpeg",
+        jpeg_quality: int = 80,
+        label: str = "AI 生成",
+        audio_rate: int = 48000,
+        keyframe_interval_s: float = 2.0,
+        max_viewers: int = 64,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.video_info = VideoInfo(codec=codec, width=width, height=height, fps=fps)
+        self.audio_info = AudioInfo(codec="pcm_s16le", rate=audio_rate, channels=1)
+        self.label = label
+        self.hello = make_hello(video=self.video_info, audio=self.audio_info, label=label)
+        self.max_viewers = max_viewers
+        self._encoder = make_encoder(
+            codec,
+            width,
+            height,
+            fps,
+            jpeg_quality=jpeg_quality,
+            keyframe_interval_s=keyframe_interval_s,
+        )
+        self._video_kind = self.video_info.kind
+        self._resampler = StreamResampler(audio_rate)
+        self._fanout = Fanout()
+        self._listeners: list[PacketListener] = []
+        self._ws_routes: dict[str, WebSocketHandler] = {}
+        self._health_provider: Callable[[], dict[str, Any]] | None = None
+        self._static = _load_static()
+        self._executor: ThreadPoolExecutor | None = None
+        self._server: Server | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending: VideoFrame | None = None
+        self._encode_task: asyncio.Task | None = None
+        self._t_start = time.monotonic()
+        self._out_meter = _RateMeter()
+        self._in_meter = _RateMeter()
+        self.stats = ServerStats()
+
+    # ----------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        """Bind the port and start serving."""
+        if self._server is not None:
+            raise RuntimeError("MediaServer is already started")
+        self._loop = asyncio.get_running_loop()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vhuman-encode")
+        self._t_start = time.monotonic()
+        try:
+            self._server = await serve(
+                self._handle_ws,
+                self.host,
+                self.port,
+                process_request=self._process_request,
+                # JPEG/H.264 do not deflate; compressing would only burn CPU.
+                compression=None,
+                max_size=1 << 20,
+                server_header="vhuman",
+            )
+        except OSError as exc:
+            self._executor.shutdown(wait=False)
+            self._executor = None
+            raise ConfigError(
+                f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}; "
+                "pick another --port or stop the process using it"
+            ) from exc
+        sock = next(iter(self._server.sockets))
+        self.port = sock.getsockname()[1]
+
+    async def stop(self) -> None:
+        """Close every connection (code 1001, going away) and release the encoder."""
+        if self._server is None:
+            return
+        self._server.close(close_connections=True)
+        await self._server.wait_closed()
+        self._server = None
+        if self._encode_task is not None:
+            try:
+                await self._encode_task
+            except Exception:  # noqa: BLE001 - already logged in the task
+                pass
+        self._pending = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+        self._encoder.close()
+
+    async def __aenter__(self) -> MediaServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def url(self) -> str:
+        """The viewer page's URL."""
+        host = self.host if self.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}/"
+
+    @property
+    def viewers(self) -> int:
+        """Connected /media viewers."""
+        return len(self._fanout)
+
+    # ----------------------------------------------------------------- engine API
+
+    def add_websocket_route(self, path: str, handler: WebSocketHandler) -> None:
+        """Serve websocket connections to ``path`` with ``handler(ws, request)``.
+
+        For /control, /chat and the like; call before or after :meth:`start`.
+        """
+        if not path.startswith("/") or path in ("/", MEDIA_PATH, "/health", "/metrics"):
+            raise ConfigError(f"websocket route {path!r} must start with / and not be reserved")
+        self._ws_routes[path] = handler
+
+    def set_health_provider(self, fn: Callable[[], dict[str, Any]] | None) -> None:
+        """Merge ``fn()``'s keys into /health (numbers also appear on /metrics)."""
+        self._health_provider = fn
+
+    def add_packet_listener(self, fn: PacketListener) -> None:
+        """Also hand every packet to ``fn`` (publisher, recorder); called on the loop.
+
+        A listener must not block; while at least one is attached, frames are encoded
+        even when no viewer is connected.
+        """
+        self._listeners.append(fn)
+
+    def remove_packet_listener(self, fn: PacketListener) -> None:
+        """Undo :meth:`add_packet_listener`."""
+        if fn in self._listeners:
+            self._listeners.remove(fn)
+
+    def request_keyframe(self) -> None:
+        """Ask the encoder to make the next frame a keyframe (H.264; JPEG ignores it)."""
+        self._encoder.request_keyframe()
+
+    def submit_video(self, frame: VideoFrame) -> None:
+        """Hand over a rendered frame; returns at once. Call on the event loop thread.
+
+        The frame's array is read later by the encoder thread: do not write into it after
+        submitting (render into a fresh or rotating buffer).
+
+        Raises:
+            ValueError: the frame is not uint8[height, width, 4].
+            RuntimeError: the server is not started.
+        """
+        if self._loop is None or self._server is None:
+            raise RuntimeError("MediaServer.submit_video called before start()")
+        rgba = frame.rgba
+        expected = (self.video_info.height, self.video_info.width, 4)
+        if getattr(rgba, "shape", None) != expected or rgba.dtype != np.uint8:
+            raise ValueError(
+                f"video frame must be uint8{list(expected)}, got "
+                f"{getattr(rgba, 'dtype', '?')}{list(getattr(rgba, 'shape', ()))}"
+            )
+        now = time.monotonic()
+        self.stats.frames_submitted += 1
+        self._in_meter.tick(now)
+        if not self._fanout and not self._listeners:
+            # Nobody to send to: skip the encode; the next viewer asks for a keyframe.
+            self.stats.frames_idle += 1
+            self._out_meter.tick(now)
+            return
+        if self._pending is not None:
+            self.stats.dropped_encoder += 1
+        self._pending = frame
+        if self._encode_task is None or self._encode_task.done():
+            self._encode_task = self._loop.create_task(self._encode_pending())
+
+    def submit_audio(self, chunk: AudioChunk) -> None:
+        """Send a mono int16 chunk, resampled to the hello's rate; returns at once."""
+        if self._loop is None or self._server is None:
+            raise RuntimeError("MediaServer.submit_audio called before start()")
+        pcm, pts_ns = self._resampler.process(chunk.pcm, chunk.rate, chunk.pts_ns)
+        if len(pcm) == 0:
+            return
+        self.stats.audio_chunks += 1
+        if not self._fanout and not self._listeners:
+            return
+        pts_us = pts_ns // 1000
+        data = pack(Kind.AUDIO_PCM_S16LE, pts_us, pcm.astype("<i2", copy=False).tobytes())
+        self._emit(OutPacket(data, Kind.AUDIO_PCM_S16LE, pts_us, keyframe=True))
+
+    # ----------------------------------------------------------------- internals
+
+    def _emit(self, pkt: OutPacket) -> None:
+        self._fanout.broadcast(pkt)
+        for fn in tuple(self._listeners):
+            try:
+                fn(pkt)
+            except Exception:  # noqa: BLE001 - one bad sink must not stop the stream
+                log.exception("packet listener %r failed; removing it", fn)
+                self._listeners.remove(fn)
+
+    async def _encode_pending(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._pending is not None and self._executor is not None:
+            frame, self._pending = self._pending, None
+            pts_us = frame.pts_ns // 1000
+            t0 = time.perf_counter()
+            try:
+                enc = await loop.run_in_executor(
+                    self._executor, self._encoder.encode, frame.rgba, pts_us
+                )
+            except Exception:  # noqa: BLE001 - keep streaming; the next frame may be fine
+                self.stats.encode_errors += 1
+                log.exception("encoding the frame at %d us failed", pts_us)
+                continue
+            self.stats.encode_seconds += time.perf_counter() - t0
+            self.stats.frames_encoded += 1
+            self._out_meter.tick(time.monotonic())
+            if not enc.payload:
+                continue
+            data = pack(enc.kind, pts_us, enc.payload, keyframe=enc.keyframe, config=enc.config)
+            self._emit(OutPacket(data, enc.kind, pts_us, keyframe=enc.keyframe))
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = urlsplit(request.path).path
+        wants_ws = "websocket" in request.headers.get("Upgrade", "").lower()
+        if path == MEDIA_PATH or path in self._ws_routes:
+            if not wants_ws:
+                return _text(426, f"{path} is a websocket endpoint")
+            if path == MEDIA_PATH and len(self._fanout) >= self.max_viewers:
+                return _text(503, f"too many viewers (limit {self.max_viewers}); try later")
+            return None
+        if wants_ws:
+            return _text(404, f"no websocket endpoint at {path}")
+        if path in ("/", "/index.html"):
+            return self._static_response("viewer.html")
+        if path.startswith("/static/"):
+            return self._static_response(path[len("/static/") :])
+        if path == "/favicon.ico":
+            return self._static_response("favicon.svg")
+        if path == "/health":
+            return self._health_response()
+        if path == "/metrics":
+            return _response(
+                200, self.metrics_text().encode(), "text/plain; version=0.0.4; charset=utf-8"
+            )
+        return _text(404, f"not found: {path}")
+
+    def _static_response(self, name: str) -> Response:
+        body = self._static.get(name)
+        if body is None:
+            return _text(404, f"not found: /static/{name}")
+        ext = name[name.rfind(".") :] if "." in name else ""
+        extra = {"Content-Security-Policy": _CSP} if ext == ".html" else None
+        return _response(200, body, _MIME.get(ext, "application/octet-stream"), extra)
+
+    def health(self) -> dict[str, Any]:
+        """The /health document."""
+        now = time.monotonic()
+        s = self.stats
+        doc: dict[str, Any] = {
+            "ok": self._server is not None,
+            "uptime_s": round(now - self._t_start, 3),
+            "fps": round(self._out_meter.rate(now), 2),
+            "input_fps": round(self._in_meter.rate(now), 2),
+            "viewers": len(self._fanout),
+            "dropped_frames": s.dropped_encoder + self._fanout.dropped_video,
+            "dropped_encoder": s.dropped_encoder,
+            "dropped_viewers": self._fanout.dropped_video,
+            "frames_submitted": s.frames_submitted,
+            "frames_encoded": s.frames_encoded,
+            "encode_errors": s.encode_errors,
+            "encode_ms_avg": round(1000 * s.encode_seconds / s.frames_encoded, 3)
+            if s.frames_encoded
+            else None,
+            "audio_chunks": s.audio_chunks,
+            "bytes_out": s.bytes_out,
+            "codec": self.video_info.codec,
+            "width": self.video_info.width,
+            "height": self.video_info.height,
+            "label": self.label,
+        }
+        if self._health_provider is not None:
+            try:
+                extra = self._health_provider()
+                doc.update(extra)
+            except Exception as exc:  # noqa: BLE001 - report it, keep serving
+                log.exception("health provider failed")
+                doc["ok"] = False
+                doc["health_provider_error"] = f"{type(exc).__name__}: {exc}"
+        return doc
+
+    def _health_response(self) -> Response:
+        import json
+
+        doc = self.health()
+        body = json.dumps(doc, ensure_ascii=False, default=str).encode()
+        return _response(200 if doc.get("ok") else 503, body, "application/json")
+
+    def metrics_text(self) -> str:
+        """Prometheus text exposition of the counters and gauges."""
+        doc = self.health()
+        s = self.stats
+        lines: list[str] = []
+
+        def metric(name: str, kind: str, help_: str, samples: list[tuple[str, float]]) -> None:
+            lines.append(f"# HELP {name} {help_}")
+            lines.append(f"# TYPE {name} {kind}")
+            for labels, value in samples:
+                lines.append(f"{name}{labels} {value:g}")
+
+        metric("vhuman_up", "gauge", "1 while the server accepts viewers.", [("", int(doc["ok"]))])
+        metric("vhuman_uptime_seconds", "gauge", "Seconds since start.", [("", doc["uptime_s"])])
+        metric("vhuman_viewers", "gauge", "Connected /media viewers.", [("", doc["viewers"])])
+        metric("vhuman_stream_fps", "gauge", "Frames per second sent out.", [("", doc["fps"])])
+        metric("vhuman_input_fps", "gauge", "Frames per second submitted.", [("", doc["input_fps"])])
+        metric("vhuman_frames_submitted_total", "counter", "Frames submitted.",
+               [("", s.frames_submitted)])  # fmt: skip
+        metric("vhuman_frames_encoded_total", "counter", "Frames encoded.", [("", s.frames_encoded)])
+        metric(
+            "vhuman_frames_dropped_total",
+            "counter",
+            "Frames dropped, by where.",
+            [('{stage="encoder"}', s.dropped_encoder), ('{stage="viewer"}', doc["dropped_viewers"])],
+        )
+        metric("vhuman_encode_seconds_total", "counter", "Time spent encoding.",
+               [("", s.encode_seconds)])  # fmt: skip
+        metric("vhuman_audio_chunks_total", "counter", "Audio chunks sent.", [("", s.audio_chunks)])
+        metric("vhuman_bytes_sent_total", "counter", "Bytes sent to viewers.", [("", s.bytes_out)])
+        metric("vhuman_viewers_total", "counter", "Viewers ever connected.",
+               [("", s.viewers_total)])  # fmt: skip
+        known = {"ok", "uptime_s", "fps", "input_fps", "viewers"}
+        for key, value in doc.items():
+            if key in known or isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            if not math.isfinite(value):
+                continue
+            name = "vhuman_health_" + re.sub(r"[^a-zA-Z0-9_]", "_", key)
+            lines.append(f"# TYPE {name} gauge")
+            lines.append(f"{name} {value:g}")
+        return "\n".join(lines) + "\n"
+
+    async def _handle_ws(self, ws: ServerConnection) -> None:
+        path = urlsplit(ws.request.path).path
+        if path == MEDIA_PATH:
+            await self._serve_media(ws)
+            return
+        handler = self._ws_routes.get(path)
+        if handler is None:  # a route removed after the handshake: nothing to do
+            await ws.close(1008, "no such endpoint")
+            return
+        await handler(ws, ws.request)
+
+    async def _serve_media(self, ws: ServerConnection) -> None:
+        viewer = ViewerQueue(
+            request_keyframe=self._encoder.request_keyframe,
+            independent_frames=self._video_kind == Kind.VIDEO_JPEG,
+        )
+        self.stats.viewers_total += 1
+        self._fanout.add(viewer)
+        # A new H.264 viewer can only start at a keyframe; don't make it wait for the GOP.
+        self._encoder.request_keyframe()
+        pump = asyncio.create_task(self._pump(ws, viewer))
+        drain = asyncio.create_task(self._drain_incoming(ws))
+        try:
+            await asyncio.wait({pump, drain}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._fanout.remove(viewer)
+            for t in (pump, drain):
+                t.cancel()
+            await asyncio.gather(pump, drain, return_exceptions=True)
+
+    async def _pump(self, ws: ServerConnection, viewer: ViewerQueue) -> None:
+        try:
+            await ws.send(self.hello)
+            while True:
+                pkt = await viewer.get()
+                await ws.send(pkt.data)
+                viewer.stats.sent += 1
+                viewer.stats.bytes_sent += len(pkt.data)
+                self.stats.bytes_out += len(pkt.data)
+        except ConnectionClosed:
+            pass
+
+    @staticmethod
+    async def _drain_incoming(ws: ServerConnection) -> None:
+        # Viewers have nothing to say on /media; reading keeps pings and the close
+        # handshake flowing and notices a disconnect even when no packet is due.
+        try:
+            async for _ in ws:
+                pass
+        except ConnectionClosed:
+            pass
