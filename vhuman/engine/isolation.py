@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import inspect
 import logging
 import math
 import threading
@@ -223,7 +224,11 @@ class _Worker:
         async def wrapper() -> Any:
             job.began = self.busy_since = time.perf_counter()
             try:
-                return await coro_fn()
+                result = coro_fn()
+                # Plugins sometimes write a plain ``def start``; accept it.
+                if inspect.isawaitable(result):
+                    result = await result
+                return result
             finally:
                 job.wall_s = time.perf_counter() - job.began
                 self.busy_since = None
@@ -550,11 +555,15 @@ class IsolatedDriver:
 
         async def restart() -> None:
             try:
-                await self.driver.stop()
+                result = self.driver.stop()
+                if inspect.isawaitable(result):
+                    await result
             except Exception as exc:  # a plugin that cannot stop cleanly still gets a start
                 log.warning("plugin %s: stop before restart failed: %s", self.name,
                             _describe(exc))
-            await self.driver.start(ctx)
+            result = self.driver.start(ctx)
+            if inspect.isawaitable(result):
+                await result
 
         self._restart = worker.run_coro(restart)
 
