@@ -14,8 +14,8 @@ import io
 import json
 import struct
 import urllib.parse
-import warnings
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,9 @@ COMPONENT_DTYPES: dict[int, np.dtype] = {
 TYPE_SIZES: dict[str, int] = {
     "SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "MAT4": 16,
 }
+
+#: Largest element count for an accessor without a bufferView (zeros + sparse).
+_MAX_SYNTHETIC = 1 << 27
 
 #: Extensions this loader understands; one in ``extensionsRequired`` outside this set is
 #: refused. VRM's own extensions are read by :mod:`vhuman.avatar.vrm`.
@@ -180,6 +183,8 @@ class GltfAsset:
         if not isinstance(count, int) or count < 0:
             raise self.fail(f"accessor {index} has no valid count")
         if acc.bufferView is None:
+            if count * n > _MAX_SYNTHETIC:  # all-sparse accessors allocate; don't let a
+                raise self.fail(f"accessor {index} has implausible count {count}")  # typo OOM
             out = np.zeros((count, n), dtype)
         else:
             out = self._dense(index, acc, dtype, n, count)
@@ -256,7 +261,7 @@ class GltfAsset:
             data = bytes(self.view_bytes(img.bufferView)[0])
             what = f"image {index} (bufferView {img.bufferView})"
         elif img.uri:
-            what = f"image {index} ({img.uri[:40]!r})" if not img.uri.startswith("data:") \
+            what = f"image {index}" if not img.uri.startswith("data:") \
                 else f"image {index} (data URI)"
             data = self._read_uri(img.uri, what)
         else:
@@ -268,7 +273,12 @@ class GltfAsset:
         try:
             with Image.open(io.BytesIO(data)) as im:
                 return np.asarray(im.convert("RGBA"), np.uint8).copy()
-        except (UnidentifiedImageError, OSError, ValueError) as exc:
+        except Image.DecompressionBombError:
+            raise self.fail(f"{what} is too large to decode safely") from None
+        except UnidentifiedImageError:
+            raise self.fail(f"{what} cannot be decoded: not a PNG, JPEG or WebP image") \
+                from None
+        except (OSError, ValueError) as exc:
             raise self.fail(f"{what} cannot be decoded ({exc}); use PNG or JPEG") from None
 
 
@@ -330,17 +340,89 @@ def read_asset(path: Path) -> GltfAsset:
     if not version.startswith("2."):
         raise AvatarLoadError(
             path, f"asset.version is {version or 'missing'!r}; only glTF 2.0 is supported")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            doc = pygltflib.GLTF2.gltf_from_json(text)
-    except Exception as exc:  # dataclasses_json raises anything on wrong JSON shapes
-        raise AvatarLoadError(
-            path, f"glTF JSON does not follow the glTF 2.0 schema ({type(exc).__name__}: "
-                  f"{exc})") from None
+    doc = to_document(path, raw)
     asset = GltfAsset(path=path, doc=doc, raw=raw, glb_bin=glb_bin)
     check_extensions(asset)
     return asset
+
+
+# pygltflib's own JSON decoding (dataclasses_json) takes ~13 s for a VRoid-sized file with a
+# few thousand accessors; building its dataclasses directly takes milliseconds. The table says
+# which fields hold nested glTF objects: (pygltflib class, is_list).
+_NESTED: dict[type, dict[str, tuple[type, bool]]] = {
+    pygltflib.GLTF2: {
+        "accessors": (pygltflib.Accessor, True), "asset": (pygltflib.Asset, False),
+        "bufferViews": (pygltflib.BufferView, True), "buffers": (pygltflib.Buffer, True),
+        "images": (pygltflib.Image, True), "materials": (pygltflib.Material, True),
+        "meshes": (pygltflib.Mesh, True), "nodes": (pygltflib.Node, True),
+        "samplers": (pygltflib.Sampler, True), "scenes": (pygltflib.Scene, True),
+        "skins": (pygltflib.Skin, True), "textures": (pygltflib.Texture, True),
+    },
+    pygltflib.Accessor: {"sparse": (pygltflib.Sparse, False)},
+    pygltflib.Sparse: {"indices": (pygltflib.AccessorSparseIndices, False),
+                       "values": (pygltflib.AccessorSparseValues, False)},
+    pygltflib.Mesh: {"primitives": (pygltflib.Primitive, True)},
+    pygltflib.Material: {
+        "pbrMetallicRoughness": (pygltflib.PbrMetallicRoughness, False),
+        "normalTexture": (pygltflib.NormalMaterialTexture, False),
+        "occlusionTexture": (pygltflib.OcclusionTextureInfo, False),
+        "emissiveTexture": (pygltflib.TextureInfo, False),
+    },
+    pygltflib.PbrMetallicRoughness: {
+        "baseColorTexture": (pygltflib.TextureInfo, False),
+        "metallicRoughnessTexture": (pygltflib.TextureInfo, False),
+    },
+}
+_FIELDS: dict[type, frozenset[str]] = {}
+#: Parts of the document the loader never reads (kept as plain JSON in ``GltfAsset.raw``).
+_SKIPPED = frozenset({"animations", "cameras"})
+
+
+def to_document(path: Path, raw: dict[str, Any]) -> pygltflib.GLTF2:
+    """Build pygltflib's :class:`~pygltflib.GLTF2` from parsed JSON, checking the shapes.
+
+    Raises:
+        AvatarLoadError: an object where a list belongs, or the reverse.
+    """
+    return _build(path, pygltflib.GLTF2, raw, "glTF")
+
+
+def _build(path: Path, cls: type, data: Any, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise AvatarLoadError(path, f"glTF JSON does not follow the glTF 2.0 schema: {where} "
+                                    f"must be an object, not {type(data).__name__}")
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = frozenset(f.name for f in dataclass_fields(cls))
+    nested = _NESTED.get(cls, {})
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in names or key in _SKIPPED or value is None:
+            continue
+        if key in nested:
+            sub, is_list = nested[key]
+            if is_list:
+                if not isinstance(value, list):
+                    raise AvatarLoadError(
+                        path, f"glTF JSON does not follow the glTF 2.0 schema: {where}.{key} "
+                              f"must be an array, not {type(value).__name__}")
+                value = [_build(path, sub, v, f"{key}[{i}]") for i, v in enumerate(value)]
+            else:
+                value = _build(path, sub, value, f"{where}.{key}")
+        kwargs[key] = value
+    obj = cls(**kwargs)
+    if cls is pygltflib.Primitive:
+        attrs = data.get("attributes")
+        if not isinstance(attrs, dict):
+            raise AvatarLoadError(path, f"glTF JSON does not follow the glTF 2.0 schema: "
+                                        f"{where}.attributes must be an object")
+        obj.attributes = pygltflib.Attributes(**{str(k): v for k, v in attrs.items()})
+        targets = data.get("targets") or []
+        if not isinstance(targets, list) or not all(isinstance(t, dict) for t in targets):
+            raise AvatarLoadError(path, f"glTF JSON does not follow the glTF 2.0 schema: "
+                                        f"{where}.targets must be an array of objects")
+        obj.targets = targets
+    return obj
 
 
 def _split_glb(path: Path, data: bytes) -> tuple[bytes, bytes | None]:

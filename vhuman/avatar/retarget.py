@@ -225,7 +225,7 @@ def expression_maps(expr: str, weight: float) -> list[TargetMap]:
 _BONE_NOISE = {"j", "bip", "c", "adj", "sec", "bip01", "bip001", "cc", "base", "def", "org",
                "armature", "bn", "b", "jnt", "joint", "bone"}
 _BONE_ROLES: dict[str, str] = {
-    "hips": "root", "hip": "root", "pelvis": "root",
+    "hips": "root", "hip": "root", "pelvis": "root", "root": "root",
     "spine": "spine", "spine0": "spine", "spine00": "spine",
     "spine1": "chest", "spine01": "chest", "chest": "chest",
     "spine2": "upperChest", "spine02": "upperChest", "upperchest": "upperChest",

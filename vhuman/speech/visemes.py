@@ -39,6 +39,7 @@ def _shape(**w: float) -> np.ndarray:
 #: Viseme name → ARKit target. Neutral (all zero) is a closed, relaxed mouth.
 VISEMES: dict[str, np.ndarray] = {
     "sil": _shape(),
+    "gap": _shape(),  # a word boundary: barely pulls, so the mouth does not shut between words
     "PP": _shape(jawOpen=0.04, mouthClose=0.06, mouthPress=0.6, mouthRollLower=0.2,
                  mouthRollUpper=0.12),
     "FF": _shape(jawOpen=0.1, mouthClose=0.05, mouthRollLower=0.55, mouthUpperUp=0.25,
@@ -61,9 +62,13 @@ VISEMES: dict[str, np.ndarray] = {
     "yu": _shape(jawOpen=0.1, mouthPucker=0.8, mouthFunnel=0.1),  # ü: rounded, narrow
 }
 
+#: How far each viseme's pull reaches beyond its segment, relative to the global
+#: anticipation/carry-over times: lip closures are strong but local.
+SPREAD: dict[str, float] = {"PP": 0.5, "FF": 0.5, "TH": 0.7, "sil": 1.5}
+
 #: How strongly each viseme holds its target against its neighbours.
 DOMINANCE: dict[str, float] = {
-    "sil": 0.7, "PP": 8.0, "FF": 5.0, "TH": 2.0, "DD": 0.8, "nn": 0.7, "kk": 0.35,
+    "sil": 0.7, "gap": 0.1, "PP": 4.0, "FF": 3.0, "TH": 2.0, "DD": 0.8, "nn": 0.7, "kk": 0.35,
     "CH": 1.8, "SS": 1.4, "RR": 1.4, "aa": 1.0, "E": 1.0, "ah": 0.8, "ih": 1.0,
     "oh": 1.0, "ou": 1.2, "yu": 1.4,
 }
@@ -118,7 +123,7 @@ PINYIN_FINALS: dict[str, tuple[str, ...]] = {
 #: espeak-ng ``cmn`` phoneme mnemonics (stress marks stripped) → pinyin initial/final.
 CMN_ESPEAK_TO_PINYIN: dict[str, str] = {
     "p": "b", "ph": "p", "m": "m", "f": "f", "t": "d", "th": "t", "n": "n", "l": "l",
-    "k": "g", "kh": "k", "x": "h", "h": "h",
+    "k": "g", "kh": "k", "x": "h", "X": "h", "h": "h",
     "tS;": "j", "tS;h": "q", "S;": "x", "ts.": "zh", "ts.h": "ch", "s.": "sh", "z.": "r",
     "ts": "z", "tsh": "c", "s": "s", "j": "y", "w": "w", "N": "ng",
     "A": "a", "a": "a", "o": "o", "o-": "e", "@": "e", "7": "e", "E": "ê", "e": "ê",
@@ -130,7 +135,7 @@ CMN_ESPEAK_TO_PINYIN: dict[str, str] = {
     "iou": "iou", "iEn": "ian", "iAn": "ian", "ian": "ian", "in": "in", "iAN": "iang",
     "iaN": "iang", "iang": "iang", "iN": "ing", "ing": "ing", "ioN": "iong", "iong": "iong",
     "uA": "ua", "ua": "ua", "uo": "uo", "uai": "uai", "uei": "uei", "ui": "uei",
-    "uAn": "uan", "uan": "uan", "u@n": "uen", "un": "uen", "uAN": "uang", "uaN": "uang",
+    "uAn": "uan", "uan": "uan", "u@n": "uen", "u@": "uen", "un": "uen", "uAN": "uang", "uaN": "uang",
     "uang": "uang", "u@N": "ueng",
     "y&": "üe", "yE": "üe", "ye": "üe", "y&n": "üan", "yn": "ün", "yan": "üan",
 }
@@ -178,8 +183,11 @@ def phoneme_visemes(symbol: str, lang: str = "en", alphabet: str = "espeak") -> 
         alphabet: ``"espeak"``, ``"ipa"`` or ``"chars"``.
 
     Returns:
-        Viseme names from :data:`VISEMES`; ``("sil",)`` for pauses and unknown symbols.
+        Viseme names from :data:`VISEMES`; ``("sil",)`` for pauses and unknown symbols,
+        ``("gap",)`` for a word boundary (``_|``).
     """
+    if symbol == "_|":  # espeak's (and our Piper mapping's) word boundary
+        return ("gap",)
     if not symbol or symbol.startswith("_") or symbol.isspace():
         return ("sil",)
     if alphabet == "ipa":
@@ -262,7 +270,7 @@ def viseme_timeline(phonemes, langs=(), alphabet: str = "espeak"):  # noqa: ANN0
 
 def build_track(utterance=None, *, phonemes=None, langs=(), alphabet: str = "espeak",  # noqa: ANN001
                 duration_s: float | None = None, fps: float = 100.0,
-                anticipation_s: float = 0.05, carryover_s: float = 0.03,
+                anticipation_s: float = 0.06, carryover_s: float = 0.04,
                 gain: float = 1.0) -> VisemeTrack:
     """Build the coarticulated mouth track for an utterance (or raw phonemes).
 
@@ -288,10 +296,13 @@ def build_track(utterance=None, *, phonemes=None, langs=(), alphabet: str = "esp
     a = np.array([s for _, s, _ in timeline])[None, :]
     b = np.array([e for _, _, e in timeline])[None, :]
     strength = np.array([DOMINANCE[v] for v in names])[None, :]
+    spread = np.array([SPREAD.get(v, 1.0) for v in names])[None, :]
     targets = np.stack([VISEMES[v] for v in names]).astype(np.float64)
     tt = t[:, None]
-    before = np.exp(-np.clip(a - tt, 0, None) / anticipation_s)
-    after = np.exp(-np.clip(tt - b, 0, None) / carryover_s)
+    # Gaussian fall-off (Cohen-Massaro with c = 2): a neighbour pulls hard when close
+    # and hardly at all a segment away, so long vowels still reach their targets.
+    before = np.exp(-np.square(np.clip(a - tt, 0, None) / (anticipation_s * spread)))
+    after = np.exp(-np.square(np.clip(tt - b, 0, None) / (carryover_s * spread)))
     dom = strength * before * after  # 1 inside the segment, decaying either side
     # Rest pose outside the utterance: a faint "sil" everywhere keeps sums positive.
     dom_total = dom.sum(axis=1, keepdims=True) + 1e-3

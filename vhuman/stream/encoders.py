@@ -161,6 +161,9 @@ class H264Encoder:
             "g": str(gop),
             "keyint_min": str(gop),
             "sc_threshold": "0",
+            # cv2's RGBA2YUV_I420 is BT.601, limited range. Say so in the VUI: decoders
+            # that guess (browsers often assume BT.709) would otherwise shift the colours.
+            "x264-params": "colorprim=smpte170m:transfer=smpte170m:colormatrix=smpte170m:range=tv",
         }
         self._ctx = ctx
         self._lock = threading.Lock()

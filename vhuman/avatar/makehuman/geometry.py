@@ -87,3 +87,60 @@ def smooth_values(values: np.ndarray, tris: np.ndarray, steps: int, amount: floa
     for _ in range(steps):
         out = (1 - amount) * out + amount * (lap @ out)
     return out
+
+
+def clip_by_field(n_vertices: int, tris: np.ndarray, field: np.ndarray
+                  ) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """Keep the part of a mesh where ``field >= 0``, cutting triangles along the zero line.
+
+    New vertices on cut edges interpolate their two ends linearly, so the result is again
+    a linear operator ``S`` (new = S @ old) that carries positions, weights and deltas.
+
+    Returns:
+        (S: csr[N_new, N], triangles int[T', 3]) with unused vertices dropped.
+    """
+    inside = field >= 0
+    n_in = inside[tris].sum(1)
+    rows: list[tuple[int, int, float]] = []
+    keep_v = np.zeros(n_vertices, bool)
+    keep_v[np.unique(tris[n_in > 0])] = True
+    index = np.full(n_vertices, -1, np.int64)
+    index[keep_v] = np.arange(int(keep_v.sum()))
+    nxt = int(keep_v.sum())
+    edge_vertex: dict[tuple[int, int], int] = {}
+    extra_rows, extra_cols, extra_vals = [], [], []
+
+    def cut(a: int, b: int) -> int:
+        nonlocal nxt
+        key = (a, b) if a < b else (b, a)
+        if key not in edge_vertex:
+            t = field[a] / (field[a] - field[b])
+            extra_rows.extend([nxt, nxt])
+            extra_cols.extend([a, b])
+            extra_vals.extend([1 - t, t])
+            edge_vertex[key] = nxt
+            nxt += 1
+        return edge_vertex[key]
+
+    out = [index[tris[n_in == 3]]]
+    more = []
+    for tri in tris[(n_in == 1) | (n_in == 2)]:
+        # rotate so the odd vertex comes first, keeping the winding
+        ins = inside[tri]
+        odd = int(np.flatnonzero(ins != (ins.sum() == 2))[0]) if ins.sum() == 2 else int(
+            np.flatnonzero(ins)[0])
+        a, b, c = tri[odd], tri[(odd + 1) % 3], tri[(odd + 2) % 3]
+        ab, ac = cut(a, b), cut(a, c)
+        if inside[a]:
+            more.append([index[a], ab, ac])
+        else:
+            more += [[ab, index[b], index[c]], [ab, index[c], ac]]
+    if more:
+        out.append(np.array(more, np.int64))
+    del rows
+    ids = np.flatnonzero(keep_v)
+    r = np.concatenate([np.arange(len(ids)), np.array(extra_rows, np.int64)])
+    cc = np.concatenate([ids, np.array(extra_cols, np.int64)])
+    v = np.concatenate([np.ones(len(ids)), np.array(extra_vals, np.float64)])
+    op = sparse.csr_matrix((v, (r, cc)), shape=(nxt, n_vertices))
+    return op, np.concatenate(out)

@@ -15,6 +15,19 @@ import numpy as np
 
 from vhuman.errors import ConfigError
 
+_MS = 1_000_000
+#: No face for this long counts as lost (a single missed frame does not).
+HOLD_NS = 100 * _MS
+#: Confidence reaches 0 this long after the last face was seen (the brief allows 500 ms).
+FADE_OUT_NS = 400 * _MS
+
+
+def loss_fade(age_ns: int) -> float:
+    """Confidence factor ``age_ns`` after the last face: 1 for HOLD_NS, then linear to 0."""
+    if age_ns <= HOLD_NS:
+        return 1.0
+    return max(0.0, 1.0 - (age_ns - HOLD_NS) / (FADE_OUT_NS - HOLD_NS))
+
 
 @dataclass(frozen=True, slots=True)
 class OneEuroParams:

@@ -8,9 +8,9 @@ Conventions (tested in ``tests/drivers/capture/test_capture_landmarker.py``):
   camera frame with +X to the image right, +Y up, +Z towards the camera. That frame is
   exactly vhuman's avatar frame (+Y up, the avatar faces +Z towards the viewer), so the
   rotation maps over unchanged: when the person turns their head to *their* left, the
-  avatar turns to *its* left (``quat.to_euler`` yaw > 0); tilting towards their right
-  shoulder gives roll < 0; looking down gives pitch > 0 (a positive turn about +X brings
-  +Z towards -Y).
+  avatar turns to *its* left (``quat.to_euler`` yaw > 0); tilting the head towards their
+  right shoulder gives roll > 0 (the avatar tilts towards its right shoulder); looking down
+  gives pitch > 0 (a positive turn about +X brings +Z towards -Y).
 * ``mirror=True`` says the frames *are* mirror images (a selfie preview, a phone's front
   camera recording). The measurement is then un-mirrored: Left/Right shapes swap, yaw and
   roll change sign. Flipping a frame and setting ``mirror=True`` gives the same result as

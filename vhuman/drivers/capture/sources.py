@@ -41,6 +41,7 @@ class FrameSource:
         self._fps_override = fps
         self._cap = None
         self._index = 0
+        self._reported_fps: float | None = None
 
     @property
     def redacted(self) -> str:
@@ -59,6 +60,9 @@ class FrameSource:
         self._configure(cap)
         self._cap = cap
         self._index = 0
+        # Remember the rate: it is needed for timestamps after the file is closed too.
+        reported = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        self._reported_fps = reported if 1.0 <= reported <= 240.0 else None
         return True
 
     def _target(self) -> int | str:
@@ -77,13 +81,7 @@ class FrameSource:
         """Frames per second: the override, else what the source reports, else 30."""
         if self._fps_override:
             return float(self._fps_override)
-        if self._cap is not None:
-            import cv2
-
-            reported = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
-            if 1.0 <= reported <= 240.0:
-                return reported
-        return 30.0
+        return self._reported_fps or 30.0
 
     @property
     def is_open(self) -> bool:

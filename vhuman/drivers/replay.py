@@ -1,0 +1,245 @@
+"""Record capture coefficients to a take file and play them back (``ReplayDriver``).
+
+A take is JSONL (``vhuman.take/1``): one header line, then one line per captured frame::
+
+    {"format":"vhuman.take/1","arkit":["eyeBlinkLeft",...],"created":"...","source":"file"}
+    {"t_ns":0,"w":[52 floats],"head":[w,x,y,z],"gaze":[yaw,pitch],"c":0.98}
+    {"t_ns":33333333,"w":null,"c":0}                      <- no face in that frame
+
+Only coefficients are written, never pixels. Playback interpolates between frames
+(weights and gaze linearly, head by slerp), so a 30 fps take drives a 60 fps tick smoothly;
+it follows whatever clock the engine runs on (real time on the system clock, as fast as
+rendering allows on a :class:`~vhuman.engine.clock.SimClock`).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+from vhuman.avatar.arkit import ARKIT_52, INDEX, N_ARKIT
+from vhuman.drivers.base import PRIORITY_CAPTURE, DriverContext
+from vhuman.drivers.capture.filters import loss_fade
+from vhuman.engine import quat
+from vhuman.engine.frames import Pose
+from vhuman.errors import ConfigError
+
+TAKE_FORMAT = "vhuman.take/1"
+
+#: The shapes a take drives (MediaPipe does not measure tongueOut; other layers keep it).
+TAKE_MASK = np.ones(N_ARKIT, np.float32)
+TAKE_MASK[INDEX["tongueOut"]] = 0.0
+
+
+class TakeWriter:
+    """Writes a take file line by line (thread-safe; flushed per line so a crash loses little).
+
+    Args:
+        path: the .jsonl file to create (overwritten).
+        source_kind: recorded in the header ("webcam", "file", ...); never the source path.
+    """
+
+    def __init__(self, path: str | Path, *, source_kind: str = "capture") -> None:
+        self.path = Path(path).expanduser()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._f: IO[str] | None = open(self.path, "w", encoding="utf-8")
+        self._lock = threading.Lock()
+        self.frames = 0
+        header = {"format": TAKE_FORMAT, "arkit": list(ARKIT_52), "source": source_kind,
+                  "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        self._write(header)
+
+    def _write(self, obj: dict) -> None:
+        with self._lock:
+            if self._f is None:
+                return
+            self._f.write(json.dumps(obj, separators=(",", ":")) + "\n")
+            self._f.flush()
+
+    def write(self, t_ns: int, weights: np.ndarray | None, head: np.ndarray | None = None,
+              gaze: tuple[float, float] | None = None, confidence: float = 1.0) -> None:
+        """Append one frame; ``weights=None`` records a frame with no face."""
+        if weights is None:
+            line: dict = {"t_ns": int(t_ns), "w": None, "c": 0}
+        else:
+            line = {"t_ns": int(t_ns), "w": [round(float(v), 4) for v in weights],
+                    "c": round(float(confidence), 4)}
+            if head is not None:
+                line["head"] = [round(float(v), 6) for v in head]
+            if gaze is not None:
+                line["gaze"] = [round(float(gaze[0]), 5), round(float(gaze[1]), 5)]
+        self._write(line)
+        self.frames += 1
+
+    def close(self) -> None:
+        """Close the file (idempotent)."""
+        with self._lock:
+            if self._f is not None:
+                self._f.close()
+                self._f = None
+
+
+class Take:
+    """A loaded take: arrays of times, weights, heads, gazes and confidences."""
+
+    def __init__(self, t_ns: np.ndarray, weights: np.ndarray, heads: np.ndarray,
+                 gazes: np.ndarray, conf: np.ndarray, has_gaze: bool) -> None:
+        self.t_ns = t_ns
+        self.weights = weights
+        self.heads = heads
+        self.gazes = gazes
+        self.conf = conf
+        self.has_gaze = has_gaze
+        # Index of the newest frame with a face at or before each frame (-1: none yet).
+        idx = np.where(conf > 0, np.arange(len(conf)), -1)
+        self.last_face = np.maximum.accumulate(idx)
+
+    @property
+    def duration_ns(self) -> int:
+        return int(self.t_ns[-1] - self.t_ns[0])
+
+    @classmethod
+    def load(cls, path: str | Path) -> Take:
+        """Read a take file.
+
+        Raises:
+            ConfigError: missing file, wrong format, or a malformed line (with its number).
+        """
+        path = Path(path).expanduser()
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            raise ConfigError(f"take file {path} does not exist") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"take file {path}: cannot read it: {exc}") from None
+        if not lines:
+            raise ConfigError(f"take file {path} is empty")
+        try:
+            header = json.loads(lines[0])
+        except ValueError:
+            header = None
+        if not isinstance(header, dict) or header.get("format") != TAKE_FORMAT:
+            raise ConfigError(f"take file {path}: line 1 is not a {TAKE_FORMAT} header")
+        names = header.get("arkit", list(ARKIT_52))
+        if list(names) != list(ARKIT_52):
+            raise ConfigError(f"take file {path}: weights are not in vhuman's ARKit-52 order")
+        ts, ws, hs, gs, cs = [], [], [], [], []
+        has_gaze = False
+        zero = np.zeros(N_ARKIT, np.float32)
+        for lineno, text in enumerate(lines[1:], start=2):
+            if not text.strip():
+                continue
+            try:
+                rec = json.loads(text)
+                t = int(rec["t_ns"])
+                w = rec.get("w")
+                weights = zero if w is None else np.asarray(w, np.float32)
+                if weights.shape != (N_ARKIT,) or not np.isfinite(weights).all():
+                    raise ValueError(f"'w' must be {N_ARKIT} numbers or null")
+                head = np.asarray(rec.get("head", [1, 0, 0, 0]), np.float32)
+                if head.shape != (4,) or not np.isfinite(head).all():
+                    raise ValueError("'head' must be 4 numbers")
+                gaze = rec.get("gaze")
+                has_gaze |= gaze is not None
+                g = np.asarray(gaze if gaze is not None else [0, 0], np.float32)
+                c = 0.0 if w is None else float(rec.get("c", 1.0))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ConfigError(f"take file {path}, line {lineno}: {exc}") from None
+            if ts and t <= ts[-1]:
+                raise ConfigError(f"take file {path}, line {lineno}: t_ns does not increase")
+            ts.append(t)
+            ws.append(weights)
+            hs.append(head / max(float(np.linalg.norm(head)), 1e-9))
+            gs.append(g)
+            cs.append(c)
+        if not ts:
+            raise ConfigError(f"take file {path} has a header but no frames")
+        return cls(np.asarray(ts, np.int64), np.stack(ws), np.stack(hs), np.stack(gs),
+                   np.asarray(cs, np.float32), has_gaze)
+
+    def at(self, t_ns: int) -> tuple[np.ndarray, np.ndarray, tuple[float, float], float]:
+        """Interpolated (weights, head, gaze, confidence) at take time ``t_ns`` (clamped)."""
+        t = self.t_ns
+        if t_ns <= t[0] or len(t) == 1:
+            i = 0
+            return self.weights[i].copy(), self.heads[i].copy(), \
+                (float(self.gazes[i, 0]), float(self.gazes[i, 1])), float(self.conf[i])
+        if t_ns >= t[-1]:
+            i = len(t) - 1
+            return self.weights[i].copy(), self.heads[i].copy(), \
+                (float(self.gazes[i, 0]), float(self.gazes[i, 1])), float(self.conf[i])
+        j = int(np.searchsorted(t, t_ns, side="right"))
+        i = j - 1
+        a = (t_ns - t[i]) / (t[j] - t[i])
+        ci, cj = float(self.conf[i]), float(self.conf[j])
+        if ci > 0.0 and cj > 0.0:
+            w = (1 - a) * self.weights[i] + a * self.weights[j]
+            h = quat.slerp(self.heads[i], self.heads[j], float(a))
+            g = (1 - a) * self.gazes[i] + a * self.gazes[j]
+            return (np.asarray(w, np.float32), np.asarray(h, np.float32),
+                    (float(g[0]), float(g[1])), (1 - a) * ci + a * cj)
+        k = int(self.last_face[i])
+        if k < 0:  # no face yet in the take: nothing to show until one appears
+            k = j
+            return self.weights[k].copy(), self.heads[k].copy(), \
+                (float(self.gazes[k, 0]), float(self.gazes[k, 1])), a * cj
+        # Across missing faces: hold the last face and fade it out exactly as the live
+        # capture layer did, then ramp up towards the returning face.
+        fade = float(self.conf[k]) * loss_fade(int(t_ns - t[k]))
+        conf = fade if cj == 0.0 else (1 - a) * fade + a * cj
+        return self.weights[k].copy(), self.heads[k].copy(), \
+            (float(self.gazes[k, 0]), float(self.gazes[k, 1])), conf
+
+
+class ReplayDriver:
+    """Plays a recorded take on the engine clock.
+
+    Args:
+        path: the take (.jsonl) written by ``--record``.
+        loop: start again at the end instead of stopping.
+        speed: playback rate (1.0 = as recorded).
+    """
+
+    name = "replay"
+    priority = PRIORITY_CAPTURE
+
+    def __init__(self, path: str, *, loop: bool | str = False, speed: float | str = 1.0) -> None:
+        self.take = Take.load(path)
+        self.path = str(path)
+        self.loop = loop if isinstance(loop, bool) else str(loop).lower() in ("1", "true", "yes")
+        self.speed = float(speed)
+        if not (0 < self.speed <= 16):
+            raise ConfigError(f"replay speed={speed!r} must be in (0, 16]")
+        self._t0: int | None = None
+        self._ctx: DriverContext | None = None
+        self._ended = False
+
+    async def start(self, ctx: DriverContext) -> None:
+        self._ctx = ctx
+        self._t0 = ctx.clock.now_ns()
+
+    def sample(self, t_ns: int) -> Pose | None:
+        if self._t0 is None:
+            self._t0 = t_ns  # sampled without start(): play from the first tick
+        elapsed = int((t_ns - self._t0) * self.speed)
+        dur = self.take.duration_ns
+        if elapsed > dur:
+            if self.loop and dur > 0:
+                elapsed %= dur
+            else:
+                if not self._ended:
+                    self._ended = True
+                    if self._ctx is not None:
+                        self._ctx.emit("replay_ended", path=self.path)
+                return None
+        w, head, gaze, conf = self.take.at(int(self.take.t_ns[0]) + max(elapsed, 0))
+        return Pose(t_ns, w, TAKE_MASK.copy(), head, gaze if self.take.has_gaze else None,
+                    float(np.clip(conf, 0.0, 1.0)))
+
+    async def stop(self) -> None:
+        self._ctx = None

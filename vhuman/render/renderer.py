@@ -1,0 +1,463 @@
+"""Offscreen moderngl renderer: AvatarState in, straight-alpha RGBA frame out.
+
+Per frame the CPU morphs (one BLAS product over the vertices morph targets move),
+recomputes normals of the faces that moved, skins the head/neck/eyes, and uploads only the
+changed prefix of each part's vertex buffer; the GPU (or llvmpipe) shades with a key/fill/rim
+studio rig, then one full-screen pass anti-aliases (FXAA on CPU rasterisers, MSAA resolve on
+real GPUs), lays the avatar over the background and un-premultiplies.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from vhuman.avatar.arkit import ARKIT_52, N_ARKIT
+from vhuman.avatar.model import Avatar, Material, MeshPart
+from vhuman.engine.frames import AvatarState
+from vhuman.errors import ConfigError, RenderError
+from vhuman.render import shaders
+from vhuman.render.camera import Camera, Lights
+from vhuman.render.morph import Morpher, build_plan, moved_vertices, vertex_normals
+from vhuman.render.skinning import HeadRig, Skinner
+
+AA_MODES = ("auto", "fxaa", "msaa", "none")
+_GL_SRGB8_ALPHA8 = 0x8C43
+_ALPHA_MODES = {"OPAQUE": 0, "MASK": 1, "BLEND": 2}
+_MAX_SIZE = 8192
+
+
+def linear_to_srgb(c: float) -> float:
+    """Encode one linear 0..1 channel with the sRGB transfer curve."""
+    c = min(max(float(c), 0.0), 1.0)
+    return c * 12.92 if c <= 0.0031308 else 1.055 * c ** (1.0 / 2.4) - 0.055
+
+
+def create_context():
+    """A standalone headless OpenGL 3.3+ context over EGL (llvmpipe or a GPU driver).
+
+    Raises:
+        RenderError: EGL/OpenGL is missing or too old, with the packages to install.
+    """
+    try:
+        import moderngl
+    except ModuleNotFoundError as exc:  # pragma: no cover - moderngl is a core dependency
+        raise RenderError("moderngl is not installed; pip install moderngl==5.13.0") from exc
+    try:
+        ctx = moderngl.create_standalone_context(backend="egl", require=330)
+    except Exception as exc:
+        raise RenderError(
+            f"cannot create a headless OpenGL 3.3 context over EGL ({exc}); on Debian/Ubuntu "
+            "install: apt-get install libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri") from exc
+    return ctx
+
+
+def _uv_matrix(m: Material) -> np.ndarray:
+    """KHR_texture_transform as a 3x3 matrix: translation · rotation · scale."""
+    c, s = math.cos(m.uv_rotation), math.sin(m.uv_rotation)
+    t = np.array([[1, 0, m.uv_offset[0]], [0, 1, m.uv_offset[1]], [0, 0, 1]], np.float64)
+    r = np.array([[c, s, 0], [-s, c, 0], [0, 0, 1]], np.float64)
+    sc = np.diag([m.uv_scale[0], m.uv_scale[1], 1.0])
+    return t @ r @ sc
+
+
+@dataclass(frozen=True, slots=True)
+class FrameTimings:
+    """Where the last :meth:`Renderer.render` spent its time (milliseconds).
+
+    Attributes:
+        geometry_ms: CPU morph, normals, skinning and vertex upload.
+        draw_ms: issuing the draw calls and the post pass (GL queues work; on llvmpipe
+            part of the rasterisation lands here, the rest in ``readback_ms``).
+        readback_ms: waiting for the frame and copying it to host memory.
+    """
+
+    geometry_ms: float = 0.0
+    draw_ms: float = 0.0
+    readback_ms: float = 0.0
+
+    @property
+    def total_ms(self) -> float:
+        return self.geometry_ms + self.draw_ms + self.readback_ms
+
+
+@dataclass(slots=True)
+class _Part:
+    """GPU and CPU state of one mesh part."""
+
+    name: str
+    material: Material
+    mode: int
+    n_dyn: int
+    rest: np.ndarray            # float32[n_dyn, 3] reordered rest positions
+    rest_nrm: np.ndarray        # float32[n_dyn, 3]
+    morphed: np.ndarray         # float32[n_dyn, 6] rest-space pos+nrm after morphing
+    inter: np.ndarray           # float32[n_dyn, 6] skinned pos+nrm, uploaded
+    morpher: Morpher | None
+    skinner: Skinner | None
+    vbo_dyn: object
+    vao: object
+    tex: object | None
+    ntex: object | None
+    uv_mat: bytes
+    centroid: np.ndarray
+    last_w: np.ndarray | None = None
+
+
+class Renderer:
+    """Draws one avatar into an offscreen framebuffer.
+
+    Args:
+        avatar: what to draw.
+        width: frame width in pixels.
+        height: frame height in pixels.
+        background: (r, g, b, a) linear 0..1; the default is fully transparent so a
+            compositor can lay the frame over its own background.
+        lights: studio rig; defaults to :class:`Lights`.
+        camera: defaults to :meth:`Camera.head_and_shoulders`.
+        aa: "fxaa" (cheap post pass), "msaa" (4x multisampling, for GPUs), "none", or
+            "auto" (msaa on a GPU, fxaa on llvmpipe where multisampling costs ~3x).
+
+    One renderer owns one GL context; call it from one thread at a time.
+    """
+
+    def __init__(self, avatar: Avatar, width: int, height: int, *,
+                 background: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0),
+                 lights: Lights | None = None, camera: Camera | None = None,
+                 aa: str = "auto") -> None:
+        if not (isinstance(width, int) and isinstance(height, int)
+                and 16 <= width <= _MAX_SIZE and 16 <= height <= _MAX_SIZE):
+            raise ConfigError(f"Renderer size must be integers in 16..{_MAX_SIZE}, "
+                              f"got {width}x{height}")
+        if aa not in AA_MODES:
+            raise ConfigError(f"Renderer aa must be one of {AA_MODES}, got {aa!r}")
+        if not avatar.parts:
+            raise ConfigError(f"avatar {avatar.name!r} has no mesh parts to draw")
+        self.avatar = avatar
+        self.width, self.height = width, height
+        self._ctx = create_context()
+        self.gl_renderer: str = str(self._ctx.info.get("GL_RENDERER", "unknown"))
+        software = "llvmpipe" in self.gl_renderer.lower() or "softpipe" in self.gl_renderer
+        self.aa = ("fxaa" if software else "msaa") if aa == "auto" else aa
+        self._closed = False
+        self._last_head: np.ndarray | None = None
+        self._last_weights: np.ndarray | None = None
+        self.timings = FrameTimings()
+        try:
+            with self._ctx:
+                self._setup_programs()
+                self._setup_targets()
+                coverage = avatar.arkit_coverage()
+                eye_look = [i for i, n in enumerate(ARKIT_52) if n.startswith("eyeLook")]
+                self._rig = HeadRig(avatar, eyes_by_joint=not coverage[eye_look].any())
+                self._parts = [self._setup_part(i, p) for i, p in enumerate(avatar.parts)]
+                self.set_lights(lights or Lights())
+                self.set_camera(camera or Camera.head_and_shoulders(avatar, width / height))
+                self.set_background(background)
+        except Exception:
+            self._ctx.release()
+            raise
+
+    # ----------------------------------------------------------------- setup
+    def _setup_programs(self) -> None:
+        ctx = self._ctx
+        try:
+            self._prog = ctx.program(vertex_shader=shaders.MESH_VS,
+                                     fragment_shader=shaders.MESH_FS)
+            self._post = ctx.program(vertex_shader=shaders.POST_VS,
+                                     fragment_shader=shaders.POST_FS)
+        except Exception as exc:
+            raise RenderError(f"shader compile/link failed on {self.gl_renderer}: {exc}",
+                              retryable=False) from exc
+        self._prog["u_base_tex"].value = 0
+        self._prog["u_normal_tex"].value = 1
+        self._post["u_src"].value = 0
+        quad = np.array([-1, -1, 3, -1, -1, 3], np.float32)  # one oversized triangle
+        self._quad_vbo = ctx.buffer(quad.tobytes())
+        self._quad = ctx.vertex_array(self._post, [(self._quad_vbo, "2f", "in_xy")])
+
+    def _setup_targets(self) -> None:
+        ctx, size = self._ctx, (self.width, self.height)
+        self._final_rb = ctx.renderbuffer(size, 4)
+        self._final = ctx.framebuffer(color_attachments=[self._final_rb],
+                                      depth_attachment=(ctx.depth_renderbuffer(size)
+                                                        if self.aa == "none" else None))
+        self._scene_tex = None
+        self._msaa = None
+        if self.aa == "none":
+            self._scene = self._final
+            return
+        self._scene_tex = ctx.texture(size, 4)
+        self._scene_tex.filter = (ctx.LINEAR, ctx.LINEAR)
+        self._scene_tex.repeat_x = self._scene_tex.repeat_y = False
+        if self.aa == "msaa":
+            samples = min(4, ctx.max_samples)
+            self._msaa = ctx.framebuffer(
+                color_attachments=[ctx.renderbuffer(size, 4, samples=samples)],
+                depth_attachment=ctx.depth_renderbuffer(size, samples=samples))
+            self._resolve = ctx.framebuffer(color_attachments=[self._scene_tex])
+            self._scene = self._msaa
+        else:
+            self._scene = ctx.framebuffer(color_attachments=[self._scene_tex],
+                                          depth_attachment=ctx.depth_renderbuffer(size))
+        self._post["u_texel"].value = (1.0 / self.width, 1.0 / self.height)
+        self._post["u_fxaa"].value = self.aa == "fxaa"
+
+    def _texture(self, img: np.ndarray | None, srgb: bool):
+        if img is None:
+            return None
+        arr = np.asarray(img)
+        if arr.ndim != 3 or arr.shape[2] not in (3, 4) or arr.dtype != np.uint8:
+            raise ConfigError(f"avatar texture must be uint8[H, W, 3|4], got {arr.dtype}"
+                              f"{list(arr.shape)}")
+        if arr.shape[2] == 3:
+            arr = np.concatenate([arr, np.full(arr.shape[:2] + (1,), 255, np.uint8)], axis=2)
+        h, w = arr.shape[:2]
+        ctx = self._ctx
+        tex = ctx.texture((w, h), 4, np.ascontiguousarray(arr).tobytes(),
+                          internal_format=_GL_SRGB8_ALPHA8 if srgb else None)
+        tex.build_mipmaps()
+        tex.filter = (ctx.LINEAR_MIPMAP_LINEAR, ctx.LINEAR)
+        tex.anisotropy = min(4.0, ctx.max_anisotropy) if ctx.max_anisotropy >= 1 else 1.0
+        return tex
+
+    def _setup_part(self, index: int, part: MeshPart) -> _Part:
+        n = part.n_vertices
+        pos = np.asarray(part.positions, np.float32).reshape(n, 3)
+        faces = np.asarray(part.indices, np.int64).reshape(-1, 3)
+        if faces.size and (faces.min() < 0 or faces.max() >= n):
+            raise ConfigError(f"part {part.name!r}: triangle index out of range 0..{n - 1}")
+        nrm = (np.asarray(part.normals, np.float32).reshape(n, 3)
+               if part.normals is not None and len(part.normals) == n
+               else vertex_normals(pos, faces))
+        deltas = np.asarray(part.morph_deltas, np.float32)
+        if deltas.size and deltas.shape[1:] != (n, 3):
+            raise ConfigError(f"part {part.name!r}: morph_deltas shape {deltas.shape} does not "
+                              f"match {n} vertices")
+        ids = np.asarray(part.morph_ids, np.int64)
+        if deltas.size and (ids.shape != (deltas.shape[0],) or ids.min() < 0
+                            or ids.max() >= N_ARKIT):
+            raise ConfigError(f"part {part.name!r}: morph_ids must be {deltas.shape[0]} "
+                              f"ARKit indices in 0..{N_ARKIT - 1}")
+        moved = moved_vertices(deltas, n)
+        touch = moved[faces].any(axis=1) if faces.size else np.zeros(0, bool)
+        renormal = moved.copy()
+        renormal[faces[touch].reshape(-1)] = True
+        cls_w = self._rig.vertex_class_weights(self.avatar, index)
+        skinned = cls_w.sum(axis=1) > 0
+        # prefix order: moved, renormal-only, skinned-only, static
+        rank = np.where(moved, 0, np.where(renormal, 1, np.where(skinned, 2, 3)))
+        order = np.argsort(rank, kind="stable")
+        inv = np.empty(n, np.int64)
+        inv[order] = np.arange(n)
+        n_moved, n_ren = int(moved.sum()), int(renormal.sum())
+        n_dyn = int((rank < 3).sum())
+        pos_r, nrm_r = pos[order], nrm[order]
+        faces_r = inv[faces]
+        morpher = None
+        if n_moved:
+            plan = build_plan(pos_r, faces_r, deltas[:, order], ids, n_moved, n_ren)
+            morpher = Morpher(plan, pos_r)
+        skinner = Skinner(cls_w[order][:n_dyn]) if skinned.any() else None
+        uvs = (np.asarray(part.uvs, np.float32).reshape(n, 2)[order]
+               if part.uvs is not None else np.zeros((n, 2), np.float32))
+        cols = (np.asarray(part.colors, np.float32).reshape(n, 4)[order]
+                if part.colors is not None else np.ones((n, 4), np.float32))
+        ctx = self._ctx
+        full = np.ascontiguousarray(np.hstack([pos_r, nrm_r]), np.float32)
+        vbo_dyn = ctx.buffer(full.tobytes(), dynamic=n_dyn > 0)
+        vbo_st = ctx.buffer(np.ascontiguousarray(np.hstack([uvs, cols]), np.float32).tobytes())
+        ibo = ctx.buffer(np.ascontiguousarray(faces_r, np.uint32).tobytes())
+        vao = ctx.vertex_array(self._prog, [(vbo_dyn, "3f 3f", "in_pos", "in_nrm"),
+                                            (vbo_st, "2f 4f", "in_uv", "in_col")],
+                               index_buffer=ibo, index_element_size=4)
+        mat = part.material
+        mode = _ALPHA_MODES.get(str(mat.alpha_mode).upper())
+        if mode is None:
+            raise ConfigError(f"part {part.name!r}: alpha_mode {mat.alpha_mode!r} is not one "
+                              "of OPAQUE, MASK, BLEND")
+        return _Part(name=part.name, material=mat, mode=mode, n_dyn=n_dyn,
+                     rest=pos_r[:n_dyn].copy(), rest_nrm=nrm_r[:n_dyn].copy(),
+                     morphed=full[:n_dyn].copy(), inter=full[:n_dyn].copy(),
+                     morpher=morpher, skinner=skinner, vbo_dyn=vbo_dyn, vao=vao,
+                     tex=self._texture(mat.texture, srgb=True),
+                     ntex=self._texture(mat.normal_texture, srgb=False),
+                     uv_mat=_uv_matrix(mat).T.astype(np.float32).tobytes(),
+                     centroid=pos.mean(axis=0))
+
+    # ------------------------------------------------------------- settings
+    def set_lights(self, lights: Lights) -> None:
+        """Change the studio rig (takes effect on the next frame)."""
+        with self._ctx:
+            self._set_lights(lights)
+
+    def _set_lights(self, lights: Lights) -> None:
+        self.lights = lights
+        ls = (lights.key, lights.fill, lights.rim)
+        self._prog["u_light_dir"].write(np.array([l.direction for l in ls], np.float32))
+        self._prog["u_light_rad"].write(np.array([l.radiance() for l in ls], np.float32))
+        self._prog["u_sky"].value = lights.sky
+        self._prog["u_ground"].value = lights.ground
+        self._prog["u_exposure"].value = lights.exposure
+
+    def set_camera(self, camera: Camera) -> None:
+        """Change the camera (takes effect on the next frame)."""
+        with self._ctx:
+            self._set_camera(camera)
+
+    def _set_camera(self, camera: Camera) -> None:
+        self.camera = camera
+        vp = camera.view_projection(self.width / self.height)
+        # draw upside down so GL's bottom-up rows read back top row first, with no flip copy
+        vp = np.diag([1.0, -1.0, 1.0, 1.0]) @ vp
+        self._prog["u_view_proj"].write(vp.T.astype(np.float32).tobytes())
+        self._prog["u_cam_pos"].value = tuple(float(c) for c in camera.eye)
+        eye = np.asarray(camera.eye)
+        # blended parts draw far to near
+        self._blend_order = sorted(
+            (p for p in self._parts if p.mode == 2),
+            key=lambda p: -float(np.linalg.norm(p.centroid - eye)))
+
+    def set_background(self, background: tuple[float, float, float, float]) -> None:
+        """Background colour, linear RGBA 0..1 (alpha 0 = transparent)."""
+        with self._ctx:
+            self._set_background(background)
+
+    def _set_background(self, background: tuple[float, float, float, float]) -> None:
+        bg = np.asarray(background, np.float64).reshape(-1)
+        if bg.shape != (4,) or not np.all((bg >= 0) & (bg <= 1)):
+            raise ConfigError(f"background must be (r, g, b, a) in 0..1, got {background!r}")
+        self.background = tuple(float(x) for x in bg)
+        enc = tuple(linear_to_srgb(c) for c in bg[:3]) + (float(bg[3]),)
+        self._bg_encoded = enc
+        if self.aa != "none":
+            self._post["u_background"].value = enc
+
+    # --------------------------------------------------------------- frame
+    def _update_geometry(self, weights: np.ndarray, head: np.ndarray) -> None:
+        xf = self._rig.transforms(head, weights)
+        for p in self._parts:
+            if not p.n_dyn:
+                continue
+            m = p.morpher
+            if m is not None:
+                active = m.active(weights)
+                if p.last_w is None or not np.array_equal(p.last_w, m._w):
+                    p.morphed[:, :3] = p.rest
+                    p.morphed[:, 3:] = p.rest_nrm
+                    if active:
+                        m.morph(p.morphed[:, :3])
+                        m.renormal(p.morphed[:, :3], p.morphed[:, 3:])
+                    p.last_w = m._w.copy()
+            np.copyto(p.inter, p.morphed)
+            if p.skinner is not None:
+                p.skinner.apply(xf, p.inter[:, :3], p.inter[:, 3:])
+            p.vbo_dyn.write(p.inter)
+
+    def _draw(self) -> None:
+        ctx = self._ctx
+        prog = self._prog
+        self._scene.use()
+        if self._scene is self._final:
+            self._scene.clear(*self._bg_encoded, depth=1.0)
+        else:
+            self._scene.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+        ctx.enable(ctx.DEPTH_TEST | ctx.BLEND)
+        ctx.blend_func = (ctx.ONE, ctx.ONE_MINUS_SRC_ALPHA)  # premultiplied
+        ctx.front_face = "cw"  # the projection flips Y, which flips the winding
+        passes = ([p for p in self._parts if p.mode == 0], [p for p in self._parts
+                                                           if p.mode == 1], self._blend_order)
+        for group in passes:
+            for p in group:
+                mat = p.material
+                self._scene.depth_mask = p.mode != 2
+                if mat.double_sided:
+                    ctx.disable(ctx.CULL_FACE)
+                else:
+                    ctx.enable(ctx.CULL_FACE)
+                prog["u_base_color"].value = tuple(mat.base_color)
+                prog["u_roughness"].value = float(mat.roughness)
+                prog["u_metallic"].value = float(mat.metallic)
+                prog["u_wrap"].value = float(mat.wrap)
+                prog["u_emissive"].value = tuple(mat.emissive)
+                prog["u_alpha_mode"].value = p.mode
+                prog["u_alpha_cutoff"].value = float(mat.alpha_cutoff)
+                prog["u_uv_xform"].write(p.uv_mat)
+                prog["u_has_tex"].value = p.tex is not None
+                prog["u_has_normal_tex"].value = p.ntex is not None
+                if p.tex is not None:
+                    p.tex.use(0)
+                if p.ntex is not None:
+                    p.ntex.use(1)
+                p.vao.render()
+        self._scene.depth_mask = True
+        ctx.disable(ctx.CULL_FACE | ctx.DEPTH_TEST | ctx.BLEND)
+        if self._scene is self._final:
+            return
+        if self._msaa is not None:
+            ctx.copy_framebuffer(self._resolve, self._msaa)
+        self._final.use()
+        self._scene_tex.use(0)
+        self._quad.render()
+
+    def render(self, state: AvatarState, out: np.ndarray | None = None) -> np.ndarray:
+        """Draw one frame.
+
+        ``state.gaze`` is ignored: the mixer already turned gaze into eyeLook* weights.
+
+        Args:
+            state: ARKit weights and head rotation for this tick.
+            out: optional uint8[H, W, 4] C-contiguous array to read into (saves an
+                allocation per frame); a new array is returned when omitted.
+
+        Returns:
+            uint8[H, W, 4] RGBA, top row first, sRGB-encoded, **straight** (not
+            premultiplied) alpha: 255 where the avatar covers the pixel, the background's
+            alpha elsewhere, in between on anti-aliased edges.
+        """
+        if self._closed:
+            raise RenderError("Renderer.render called after close()", retryable=False)
+        weights = np.asarray(state.weights, np.float32)
+        if weights.shape != (N_ARKIT,):
+            raise ConfigError(f"AvatarState.weights must have shape ({N_ARKIT},), "
+                              f"got {weights.shape}")
+        head = np.asarray(state.head, np.float32)
+        if head.shape != (4,) or not np.all(np.isfinite(head)):
+            raise ConfigError(f"AvatarState.head must be a finite quaternion (w, x, y, z), "
+                              f"got {state.head!r}")
+        if out is None:
+            out = np.empty((self.height, self.width, 4), np.uint8)
+        elif out.shape != (self.height, self.width, 4) or out.dtype != np.uint8 \
+                or not out.flags.c_contiguous:
+            raise ConfigError(f"out must be a C-contiguous uint8[{self.height}, {self.width}, 4]"
+                              f" array, got {out.dtype}{list(out.shape)}")
+        t0 = time.perf_counter_ns()
+        with self._ctx:
+            if (self._last_head is None or not np.array_equal(weights, self._last_weights)
+                    or not np.array_equal(head, self._last_head)):
+                self._update_geometry(weights, head)
+                self._last_weights = weights.copy()
+                self._last_head = head.copy()
+            t1 = time.perf_counter_ns()
+            self._draw()
+            t2 = time.perf_counter_ns()
+            self._final.read_into(out, components=4)
+            t3 = time.perf_counter_ns()
+        self.timings = FrameTimings(geometry_ms=(t1 - t0) / 1e6, draw_ms=(t2 - t1) / 1e6,
+                                    readback_ms=(t3 - t2) / 1e6)
+        return out
+
+    def close(self) -> None:
+        """Release the GL context and everything on it; idempotent."""
+        if not self._closed:
+            self._closed = True
+            self._ctx.release()
+
+    def __enter__(self) -> Renderer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

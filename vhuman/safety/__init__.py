@@ -1,0 +1,1 @@
+"""Safety: the consent gate and the hash-chained audit log (moderation lives beside them)."""

@@ -1,0 +1,319 @@
+"""The speech queue: lines in, 20 ms audio chunks and a lip-sync layer out, tick by tick.
+
+``say()`` returns at once; a worker thread synthesizes each line sentence by sentence, so
+a line can start playing as soon as its first sentence is ready. The engine calls
+``pump(t_ns)`` once per tick: it returns the audio chunks due up to one tick ahead and,
+when a line starts, anchors the line's first sample at a stream time ``t0``. Every
+sentence's viseme track is scheduled on :attr:`Speaker.lipsync` at exactly the stream time
+its audio starts, so the mouth and the sound cannot drift apart.
+
+Events (``on_event(name, **fields)``, called on the thread that calls ``say``/``pump``):
+``line_queued(id, text)``, ``line_started(id, text, t_ns)``,
+``line_ended(id, interrupted)``, ``line_error(id, message)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import itertools
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from vhuman.drivers.lipsync import LipsyncDriver
+from vhuman.engine.clock import NS_PER_S, Clock
+from vhuman.engine.frames import AudioChunk
+from vhuman.speech.base import TTSEngine, get_engine
+from vhuman.speech.normalize import split_sentences
+from vhuman.speech.resample import resample
+from vhuman.speech.visemes import VisemeTrack, build_track
+
+log = logging.getLogger("vhuman.speech")
+
+CHUNK_NS = 20_000_000
+EventSink = Callable[..., None]
+
+
+@dataclass(slots=True)
+class _Segment:
+    """One synthesized sentence, resampled to the output rate."""
+
+    pcm: np.ndarray
+    track: VisemeTrack
+    offset: int = -1  # sample offset from the line's t0 once placed on the timeline
+
+
+@dataclass(slots=True)
+class _Line:
+    id: str
+    text: str
+    voice: str | None
+    sentences: list[str]
+    segments: list[_Segment] = field(default_factory=list)
+    error: str | None = None
+    cancelled: bool = False
+    done: threading.Event = field(default_factory=threading.Event)
+    # Playback state (tick thread only)
+    t0_ns: int = -1
+    played: int = 0  # samples of the line already emitted as chunks
+    placed: int = 0  # segments placed on the line's timeline
+    end: int = 0  # sample offset where the placed audio ends
+
+
+class Speaker:
+    """Queue of lines spoken by one TTS engine, played out against the stream clock.
+
+    Args:
+        clock: the stream clock (a SimClock in tests).
+        engine: engine name or instance.
+        voice: default voice (``"cmn"``/``"en-us"`` for espeak).
+        out_rate: audio rate of the chunks (48 kHz on the wire).
+        on_event: ``callable(event: str, **fields)``.
+        lead_ns: how far ahead of ``t_ns`` ``pump`` hands out audio (one tick).
+    """
+
+    def __init__(self, clock: Clock, *, engine: str | TTSEngine = "espeak",
+                 voice: str | None = None, out_rate: int = 48000,
+                 on_event: EventSink | None = None, lead_ns: int = NS_PER_S // 30) -> None:
+        self.clock = clock
+        self.engine = get_engine(engine) if isinstance(engine, str) else engine
+        self.voice = voice or self.engine.default_voice
+        self.out_rate = out_rate
+        self.lead_ns = lead_ns
+        self.on_event: EventSink = on_event or (lambda event, **fields: None)
+        self.chunk_samples = out_rate * CHUNK_NS // NS_PER_S
+        self._lipsync = LipsyncDriver()
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._pending: collections.deque[_Line] = collections.deque()  # to synthesize
+        self._lines: collections.deque[_Line] = collections.deque()  # to play, in order
+        self._by_id: dict[str, _Line] = {}
+        self._current: _Line | None = None
+        self._next_free_ns = 0  # stream time where the previous line's audio ended
+        self._interrupt_at: int | None = None
+        self._ids = itertools.count(1)
+        self._closed = False
+        self._worker = threading.Thread(target=self._work, name="vhuman-tts", daemon=True)
+        self._worker.start()
+
+    # -- public API ----------------------------------------------------------------------
+    @property
+    def lipsync(self) -> LipsyncDriver:
+        """The mouth layer (a Driver, priority PRIORITY_LIPSYNC, mouth region only)."""
+        return self._lipsync
+
+    @property
+    def busy(self) -> bool:
+        """True while a line is playing or waiting to play."""
+        with self._lock:
+            return self._current is not None or bool(self._lines)
+
+    def say(self, text: str, *, voice: str | None = None, interrupt: bool = False) -> str:
+        """Queue ``text``; returns its line id at once. ``interrupt`` cuts off what plays."""
+        if self._closed:
+            raise RuntimeError("Speaker is closed")
+        if interrupt:
+            self.interrupt()
+        line_id = f"line-{next(self._ids)}"
+        line = _Line(line_id, text, voice, split_sentences(text))
+        with self._wake:
+            self._lines.append(line)
+            self._by_id[line_id] = line
+            self._pending.append(line)
+            self._wake.notify()
+        self.on_event("line_queued", id=line_id, text=text)
+        return line_id
+
+    def interrupt(self) -> None:
+        """Stop the current line and drop queued ones; takes effect on the next pump."""
+        with self._lock:
+            self._interrupt_at = self.clock.now_ns()
+            for line in self._lines:
+                line.cancelled = True
+            if self._current is not None:
+                self._current.cancelled = True
+
+    def synthesized(self, line_id: str) -> threading.Event:
+        """An event set when the line's synthesis has finished (or failed)."""
+        with self._lock:
+            line = self._by_id.get(line_id)
+        if line is None:
+            ev = threading.Event()
+            ev.set()
+            return ev
+        return line.done
+
+    def wait_synthesized(self, line_id: str, timeout: float | None = None) -> bool:
+        """Block until ``line_id`` is synthesized; False on timeout (tests, CLI)."""
+        return self.synthesized(line_id).wait(timeout)
+
+    async def ready(self, line_id: str) -> None:
+        """Await the end of ``line_id``'s synthesis without blocking the event loop."""
+        await asyncio.to_thread(self.synthesized(line_id).wait)
+
+    def close(self) -> None:
+        """Stop the worker; queued lines are dropped."""
+        with self._wake:
+            self._closed = True
+            self._pending.clear()
+            self._wake.notify_all()
+        self._worker.join(timeout=5)
+        self._lipsync.clear()
+
+    # -- the tick ------------------------------------------------------------------------
+    def pump(self, t_ns: int) -> list[AudioChunk]:
+        """Audio chunks due up to ``t_ns + lead_ns``; starts, ends and interrupts lines."""
+        chunks: list[AudioChunk] = []
+        horizon = t_ns + self.lead_ns
+        events: list[tuple[str, dict]] = []
+        with self._lock:
+            if self._interrupt_at is not None:
+                self._do_interrupt(t_ns, events)
+            while True:
+                line = self._current
+                if line is None:
+                    line = self._start_next(t_ns, events)
+                    if line is None:
+                        break
+                self._place_ready_segments(line, t_ns)
+                self._emit(line, horizon, chunks)
+                finished = line.done.is_set() and line.placed == len(line.segments) \
+                    and line.played >= line.end
+                if not finished:
+                    break
+                # The last chunk is zero-padded to 20 ms: the next line starts after it,
+                # so chunk pts stay on one contiguous 20 ms grid.
+                end_ns = line.t0_ns + line.played * NS_PER_S // self.out_rate
+                if line.error is not None:
+                    events.append(("line_error", {"id": line.id, "message": line.error}))
+                self._finish(line, end_ns, interrupted=False, events=events)
+                if end_ns > horizon:
+                    break
+        for name, fields in events:
+            self._emit_event(name, fields)
+        return chunks
+
+    # -- internals (called with the lock held) ------------------------------------------
+    def _start_next(self, t_ns: int, events: list) -> _Line | None:
+        while self._lines:
+            line = self._lines[0]
+            if line.cancelled:
+                self._lines.popleft()
+                self._by_id.pop(line.id, None)
+                continue
+            if not line.segments:
+                if not line.done.is_set():
+                    return None  # first sentence still synthesizing
+                self._lines.popleft()
+                self._by_id.pop(line.id, None)
+                events.append(("line_error", {
+                    "id": line.id, "message": line.error or "nothing to say"}))
+                continue
+            self._lines.popleft()
+            line.t0_ns = max(t_ns, self._next_free_ns)
+            self._current = line
+            self._lipsync.begin_line(line.id, line.t0_ns)
+            events.append(("line_started", {"id": line.id, "text": line.text,
+                                            "t_ns": line.t0_ns}))
+            return line
+        return None
+
+    def _place_ready_segments(self, line: _Line, t_ns: int) -> None:
+        while line.placed < len(line.segments):
+            seg = line.segments[line.placed]
+            offset = line.end
+            if line.played >= line.end:
+                # Underrun (synthesis fell behind): start the late sentence on the next
+                # chunk boundary at or after now, leaving a silent gap in the line.
+                now_off = (t_ns - line.t0_ns) * self.out_rate // NS_PER_S
+                offset = max(offset, -(-now_off // self.chunk_samples) * self.chunk_samples)
+                line.played = offset
+            seg.offset = offset
+            line.end = offset + len(seg.pcm)
+            line.placed += 1
+            self._lipsync.schedule(seg.track, line.t0_ns + offset * NS_PER_S // self.out_rate,
+                                   line.id)
+
+    def _emit(self, line: _Line, horizon: int, chunks: list[AudioChunk]) -> None:
+        n = self.chunk_samples
+        while line.played < line.end:
+            pts = line.t0_ns + line.played * NS_PER_S // self.out_rate
+            if pts >= horizon:
+                return
+            last_complete = line.done.is_set() and line.placed == len(line.segments)
+            if line.end - line.played < n and not last_complete:
+                return  # wait for the next sentence rather than pad mid-line
+            pcm = np.zeros(n, np.int16)
+            self._copy_samples(line, line.played, pcm)
+            chunks.append(AudioChunk(pts, pcm, self.out_rate))
+            line.played += n
+        line.played = max(line.played, line.end)
+
+    def _copy_samples(self, line: _Line, start: int, out: np.ndarray) -> None:
+        stop = start + len(out)
+        for seg in line.segments[:line.placed]:
+            a, b = max(start, seg.offset), min(stop, seg.offset + len(seg.pcm))
+            if a < b:
+                out[a - start:b - start] = seg.pcm[a - seg.offset:b - seg.offset]
+
+    def _finish(self, line: _Line, end_ns: int, *, interrupted: bool, events: list) -> None:
+        self._current = None
+        self._by_id.pop(line.id, None)
+        self._next_free_ns = max(self._next_free_ns, end_ns)
+        self._lipsync.end_line(line.id, end_ns, interrupted=interrupted)
+        events.append(("line_ended", {"id": line.id, "interrupted": interrupted}))
+
+    def _do_interrupt(self, t_ns: int, events: list) -> None:
+        self._interrupt_at = None
+        line = self._current
+        if line is not None:
+            # Audio already handed out (up to one tick of lead) still plays; nothing after.
+            played_ns = line.t0_ns + line.played * NS_PER_S // self.out_rate
+            end_ns = min(max(t_ns, line.t0_ns), played_ns)
+            self._finish(line, end_ns, interrupted=True, events=events)
+            self._next_free_ns = played_ns
+        # Lines queued before the interrupt were marked cancelled; later ones stay.
+        for dropped in [q for q in self._lines if q.cancelled]:
+            self._lines.remove(dropped)
+            self._by_id.pop(dropped.id, None)
+            events.append(("line_ended", {"id": dropped.id, "interrupted": True}))
+
+    def _emit_event(self, name: str, fields: dict) -> None:
+        try:
+            self.on_event(name, **fields)
+        except Exception:  # a broken listener must not stop the show
+            log.exception("speech event listener failed on %s", name)
+
+    # -- worker thread -------------------------------------------------------------------
+    def _work(self) -> None:
+        while True:
+            with self._wake:
+                while not self._pending and not self._closed:
+                    self._wake.wait()
+                if self._closed:
+                    return
+                line = self._pending.popleft()
+            try:
+                self._synthesize_line(line)
+            finally:
+                line.done.set()
+
+    def _synthesize_line(self, line: _Line) -> None:
+        voice = line.voice or self.voice
+        for sentence in line.sentences:
+            if line.cancelled or self._closed:
+                return
+            try:
+                utt = self.engine.synthesize(sentence, voice)
+                track = build_track(utt)
+                pcm = resample(utt.pcm, utt.rate, self.out_rate)
+            except Exception as exc:  # an engine error skips the line; the show goes on
+                log.warning("TTS failed on %s: %s", line.id, exc)
+                line.error = f"{type(exc).__name__}: {exc}"
+                return
+            with self._lock:
+                line.segments.append(_Segment(pcm, track))
