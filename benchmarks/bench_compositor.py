@@ -35,7 +35,7 @@ def main() -> None:
         run(args, show, scene, bg_raster)
 
 
-def run(args: argparse.Namespace, show, scene, bg_raster: bool) -> None:  # noqa: ANN001
+def run(args: argparse.Namespace, show, scene, bg_raster: bool) -> None:
     comp = Compositor(scene, args.width, args.height, background_raster=bg_raster)
     frame = comp.background_rgba().copy()
     state = OverlayState(product=show.products["tea"], subtitle="平时卖129元，今天直播间只要89元。",

@@ -45,6 +45,7 @@ def _stats(xs: list[float]) -> dict:
 
 
 def bench_voice(engine_name: str, voice: str, text: str, repeats: int) -> dict:
+    """Measure one voice: RTF of the whole paragraph, TTFA through a Speaker."""
     engine = get_engine(engine_name)
     engine.synthesize("warm up", voice)
     sentences = split_sentences(text)
@@ -79,6 +80,7 @@ def bench_voice(engine_name: str, voice: str, text: str, repeats: int) -> dict:
 
 
 def main() -> None:
+    """Run the benchmark and print JSON."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--piper", action="store_true", help="also measure the Piper joe voice")

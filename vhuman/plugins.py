@@ -23,8 +23,9 @@ import argparse
 import importlib.metadata
 import json
 import sys
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
-from typing import Any, AsyncIterator, Protocol, TypedDict, runtime_checkable
+from typing import Any, Protocol, TypedDict, runtime_checkable
 
 from vhuman.drivers.registry import DriverRegistry, PluginInfo
 
@@ -67,6 +68,8 @@ class PluginRow:
         target: ``module:attr`` the entry point names ("" when not from an entry point).
         status: ``loaded`` or ``failed``.
         error: why it failed (exception type and message), else "".
+        location: the file the factory's code was loaded from (an editable install shows its
+            source folder), or the distribution's metadata folder when it failed to load.
     """
 
     group: str
@@ -76,6 +79,7 @@ class PluginRow:
     target: str
     status: str
     error: str
+    location: str = ""
 
 
 _registries: dict[str, DriverRegistry] = {}
@@ -163,31 +167,40 @@ def list_plugins(groups: tuple[str, ...] = GROUPS,
     return rows
 
 
-def _entry_point_sources(group: str) -> dict[str, tuple[str, str]]:
-    """name → (distribution version, "module:attr") for the installed entry points."""
-    found: dict[str, tuple[str, str]] = {}
+def _entry_point_sources(group: str) -> dict[str, tuple[str, str, str]]:
+    """name → (distribution version, "module:attr", metadata folder) per entry point."""
+    found: dict[str, tuple[str, str, str]] = {}
     for ep in importlib.metadata.entry_points(group=group):
-        version = ""
+        version = where = ""
         if ep.dist is not None:
             try:
                 version = ep.dist.version or ""
+                # PathDistribution keeps its dist-info folder in _path (no public accessor).
+                where = str(getattr(ep.dist, "_path", "") or "")
             except Exception:  # a dist-info without a usable METADATA file
-                version = ""
-        found.setdefault(ep.name, (version, ep.value))
+                pass
+        found.setdefault(ep.name, (version, ep.value, where))
     return found
 
 
-def _row(group: str, info: PluginInfo, sources: dict[str, tuple[str, str]]) -> PluginRow:
-    version, target = ("", "")
+def _code_location(factory: Any) -> str:
+    module = sys.modules.get(getattr(factory, "__module__", "") or "")
+    return str(getattr(module, "__file__", "") or "")
+
+
+def _row(group: str, info: PluginInfo, sources: dict[str, tuple[str, str, str]]) -> PluginRow:
+    version = target = where = ""
     if info.origin not in ("builtin", "register()"):
-        version, target = sources.get(info.name, ("", ""))
+        version, target, where = sources.get(info.name, ("", "", ""))
     elif info.factory is not None:
         target = getattr(info.factory, "vhuman_target", None) or (
             f"{getattr(info.factory, '__module__', '?')}:"
             f"{getattr(info.factory, '__qualname__', '?')}")
+    if info.factory is not None:
+        where = _code_location(info.factory) or where
     return PluginRow(group=group, name=info.name, origin=info.origin, version=version,
                      target=target, status="loaded" if info.loaded else "failed",
-                     error=info.error or "")
+                     error=info.error or "", location=where)
 
 
 def format_table(rows: list[PluginRow]) -> str:

@@ -338,3 +338,69 @@ def test_round_trip_through_vhumans_own_exporter(tmp_path):
     assert back.frame_height == pytest.approx(original.frame_height)
     if original.skeleton is not None:
         assert back.skeleton.roles == original.skeleton.roles
+
+
+def test_mirrored_node_keeps_faces_outward(tmp_path):
+    b = Builder()
+    p, _, i = box((0.3, 1.6, 0), (0.1, 0.1, 0.1))
+    b.mesh("Ear", [primitive(b, p, None, i)])
+    b.scene([b.node(mesh=0, scale=[-1.0, 1.0, 1.0])])  # the left ear mirrored to the right
+    part = load_avatar(b.save_glb(tmp_path / "m.glb")).parts[0]
+    np.testing.assert_allclose(part.positions, p * (-1, 1, 1), atol=1e-6)
+    outward = np.einsum("ij,ij->i", part.normals, part.positions - part.positions.mean(0))
+    assert np.all(outward > 0)
+
+
+def test_rigid_mesh_under_a_bone_follows_it_and_default_weights_bake(tmp_path):
+    skinned(tmp_path / "s.glb")
+    doc = g.GLTF2().load(str(tmp_path / "s.glb"))
+    b = Builder()
+    b.doc, b.blob = doc, bytearray(doc.binary_blob())
+    p, n, i = box((0.0, 0.05, 0.1), (0.1, 0.02, 0.02))       # glasses, in head-bone space
+    lift = np.zeros_like(p)
+    lift[:, 1] = 0.1
+    mesh = b.mesh("Glasses", [primitive(b, p, n, i, targets=[lift])], ["SomethingElse"])
+    b.doc.meshes[mesh].weights = [0.5]                          # unmapped: baked at 0.5
+    glasses = b.node(name="GlassesGeo", mesh=mesh)
+    b.doc.nodes[2].children = [glasses]                         # child of mixamorig:Head
+    av = load_avatar(b.save_glb(tmp_path / "g.glb"))
+    part = _part(av, "Glasses")
+    np.testing.assert_allclose(part.positions, p + (0, 1.55 + 0.05, 0), atol=1e-6)
+    np.testing.assert_array_equal(part.joints[:, 0], av.skeleton.roles["head"])
+    np.testing.assert_array_equal(part.weights[:, 0], 1.0)
+    assert part.morph_deltas.shape[0] == 0 and "SomethingElse" in av.unmapped
+
+
+def test_eight_influences_keep_the_four_strongest(tmp_path):
+    b = Builder()
+    p, n, i = box((0, 1, 0), (0.2, 0.2, 0.2))
+    nv = p.shape[0]
+    j0 = np.tile(np.array([[0, 1, 2, 3]], np.uint8), (nv, 1))
+    j1 = np.tile(np.array([[4, 5, 6, 7]], np.uint8), (nv, 1))
+    w0 = np.tile(np.array([[0.05, 0.3, 0.02, 0.01]], np.float32), (nv, 1))
+    w1 = np.tile(np.array([[0.2, 0.02, 0.1, 0.3]], np.float32), (nv, 1))
+    prim = primitive(b, p, n, i, extra_attrs={
+        "JOINTS_0": b.accessor(j0), "WEIGHTS_0": b.accessor(w0),
+        "JOINTS_1": b.accessor(j1), "WEIGHTS_1": b.accessor(w1)})
+    b.mesh("M", [prim])
+    bones = [b.node(name=f"b{k}") for k in range(8)]
+    b.doc.skins.append(g.Skin(joints=bones))
+    b.scene([*bones, b.node(mesh=0, skin=0)])
+    part = load_avatar(b.save_glb(tmp_path / "w8.glb")).parts[0]
+    np.testing.assert_array_equal(part.joints[0], [1, 7, 4, 6])
+    np.testing.assert_allclose(part.weights[0], np.array([0.3, 0.3, 0.2, 0.1]) / 0.9, atol=1e-6)
+    np.testing.assert_allclose(part.positions, p, atol=1e-6)
+
+
+def test_skinned_round_trip_keeps_joint_order_and_roles(tmp_path):
+    export = pytest.importorskip("vhuman.avatar.gltf_export")
+    skinned(tmp_path / "s.glb", names=("Hips", "Bone_2", "Bone_3"))
+    first = load_avatar(tmp_path / "s.glb", overrides=None)
+    first.skeleton.roles = {"root": 0, "neck": 1, "head": 2}  # as a builder would set them
+    back = load_avatar(export.export_glb(first, tmp_path / "again.glb"))
+    assert back.skeleton.names == first.skeleton.names
+    np.testing.assert_array_equal(back.skeleton.parents, first.skeleton.parents)
+    np.testing.assert_allclose(back.skeleton.rest_local, first.skeleton.rest_local, atol=1e-6)
+    assert back.skeleton.roles == first.skeleton.roles  # from extras, not name guesses
+    np.testing.assert_array_equal(back.parts[0].joints, first.parts[0].joints)
+    np.testing.assert_allclose(back.parts[0].positions, first.parts[0].positions, atol=1e-6)

@@ -246,3 +246,22 @@ def test_corrupted_bytes_never_escape_as_raw_exceptions(tmp_path, data):
         assert "fuzz.glb" in str(exc)
     else:
         assert avatar.parts
+
+
+def test_absolute_and_remote_uris_refused(tmp_path):
+    for i, uri in enumerate(["/etc/hostname", "https://example.com/m.bin"]):
+        path = _simple(tmp_path, f"abs{i}.gltf", gltf=True)
+        doc = json.loads(path.read_text())
+        doc["buffers"][0]["uri"] = uri
+        path.write_text(json.dumps(doc))
+        _expect(path, "relative paths")
+
+
+def test_extras_of_any_json_type_are_fine(tmp_path):
+    path = _simple(tmp_path, "extras.gltf", gltf=True)
+    doc = json.loads(path.read_text())
+    doc["extras"] = "made by hand"
+    doc["meshes"][0]["extras"] = [1, 2, 3]
+    doc["nodes"][0]["extras"] = 7
+    path.write_text(json.dumps(doc))
+    assert load_avatar(path).parts[0].n_vertices == 24

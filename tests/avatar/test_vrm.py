@@ -80,3 +80,31 @@ def test_retarget_table_is_linear_and_bounded():
         assert coeffs, expr
         # All inputs at 1 drive an expression at most fully.
         assert 0 < sum(coeffs.values()) <= 1.0 + 1e-9, expr
+
+
+def test_stale_bind_is_skipped_and_reported(tmp_path):
+    import pygltflib as g
+
+    vrm_face(tmp_path / "f.vrm", "1")
+    doc = g.GLTF2.load_binary(str(tmp_path / "f.vrm"))
+    doc.extensions["VRMC_vrm"]["expressions"]["preset"]["blinkRight"] = {
+        "morphTargetBinds": [{"node": 2, "index": 9, "weight": 1.0}]}
+    doc.save(str(tmp_path / "stale.glb"))
+    av = load_avatar(tmp_path / "stale.glb")
+    assert "expression:blinkRight (binds missing target 9 of mesh 0)" in av.unmapped
+    part = av.parts[0]
+    np.testing.assert_allclose(morphed(part, {"eyeBlinkRight": 1.0}), part.positions)
+
+
+def test_vrm_bind_to_missing_mesh_is_a_load_error(tmp_path):
+    import pygltflib as g
+
+    from vhuman.errors import AvatarLoadError
+
+    vrm_face(tmp_path / "f.vrm", "0")
+    doc = g.GLTF2.load_binary(str(tmp_path / "f.vrm"))
+    groups = doc.extensions["VRM"]["blendShapeMaster"]["blendShapeGroups"]
+    groups[0]["binds"][0]["mesh"] = 12
+    doc.save_binary(str(tmp_path / "bad.vrm"))
+    with pytest.raises(AvatarLoadError, match=r"bad\.vrm.*binds mesh 12"):
+        load_avatar(tmp_path / "bad.vrm")

@@ -96,6 +96,10 @@ def test_wav_driver_plays_a_recordings_lipsync(tts, tmp_path):
     rms = _rms_grid(utt.pcm, utt.rate, len(jaws))
     assert np.corrcoef(rms, jaws)[0, 1] > 0.6
     assert drv.sample(7 * NS_PER_S + int((utt.duration_s + 0.1) * NS_PER_S)) is None
+    chunks = drv.audio_chunks()
+    assert chunks[0].pts_ns == 7 * NS_PER_S
+    assert all(b.pts_ns - a.pts_ns == 20_000_000 for a, b in zip(chunks, chunks[1:]))
+    assert abs(len(chunks) * 0.02 - utt.duration_s) < 0.021
 
 
 def test_wav_driver_rejects_bad_files(tmp_path):

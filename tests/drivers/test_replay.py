@@ -71,13 +71,13 @@ def test_speed_and_missing_faces_fade_like_live_capture(tmp_path):
     drv = ReplayDriver(str(path), speed="2")
     _start(drv, SimClock())
     # Take time = 2 x stream time. The last face is at 100 ms (jaw 1/7); during the gap the
-    # replay holds that face and fades it as the capture layer does: full for 100 ms, then
-    # linearly to 0 at 400 ms after the last face.
+    # replay holds that face and fades it as the capture layer does: full for 1.5 frames
+    # (150 ms at this 10 fps take), then a 300 ms linear ramp to 0.
     held = drv.sample(100 * MS)  # take 200 ms
     assert held.confidence == pytest.approx(0.9, abs=1e-4)
     assert held.weights[JAW] == pytest.approx(1 / 7, abs=1e-3)
-    assert drv.sample(200 * MS).confidence == pytest.approx(0.9 / 3, abs=1e-3)  # take 400 ms
-    assert drv.sample(250 * MS).confidence == 0.0  # take 500 ms
+    assert drv.sample(200 * MS).confidence == pytest.approx(0.9 / 2, abs=1e-3)  # take 400 ms
+    assert drv.sample(250 * MS).confidence == pytest.approx(0.9 / 6, abs=1e-3)  # take 500 ms
     back = drv.sample(275 * MS)  # take 550 ms: half-way to the returning face
     assert back.confidence == pytest.approx(0.45, abs=1e-3)
     assert drv.sample(300 * MS).weights[JAW] == pytest.approx(6 / 7, abs=1e-3)

@@ -1,5 +1,7 @@
-"""Discovery: the installed template and other plugins are found through entry points,
-an import-broken plugin is listed as failed while the rest load, and the CLI shows it all."""
+"""Discovery: installed plugins are found through entry points; broken ones are reported.
+
+An import-broken plugin is listed as failed while the rest load, and the CLI shows it all.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -45,6 +48,9 @@ def test_broken_plugin_is_listed_failed_and_the_others_still_load(plugin_path):
         assert rows[(DRIVERS_GROUP, name)].status == "loaded", rows[(DRIVERS_GROUP, name)]
     assert rows[(DRIVERS_GROUP, "nod")].version == "0.1.0"
     assert rows[(DRIVERS_GROUP, "nod")].target == "vhuman_nod:NodDriver"
+    # "where from": the code that was loaded, and the metadata of the one that was not
+    assert rows[(DRIVERS_GROUP, "nod")].location.startswith(plugin_path[0])
+    assert broken.location.endswith("vhuman_testplugins-0.3.0.dist-info")
     assert rows[(CHAT_GROUP, "echo")].status == "loaded"
     assert rows[(TTS_GROUP, "silent")].status == "loaded"
     # Asking for the broken one says why instead of a traceback from deep inside.
@@ -85,3 +91,16 @@ def test_cli_lists_builtins_installed_template_and_failures(plugin_path):
     assert "loaded" in nod_line and "vhuman-nod 0.1.0" in nod_line
     assert any("error: ImportError" in line and "libfoo" in line for line in lines)
     assert "failed to load" in lines[-1]
+
+
+@pytest.mark.slow
+def test_the_template_passes_its_own_tests_when_installed(template_site, tmp_path):
+    """What a plugin author runs after installing the template, here against the pip copy."""
+    tests = Path(__file__).resolve().parents[2] / "examples" / "plugin-template" / "tests"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(template_site), env.get("PYTHONPATH", "")])
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "--rootdir", str(tmp_path), str(tests)],
+                          capture_output=True, text=True, env=env, timeout=240, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert " passed" in proc.stdout and "skipped" not in proc.stdout  # entry point found too

@@ -216,6 +216,33 @@ def test_failing_layer_fades_out_over_150_ms_instead_of_popping():
     assert "ValueError: lost tracking" in events.of("flaky")[0][1]["message"]
 
 
+def test_a_plugin_calling_sys_exit_does_not_end_the_show():
+    class Quitter:
+        name, priority = "quitter", 10
+
+        async def start(self, ctx):
+            pass
+
+        def sample(self, t_ns):
+            raise SystemExit(3)  # OpenSeeFace-style sys.exit deep in a library
+
+        async def stop(self):
+            pass
+
+    async def main():
+        clock = SimClock()
+        events = Events(clock)
+        iso = IsolatedDriver(Quitter(), emit=events, clock=clock, budget_ms=500)
+        await iso.start(DriverContext(clock=clock))
+        out = iso.sample(0)
+        await iso.stop()
+        return out, events
+
+    out, events = asyncio.run(main())  # reaching this line is the point
+    assert out is None
+    assert events.of("quitter")[0][1]["message"].startswith("sample raised SystemExit: 3")
+
+
 def test_salvageable_poses_are_clamped_and_the_layer_keeps_running():
     class Sloppy:
         name, priority = "sloppy", 10
@@ -327,3 +354,37 @@ def test_a_sample_that_never_returns_is_abandoned_and_the_plugin_restarts_fresh(
     assert state == "running" and restarts == 1 and abandoned == 1
     assert new_thread is not first_thread and new_alive
     assert events.of("hang")[0][1]["kind"] == "timeout"
+
+
+def test_a_pose_whose_attributes_raise_is_rejected_not_raised():
+    class Weird:
+        @property
+        def weights(self):
+            raise KeyError("no weights today")
+
+    class Odd:
+        name, priority = "odd", 10
+
+        async def start(self, ctx):
+            pass
+
+        def sample(self, t_ns):
+            return Weird()
+
+        async def stop(self):
+            pass
+
+    async def main():
+        clock = SimClock()
+        events = Events(clock)
+        iso = IsolatedDriver(Odd(), emit=events, clock=clock, budget_ms=500)
+        await iso.start(DriverContext(clock=clock))
+        out = [iso.sample(n * 33 * MS) for n in range(3)]
+        await iso.stop()
+        return out, events
+
+    out, events = asyncio.run(main())
+    assert out == [None, None, None]
+    kinds = [f["kind"] for _, f in events.of("odd")]
+    assert kinds == ["malformed"] * 4  # three rejections, then the failure
+    assert "unreadable pose: KeyError" in events.of("odd")[0][1]["message"]

@@ -171,3 +171,18 @@ def test_a_taken_port_says_how_to_pick_another():
             asyncio.run(driver.start(DriverContext(clock=SimClock())))
     finally:
         taken.close()
+
+
+def test_restart_listens_again_on_the_same_port(live):
+    driver, sender, clock = live
+    port = driver.port
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(driver.stop())  # what IsolatedDriver does on a restart
+        loop.run_until_complete(driver.start(DriverContext(clock=clock)))
+        assert driver.port == port  # senders keep their target
+        sender.send(packet({"jawOpen": 0.35}))
+        wait_for(lambda: driver.packets == 1, "a datagram after the restart")
+        assert driver.sample(0).weights[JAW] == pytest.approx(0.35)
+    finally:
+        loop.close()

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from vhuman.engine.clock import NS_PER_S, SimClock
 from vhuman.scenes.scene import Scene

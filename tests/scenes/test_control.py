@@ -56,7 +56,7 @@ def authed(sess: ControlSession) -> ControlSession:
 
 
 def test_without_token_everything_is_refused() -> None:
-    host, runner, sess = setup()
+    _, runner, sess = setup()
     (r,) = sess.handle(req("pause"))
     assert r["ok"] is False and r["error"]["code"] == "auth_required" and r["id"] == "1"
     assert not runner.paused
@@ -79,7 +79,7 @@ def test_token_in_the_first_request_authenticates_it() -> None:
 
 
 def test_ops_act_on_the_runner_and_host() -> None:
-    host, runner, sess = setup()
+    host, _, sess = setup()
     authed(sess)
 
     async def main() -> None:
@@ -187,10 +187,8 @@ control_msgs = st.one_of(
 )
 
 
-@settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
-@given(control_msgs)
-def test_1000_malformed_control_messages(message) -> None:
-    host, runner, sess = SHARED
+def check_control(message) -> None:
+    sess = SHARED[2]
     replies = sess.handle(message)
     assert len(replies) == 1
     r = replies[0]
@@ -208,9 +206,7 @@ chat_msgs = st.one_of(
                                         "ts": json_values}).map(json.dumps))
 
 
-@settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
-@given(chat_msgs)
-def test_1000_malformed_chat_messages(message) -> None:
+def check_chat(message) -> None:
     intake = CHAT
     d = intake.accept(message, 0)
     w = d.to_wire()
@@ -218,6 +214,37 @@ def test_1000_malformed_chat_messages(message) -> None:
     assert d.action in ("error", "drop", "reply")
     if d.action == "error":
         assert w["ok"] is False and w["error"]["code"] and w["error"]["message"]
+
+
+# hypothesis spends ~15-30 ms generating each example on these shared cores, so the full
+# 1,000-message runs are marked slow and a 100-message run always goes with the fast suite.
+_fuzz = {"deadline": None, "suppress_health_check": list(HealthCheck)}
+
+
+@settings(max_examples=100, **_fuzz)
+@given(control_msgs)
+def test_100_malformed_control_messages(message) -> None:
+    check_control(message)
+
+
+@pytest.mark.slow
+@settings(max_examples=1000, **_fuzz)
+@given(control_msgs)
+def test_1000_malformed_control_messages(message) -> None:
+    check_control(message)
+
+
+@settings(max_examples=100, **_fuzz)
+@given(chat_msgs)
+def test_100_malformed_chat_messages(message) -> None:
+    check_chat(message)
+
+
+@pytest.mark.slow
+@settings(max_examples=1000, **_fuzz)
+@given(chat_msgs)
+def test_1000_malformed_chat_messages(message) -> None:
+    check_chat(message)
 
 
 def _shared():
@@ -390,3 +417,33 @@ def test_chat_token_when_configured() -> None:
             await server.wait_closed()
 
     asyncio.run(asyncio.wait_for(main(), 20))
+
+
+def test_routes_on_the_real_media_server() -> None:
+    """/control and /chat mounted on vhuman.stream.server.MediaServer, as the engine does."""
+    from vhuman.stream.server import MediaServer
+
+    host = SimHost()
+    runner = ShowRunner(host, load_show_text(SHOW, "c.yaml"))
+
+    async def main() -> None:
+        server = MediaServer("127.0.0.1", 0, width=64, height=64, fps=30, codec="jpeg")
+        server.add_websocket_route("/control", control_handler(host, runner, TOKEN))
+        server.add_websocket_route(
+            "/chat", chat_handler(ChatIntake(runner, Moderator.default()), runner))
+        await server.start()
+        try:
+            base = f"ws://127.0.0.1:{server.port}"
+            # a browser on the viewer page is same-origin and may connect
+            async with connect(base + "/control", origin=f"http://127.0.0.1:{server.port}") as ws:
+                await ws.send(req("status", token=TOKEN))
+                assert json.loads(await ws.recv())["status"]["state"] == "idle"
+            async with connect(base + "/control", origin="http://elsewhere.example") as ws:
+                assert json.loads(await ws.recv())["error"]["code"] == "origin_forbidden"
+            async with connect(base + "/chat") as ws:
+                await ws.send(json.dumps({"user": "a", "text": "你好"}))
+                assert json.loads(await ws.recv())["rule"] == "default"
+        finally:
+            await server.stop()
+
+    asyncio.run(asyncio.wait_for(main(), 30))

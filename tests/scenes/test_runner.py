@@ -123,7 +123,7 @@ def test_show_loops_a_fixed_number_of_times() -> None:
 
 
 def test_schedule_waits_for_start_and_stops_repeating_at_the_end_time() -> None:
-    epoch = int(dt.datetime(2026, 11, 23, 11, 0, tzinfo=dt.timezone.utc).timestamp()) * NS_PER_S
+    epoch = int(dt.datetime(2026, 11, 23, 11, 0, tzinfo=dt.UTC).timestamp()) * NS_PER_S
     # starts 10 minutes after stream time 0 (19:10 Beijing = 11:10 UTC), stops after 11:12
     sched = "  start: 2026-11-23T19:10:00+08:00\n  repeat_until: 2026-11-23T19:12:00+08:00\n"
     host = SimHost()
@@ -250,3 +250,37 @@ def test_set_product_and_say_now() -> None:
 
     run(main)
     assert host.spoken[0].text == "插播一句"
+
+
+def test_a_host_that_fails_every_line_does_not_stop_or_starve_the_show() -> None:
+    class FailingHost(SimHost):
+        def say(self, text, *, voice=None, interrupt=False):
+            lid = super().say(text, voice=voice, interrupt=interrupt)
+            self._queue.clear()
+            self.emit("line_error", line_id=lid, message="tts down")
+            return lid
+
+    host = FailingHost()
+    runner = ShowRunner(host, show_with("  loops: 2\n"))
+    run(lambda: play(runner, lambda: runner.state == "finished"))
+    errors = host.names("runner_error")
+    assert [e["code"] for e in errors] == ["no_line_spoken", "no_line_spoken"]
+    assert runner.status()["lines_failed"] == 10 and runner.status()["lines_spoken"] == 0
+    # it backed off 5 s of stream time after each failed pass
+    assert host.clock.now_ns() >= 10 * NS_PER_S
+
+
+def test_scene_with_the_label_off_is_announced_with_its_reason(tmp_path) -> None:
+    (tmp_path / "off.yaml").write_text("ai_label: off\nai_label_reason: 平台角标已标注\n",
+                                       encoding="utf-8")
+    show = load_show_text(SHOW.replace("title: 测试直播", "title: 测试直播\nscenes: {plain: off.yaml}")
+                          .replace("  - name: 二\n    steps:\n",
+                                   "  - name: 二\n    steps:\n      - scene: plain\n")
+                          + "schedule: {loops: 1}\n", "t.yaml", base_dir=tmp_path)
+    host = SimHost()
+    runner = ShowRunner(host, show)
+    run(lambda: play(runner, lambda: runner.state == "finished"))
+    (ev,) = host.names("ai_label_off")
+    assert ev["scene"] == "plain" and ev["reason"] == "平台角标已标注"
+    assert [s.ai_label.enabled for s in host.scenes] == [True, False]
+    assert host.names("scene_changed") == [{"scene": "plain"}]

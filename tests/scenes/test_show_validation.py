@@ -8,7 +8,13 @@ import pytest
 
 from vhuman.safety.moderation import Moderator
 from vhuman.scenes.show import (
-    Loop, MissingValue, Say, ShowProduct, load_show, load_show_text, render,
+    Loop,
+    MissingValue,
+    Say,
+    ShowProduct,
+    load_show,
+    load_show_text,
+    render,
 )
 from vhuman.scenes.yamlsrc import FileProblems
 
@@ -201,3 +207,34 @@ def test_demo_show_is_valid_and_clean(demo_path) -> None:
         for st in seg.steps:
             if isinstance(st, Say):
                 assert not mod.scan(st.text)
+
+
+def test_the_example_in_the_docs_loads() -> None:
+    import re
+
+    from conftest import ROOT
+
+    doc = (ROOT / "docs" / "show-format.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```yaml\n(.*?)```", doc, re.DOTALL)
+    show = load_show_text(blocks[0], "docs-example.yaml",
+                          base_dir=ROOT / "examples" / "shows")
+    assert show.title == "冬季暖心好物专场" and list(show.products) == ["tea", "scarf"]
+    assert show.schedule.start is not None and show.chat.rules[-1].urgent
+    from vhuman.scenes.scene import load_scene_text
+
+    scene_block = next(b for b in blocks if b.startswith("name: studio"))
+    assert load_scene_text(scene_block).ai_label.enabled
+    with pytest.raises(FileProblems):
+        load_scene_text("ai_label: off\n")
+    off = next(b for b in blocks if b.startswith("ai_label: off"))
+    assert not load_scene_text(off).ai_label.enabled
+
+
+def test_user_word_lists_named_in_the_show(write) -> None:
+    write("brand.txt", "竞品甲 => 其他品牌\n")
+    text = GOOD.replace("- 大家好", "- 比竞品甲好用") + "moderation:\n  lists: [brand.txt]\n"
+    probs = problems(text, write)
+    (p,) = probs
+    assert p.line == 12 and "竞品甲" in p.message
+    probs = problems(GOOD + "moderation:\n  lists: [missing.txt]\n", write)
+    assert "not found" in probs[0].message and probs[0].line == 26

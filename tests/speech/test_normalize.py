@@ -26,6 +26,11 @@ def test_mandarin_decimals_read_digit_by_digit_after_the_point():
     assert zh_number("1,299") == "一千二百九十九"
 
 
+def test_mandarin_codes_are_read_digit_by_digit():
+    assert normalize("客服电话13800138000", "cmn") == "客服电话一三八零零一三八零零零"
+    assert normalize("区号0571", "cmn") == "区号零五七一"
+
+
 @pytest.mark.parametrize("text, spoken", [
     ("只要¥199！", "只要一百九十九元!"),
     ("只要￥199", "只要一百九十九元"),

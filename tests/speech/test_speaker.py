@@ -1,6 +1,7 @@
 """The Speaker on a simulated clock: contiguous 20 ms chunks, a mouth in sync, interrupts,
 engine errors that skip one line and let the show go on."""
 
+import asyncio
 import threading
 
 import numpy as np
@@ -82,7 +83,8 @@ def test_chunks_are_contiguous_20ms_from_the_line_t0(clock, rec):
     try:
         line = sp.say("大家好！今天只要¥199。")
         assert rec.of("line_queued")[0]["id"] == line
-        assert sp.wait_synthesized(line, 30)
+        asyncio.run(asyncio.wait_for(sp.ready(line), 30))
+        assert sp.synthesized(line).is_set()
         assert sp.busy
         chunks, _ = run(sp, clock, clock.now_ns(), 6)
         started = rec.of("line_started")[0]
@@ -132,6 +134,12 @@ def test_lipsync_is_a_mouth_only_driver_whose_jaw_follows_the_audio(clock, rec):
             pose = lips.sample(t0 + k * 10_000_000)
             jaw.append(0.0 if pose is None else pose.weights[JAW] * pose.mask[JAW])
         assert np.corrcoef(rms, jaw)[0, 1] > 0.5
+        # and in sync: the jaw/loudness cross-correlation peaks within 40 ms of zero lag
+        rms, jaw = np.asarray(rms), np.asarray(jaw)
+        lags = list(range(-15, 16))
+        cc = [np.corrcoef(rms[max(0, k):len(rms) + min(0, k)],
+                          jaw[max(0, -k):len(jaw) - max(0, k)])[0, 1] for k in lags]
+        assert abs(lags[int(np.argmax(cc))]) <= 4
         pose = lips.sample(t0 + 700_000_000)
         assert pose is not None
         assert pose.mask[INDEX["eyeBlinkLeft"]] == 0 and pose.mask[JAW] > 0.9
@@ -211,14 +219,30 @@ def test_a_line_starts_playing_before_its_later_sentences_are_synthesized(clock,
         line = sp.say("大家好！WAIT欢迎来到直播间。")
         assert eng.waiting.wait(30)  # sentence 1 is done, sentence 2 is held back
         t0 = clock.now_ns()
-        chunks, _ = run(sp, clock, t0, 0.5)
+        chunks, _ = run(sp, clock, t0, 0.3)
         assert rec.of("line_started") and chunks  # already on air
         assert not sp.synthesized(line).is_set()
+        # hold sentence 2 past the end of sentence 1: an underrun
+        t = t0 + 9 * TICK
+        stale = []
+        for _ in range(60):
+            clock.set(t)
+            got = sp.pump(t)
+            stale += [c for c in got if c.pts_ns < t - 20_000_000]
+            chunks += got
+            t += TICK
+        assert not stale  # never hands out audio that is already late
         eng.release.set()
         sp.wait_synthesized(line, 30)
-        more, _ = run(sp, clock, t0 + 15 * TICK, 5)
+        t_late = t
+        more, _ = run(sp, clock, t, 5)
         pts = np.array([c.pts_ns for c in chunks + more])
         assert np.all(np.diff(pts) % 20_000_000 == 0) and np.all(np.diff(pts) > 0)
+        assert more and more[0].pts_ns >= t_late  # the late sentence starts now, not in the past
+        # its mouth is anchored with it: the jaw moves while its audio is loud
+        loud = [c for c in more if np.abs(c.pcm.astype(np.int32)).max() > 8000]
+        jaws = [sp.lipsync.sample(c.pts_ns + 10_000_000) for c in loud]
+        assert loud and np.mean([p.weights[JAW] for p in jaws if p is not None]) > 0.15
         assert rec.of("line_ended") == [{"id": line, "interrupted": False}]
     finally:
         sp.close()

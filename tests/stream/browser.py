@@ -31,9 +31,13 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_instance() -> Iterator[object]:
-    """The Playwright driver; skips when Playwright or Chromium is missing."""
+    """The Playwright driver; skips when Playwright or Chromium is missing.
+
+    Module-scoped on purpose: Playwright's sync API keeps an event loop marked running on
+    the main thread, so ``asyncio.run`` in later test modules would fail under it.
+    """
     sync_api = pytest.importorskip("playwright.sync_api")
     if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
@@ -48,9 +52,9 @@ def launch_chromium(pw, *, autoplay: bool = True):
     return pw.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_instance) -> Iterator[object]:
-    """One Chromium (autoplay allowed) for the session."""
+    """One Chromium (autoplay allowed) per test module."""
     b = launch_chromium(playwright_instance)
     try:
         yield b

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
+from typing import Self
 
 import numpy as np
 
@@ -93,7 +94,7 @@ class ServedStream:
     def url(self) -> str:
         return self.server.url
 
-    def __enter__(self) -> ServedStream:
+    def __enter__(self) -> Self:
         self._thread.start()
         self._ready.wait(30)
         if self._error is not None:
@@ -116,7 +117,7 @@ class ServedStream:
     def _run(self) -> None:
         try:
             asyncio.run(self._main())
-        except BaseException as exc:  # surfaced to the test thread
+        except BaseException as exc:  # noqa: BLE001 - surfaced to the test thread
             self._error = exc
             self._ready.set()
 

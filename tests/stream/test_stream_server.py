@@ -192,7 +192,7 @@ def _stuck_viewer(port: int) -> socket.socket:
 def test_a_viewer_that_never_reads_costs_the_others_nothing():
     async def main():
         w, h = 640, 480
-        async with small_server(width=w, height=h, jpeg_quality=90) as server:
+        async with small_server(width=w, height=h, jpeg_quality=90) as server:  # noqa: SIM117
             async with connect(ws_url(server), max_size=None) as good:
                 await good.recv()
                 stuck = await asyncio.to_thread(_stuck_viewer, server.port)

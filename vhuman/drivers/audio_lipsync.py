@@ -27,7 +27,7 @@ from vhuman.avatar.arkit import INDEX, N_ARKIT
 from vhuman.drivers.base import PRIORITY_LIPSYNC, DriverContext
 from vhuman.drivers.lipsync import MOUTH_MASK
 from vhuman.engine.clock import NS_PER_S
-from vhuman.engine.frames import Pose
+from vhuman.engine.frames import AudioChunk, Pose
 from vhuman.errors import ConfigError
 from vhuman.speech.visemes import VISEMES, VisemeTrack
 
@@ -64,9 +64,9 @@ class AudioLipsyncConfig:
     hop_s: float = 0.01
     window_s: float = 0.032
     gate_db: float = 12.0
-    range_db: float = 30.0
+    range_db: float = 40.0
     attack_s: float = 0.015
-    release_s: float = 0.06
+    release_s: float = 0.05
     floor_db: float = -65.0
     gain: float = 1.0
 
@@ -236,7 +236,8 @@ class WavLipsyncDriver:
         self.path = str(path)
         self.pcm, self.rate = read_wav(path)
         self.track = analyze(self.pcm, self.rate)
-        self.start_ns = start_ns
+        # Options may arrive as strings from ``--driver wav_lipsync:path=a.wav,loop=true``.
+        self.start_ns = None if start_ns is None else int(start_ns)
         self.loop = bool(loop) if not isinstance(loop, str) else loop.lower() in ("1", "true")
 
     async def start(self, ctx: DriverContext) -> None:
@@ -253,6 +254,24 @@ class WavLipsyncDriver:
         elif t > self.track.duration_s:
             return None
         return Pose(t_ns, self.track.sample(t), MOUTH_MASK)
+
+    def audio_chunks(self, out_rate: int = 48000, chunk_ns: int = 20_000_000) -> list[AudioChunk]:
+        """The file's audio as AudioChunks anchored at ``start_ns`` (call after ``start``).
+
+        Lets an offline render put the recording on the wire in sync with the mouth.
+        """
+        from vhuman.speech.resample import resample
+
+        pcm = resample(self.pcm, self.rate, out_rate)
+        n = out_rate * chunk_ns // NS_PER_S
+        start = self.start_ns or 0
+        out: list[AudioChunk] = []
+        for k in range(0, len(pcm), n):
+            block = np.zeros(n, np.int16)
+            part = pcm[k:k + n]
+            block[: len(part)] = part
+            out.append(AudioChunk(start + k * NS_PER_S // out_rate, block, out_rate))
+        return out
 
     async def stop(self) -> None:
         """Nothing to release."""

@@ -221,7 +221,7 @@ class LiveLinkDriver:
         while not self._stop.is_set():
             try:
                 data = sock.recv(4096)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:  # socket closed by stop()
                 break

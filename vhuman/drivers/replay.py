@@ -24,7 +24,7 @@ import numpy as np
 
 from vhuman.avatar.arkit import ARKIT_52, INDEX, N_ARKIT
 from vhuman.drivers.base import PRIORITY_CAPTURE, DriverContext
-from vhuman.drivers.capture.filters import loss_fade
+from vhuman.drivers.capture.filters import hold_for, loss_fade
 from vhuman.engine import quat
 from vhuman.engine.frames import Pose
 from vhuman.errors import ConfigError
@@ -98,6 +98,8 @@ class Take:
         # Index of the newest frame with a face at or before each frame (-1: none yet).
         idx = np.where(conf > 0, np.arange(len(conf)), -1)
         self.last_face = np.maximum.accumulate(idx)
+        period = int(np.median(np.diff(t_ns))) if len(t_ns) > 1 else 0
+        self.hold_ns = hold_for(period)
 
     @property
     def duration_ns(self) -> int:
@@ -190,7 +192,7 @@ class Take:
                 (float(self.gazes[k, 0]), float(self.gazes[k, 1])), a * cj
         # Across missing faces: hold the last face and fade it out exactly as the live
         # capture layer did, then ramp up towards the returning face.
-        fade = float(self.conf[k]) * loss_fade(int(t_ns - t[k]))
+        fade = float(self.conf[k]) * loss_fade(int(t_ns - t[k]), self.hold_ns)
         conf = fade if cj == 0.0 else (1 - a) * fade + a * cj
         return self.weights[k].copy(), self.heads[k].copy(), \
             (float(self.gazes[k, 0]), float(self.gazes[k, 1])), conf

@@ -43,9 +43,9 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -258,6 +258,7 @@ class _Call:
     submitted: float = 0.0
     began: float | None = None
     wall_s: float | None = None
+    counted: bool = False  # already counted as an overrun while it ran
 
     def running_for(self) -> float:
         return 0.0 if self.began is None else time.perf_counter() - self.began
@@ -352,7 +353,7 @@ class IsolatedDriver:
         job = self._worker.run_coro(lambda: self.driver.start(ctx))
         try:
             await asyncio.wait_for(asyncio.wrap_future(job.future), self.start_timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self._fail(self._now(), "timeout",
                        f"start did not finish within {self.start_timeout_s:g} s")
             return
@@ -370,8 +371,9 @@ class IsolatedDriver:
         self.stats.state = "stopped"
         job = worker.run_coro(self.driver.stop)
         try:
+            # Bounded: a plugin stuck in sample must not hold up the engine's shutdown.
             await asyncio.wait_for(asyncio.wrap_future(job.future),
-                                   min(self.start_timeout_s, 5.0))
+                                   min(self.start_timeout_s, 2.0))
         except Exception as exc:  # stop must not raise; say what happened
             log.warning("plugin %s: stop failed: %s", self.name, _describe(exc))
         worker.shutdown()
@@ -406,6 +408,10 @@ class IsolatedDriver:
             # by the plugin's own tasks is).
             if job.running_for() > self.budget_s or (
                     job.began is None and time.perf_counter() - job.submitted > 0.25):
+                # A call still running counts on every tick it holds up, so a hung call
+                # fails after max_overruns ticks; the same call is not counted again when
+                # it finally returns.
+                job.counted = True
                 self._overruns += 1
                 if self._overruns >= self.max_overruns:
                     self.stats.timeouts += 1
@@ -424,7 +430,7 @@ class IsolatedDriver:
             self._fail(t_ns, "exception", f"sample raised {_describe(exc)}")
             return self._faded(t_ns)
         if wall_ms > self.budget_s * 1e3:
-            self._overruns += 1
+            self._overruns += 0 if job.counted else 1
             if self._overruns >= self.max_overruns:
                 self.stats.timeouts += 1
                 self._fail(t_ns, "timeout",
@@ -442,15 +448,19 @@ class IsolatedDriver:
             return None
         notes: list[str] = []
         try:
-            pose = validate_pose(result, t_ns, notes)
+            try:
+                pose = validate_pose(result, t_ns, notes)
+            except MalformedPoseError:
+                raise
+            except Exception as exc:  # an exotic object whose attributes raise: still malformed
+                raise MalformedPoseError(f"unreadable pose: {_describe(exc)}") from exc
         except MalformedPoseError as err:
             self.stats.malformed += 1
             self._rejects += 1
             self._event("malformed", f"pose rejected: {err}")
             if self._rejects >= self.max_malformed:
                 self._fail(t_ns, "malformed",
-                           f"{self._rejects} malformed poses in a row (last: {err})",
-                           emit=True)
+                           f"{self._rejects} malformed poses in a row (last: {err})")
                 return self._faded(t_ns)
             return self._reuse(t_ns)
         self._rejects = 0
@@ -467,7 +477,7 @@ class IsolatedDriver:
 
     # -- failure, fade, restart -----------------------------------------------------------
 
-    def _fail(self, t_ns: int, kind: str, message: str, *, emit: bool = True) -> None:
+    def _fail(self, t_ns: int, kind: str, message: str) -> None:
         """Mark the layer failing at ``t_ns`` and schedule a restart with backoff."""
         self.stats.failures += 1
         self.stats.state = "failing"
@@ -479,8 +489,8 @@ class IsolatedDriver:
         self._healthy_since = None
         self._overruns = 0
         self._rejects = 0
-        if emit:
-            self._event(kind, message + f"; restarting in {(self._restart_at - t_ns) / NS_PER_S:g} s")
+        delay_s = (self._restart_at - t_ns) / NS_PER_S
+        self._event(kind, f"{message}; restarting in {delay_s:g} s")
 
     def _faded(self, t_ns: int) -> Pose | None:
         """The last good pose with confidence ramping to 0 over ``fade_ns`` after failure."""
@@ -521,6 +531,7 @@ class IsolatedDriver:
                 if self.stats.state == "restarting":
                     self._begin_restart()
             elif job.running_for() > self.start_timeout_s:
+                job.future.cancel()  # cancels the task on the worker loop where it can
                 self._restart = None
                 self._fail(t_ns, "timeout",
                            f"restart did not finish within {self.start_timeout_s:g} s")

@@ -13,6 +13,7 @@ import math
 import time
 from dataclasses import dataclass
 
+import moderngl
 import numpy as np
 
 from vhuman.avatar.arkit import ARKIT_52, N_ARKIT
@@ -25,6 +26,7 @@ from vhuman.render.morph import Morpher, build_plan, moved_vertices, vertex_norm
 from vhuman.render.skinning import HeadRig, Skinner
 
 AA_MODES = ("auto", "fxaa", "msaa", "none")
+SHADING_MODES = ("auto", "vertex", "pixel")
 _GL_SRGB8_ALPHA8 = 0x8C43
 _ALPHA_MODES = {"OPAQUE": 0, "MASK": 1, "BLEND": 2}
 _MAX_SIZE = 8192
@@ -53,6 +55,20 @@ def create_context():
             f"cannot create a headless OpenGL 3.3 context over EGL ({exc}); on Debian/Ubuntu "
             "install: apt-get install libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri") from exc
     return ctx
+
+
+def _put(uniforms: dict, name: str, value: object) -> None:
+    """Set a uniform if the compiler kept it (unused uniforms are optimised away)."""
+    u = uniforms.get(name)
+    if u is None:
+        return
+    if isinstance(value, np.ndarray):
+        # arrays may be trimmed to the elements the shader actually reads
+        u.write(value.reshape(-1, value.shape[-1])[: u.array_length].tobytes())
+    elif isinstance(value, bytes):
+        u.write(value)
+    else:
+        u.value = value
 
 
 def _uv_matrix(m: Material) -> np.ndarray:
@@ -86,24 +102,36 @@ class FrameTimings:
 
 @dataclass(slots=True)
 class _Part:
-    """GPU and CPU state of one mesh part."""
+    """Draw state of one mesh part; its vertices live in the shared vertex buffers."""
 
     name: str
     material: Material
     mode: int
-    n_dyn: int
-    rest: np.ndarray            # float32[n_dyn, 3] reordered rest positions
-    rest_nrm: np.ndarray        # float32[n_dyn, 3]
-    morphed: np.ndarray         # float32[n_dyn, 6] rest-space pos+nrm after morphing
-    inter: np.ndarray           # float32[n_dyn, 6] skinned pos+nrm, uploaded
-    morpher: Morpher | None
-    skinner: Skinner | None
-    vbo_dyn: object
     vao: object
+    depth_vao: object
+    uni: dict
     tex: object | None
     ntex: object | None
     uv_mat: bytes
     centroid: np.ndarray
+
+
+@dataclass(slots=True)
+class _Geometry:
+    """CPU side of all parts' vertices, concatenated and reordered so that what moves is
+    one contiguous prefix: morphed, then renormal-only, then skinned-only, then static."""
+
+    n_dyn: int
+    rest: np.ndarray            # float32[n_dyn, 3] rest positions
+    rest_nrm: np.ndarray        # float32[n_dyn, 3]
+    m_pos: np.ndarray           # float32[n_dyn, 3] rest-space positions after morphing
+    m_nrm: np.ndarray           # float32[n_dyn, 3] their normals
+    pos: np.ndarray             # float32[n_dyn, 3] skinned (work buffer)
+    nrm: np.ndarray             # float32[n_dyn, 3]
+    inter: np.ndarray           # float32[n_dyn, 6] interleaved pos+nrm, uploaded
+    morpher: Morpher | None
+    skinner: Skinner | None
+    vbo: object
     last_w: np.ndarray | None = None
 
 
@@ -119,7 +147,13 @@ class Renderer:
         lights: studio rig; defaults to :class:`Lights`.
         camera: defaults to :meth:`Camera.head_and_shoulders`.
         aa: "fxaa" (cheap post pass), "msaa" (4x multisampling, for GPUs), "none", or
-            "auto" (msaa on a GPU, fxaa on llvmpipe where multisampling costs ~3x).
+            "auto" (msaa on a GPU; none on llvmpipe, where 4x MSAA costs ~3x and the
+            FXAA pass about as much as shading the avatar).
+        shading: "pixel" (all lighting per pixel), "vertex" (diffuse per vertex, specular
+            per pixel: roughly halves llvmpipe's fragment cost on a dense mesh), or "auto"
+            (vertex on llvmpipe, pixel on a GPU).
+        depth_prepass: draw opaque depth first so each covered pixel is shaded once
+            (measured slower on llvmpipe with this avatar: vertex work doubles).
 
     One renderer owns one GL context; call it from one thread at a time.
     """
@@ -127,11 +161,15 @@ class Renderer:
     def __init__(self, avatar: Avatar, width: int, height: int, *,
                  background: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0),
                  lights: Lights | None = None, camera: Camera | None = None,
-                 aa: str = "auto") -> None:
+                 aa: str = "auto", shading: str = "auto",
+                 depth_prepass: bool = False) -> None:
         if not (isinstance(width, int) and isinstance(height, int)
                 and 16 <= width <= _MAX_SIZE and 16 <= height <= _MAX_SIZE):
             raise ConfigError(f"Renderer size must be integers in 16..{_MAX_SIZE}, "
                               f"got {width}x{height}")
+        if shading not in SHADING_MODES:
+            raise ConfigError(f"Renderer shading must be one of {SHADING_MODES}, "
+                              f"got {shading!r}")
         if aa not in AA_MODES:
             raise ConfigError(f"Renderer aa must be one of {AA_MODES}, got {aa!r}")
         if not avatar.parts:
@@ -141,7 +179,10 @@ class Renderer:
         self._ctx = create_context()
         self.gl_renderer: str = str(self._ctx.info.get("GL_RENDERER", "unknown"))
         software = "llvmpipe" in self.gl_renderer.lower() or "softpipe" in self.gl_renderer
-        self.aa = ("fxaa" if software else "msaa") if aa == "auto" else aa
+        self._software = software
+        self.aa = ("none" if software else "msaa") if aa == "auto" else aa
+        self.shading = ("vertex" if software else "pixel") if shading == "auto" else shading
+        self._depth_prepass = depth_prepass
         self._closed = False
         self._last_head: np.ndarray | None = None
         self._last_weights: np.ndarray | None = None
@@ -153,7 +194,7 @@ class Renderer:
                 coverage = avatar.arkit_coverage()
                 eye_look = [i for i, n in enumerate(ARKIT_52) if n.startswith("eyeLook")]
                 self._rig = HeadRig(avatar, eyes_by_joint=not coverage[eye_look].any())
-                self._parts = [self._setup_part(i, p) for i, p in enumerate(avatar.parts)]
+                self._setup_geometry()
                 self.set_lights(lights or Lights())
                 self.set_camera(camera or Camera.head_and_shoulders(avatar, width / height))
                 self.set_background(background)
@@ -164,16 +205,15 @@ class Renderer:
     # ----------------------------------------------------------------- setup
     def _setup_programs(self) -> None:
         ctx = self._ctx
+        self._programs: dict[tuple[int, bool, bool], tuple[object, dict]] = {}
         try:
-            self._prog = ctx.program(vertex_shader=shaders.MESH_VS,
-                                     fragment_shader=shaders.MESH_FS)
             self._post = ctx.program(vertex_shader=shaders.POST_VS,
                                      fragment_shader=shaders.POST_FS)
+            self._depth_prog = ctx.program(vertex_shader=shaders.mesh_vs([]),
+                                           fragment_shader=shaders.DEPTH_FS)
         except Exception as exc:
             raise RenderError(f"shader compile/link failed on {self.gl_renderer}: {exc}",
                               retryable=False) from exc
-        self._prog["u_base_tex"].value = 0
-        self._prog["u_normal_tex"].value = 1
         self._post["u_src"].value = 0
         quad = np.array([-1, -1, 3, -1, -1, 3], np.float32)  # one oversized triangle
         self._quad_vbo = ctx.buffer(quad.tobytes())
@@ -206,6 +246,25 @@ class Renderer:
         self._post["u_texel"].value = (1.0 / self.width, 1.0 / self.height)
         self._post["u_fxaa"].value = self.aa == "fxaa"
 
+    def _program(self, key: tuple[int, bool, bool]) -> tuple[object, dict]:
+        """The mesh program for (alpha mode, has texture, has normal map), built once."""
+        if key not in self._programs:
+            try:
+                defines = shaders.mesh_defines(alpha_mode=key[0], has_tex=key[1],
+                                               has_normal_tex=key[2],
+                                               vertex_diffuse=self.shading == "vertex")
+                prog = self._ctx.program(vertex_shader=shaders.mesh_vs(defines),
+                                         fragment_shader=shaders.mesh_fs(defines))
+            except Exception as exc:
+                raise RenderError(f"shader compile/link failed on {self.gl_renderer}: {exc}",
+                                  retryable=False) from exc
+            # uniforms the GLSL compiler kept (it drops unused ones)
+            uni = {name: prog[name] for name in prog if isinstance(prog[name], moderngl.Uniform)}
+            _put(uni, "u_base_tex", 0)
+            _put(uni, "u_normal_tex", 1)
+            self._programs[key] = (prog, uni)
+        return self._programs[key]
+
     def _texture(self, img: np.ndarray | None, srgb: bool):
         if img is None:
             return None
@@ -221,72 +280,111 @@ class Renderer:
                           internal_format=_GL_SRGB8_ALPHA8 if srgb else None)
         tex.build_mipmaps()
         tex.filter = (ctx.LINEAR_MIPMAP_LINEAR, ctx.LINEAR)
-        tex.anisotropy = min(4.0, ctx.max_anisotropy) if ctx.max_anisotropy >= 1 else 1.0
+        # anisotropic filtering costs ~12 ms a frame on llvmpipe (hair + eyes); GPUs only
+        if not self._software and ctx.max_anisotropy >= 1:
+            tex.anisotropy = min(4.0, ctx.max_anisotropy)
         return tex
 
-    def _setup_part(self, index: int, part: MeshPart) -> _Part:
-        n = part.n_vertices
-        pos = np.asarray(part.positions, np.float32).reshape(n, 3)
-        faces = np.asarray(part.indices, np.int64).reshape(-1, 3)
-        if faces.size and (faces.min() < 0 or faces.max() >= n):
-            raise ConfigError(f"part {part.name!r}: triangle index out of range 0..{n - 1}")
-        nrm = (np.asarray(part.normals, np.float32).reshape(n, 3)
-               if part.normals is not None and len(part.normals) == n
-               else vertex_normals(pos, faces))
-        deltas = np.asarray(part.morph_deltas, np.float32)
-        if deltas.size and deltas.shape[1:] != (n, 3):
-            raise ConfigError(f"part {part.name!r}: morph_deltas shape {deltas.shape} does not "
-                              f"match {n} vertices")
-        ids = np.asarray(part.morph_ids, np.int64)
-        if deltas.size and (ids.shape != (deltas.shape[0],) or ids.min() < 0
-                            or ids.max() >= N_ARKIT):
-            raise ConfigError(f"part {part.name!r}: morph_ids must be {deltas.shape[0]} "
-                              f"ARKit indices in 0..{N_ARKIT - 1}")
-        moved = moved_vertices(deltas, n)
-        touch = moved[faces].any(axis=1) if faces.size else np.zeros(0, bool)
-        renormal = moved.copy()
-        renormal[faces[touch].reshape(-1)] = True
-        cls_w = self._rig.vertex_class_weights(self.avatar, index)
-        skinned = cls_w.sum(axis=1) > 0
-        # prefix order: moved, renormal-only, skinned-only, static
-        rank = np.where(moved, 0, np.where(renormal, 1, np.where(skinned, 2, 3)))
+    def _setup_geometry(self) -> None:
+        """Concatenate every part into shared buffers, moving vertices first.
+
+        One morph product, one normal pass, one skinning pass and one buffer write per
+        frame for the whole avatar, however many parts it has.
+        """
+        avatar = self.avatar
+        pos_l, nrm_l, faces_l, uv_l, col_l, cls_l, rank_l = [], [], [], [], [], [], []
+        delta_rows: list[tuple[int, int, np.ndarray]] = []  # (arkit id, offset, deltas)
+        offset = 0
+        for index, part in enumerate(avatar.parts):
+            n = part.n_vertices
+            pos = np.asarray(part.positions, np.float32).reshape(n, 3)
+            faces = np.asarray(part.indices, np.int64).reshape(-1, 3)
+            if faces.size and (faces.min() < 0 or faces.max() >= n):
+                raise ConfigError(f"part {part.name!r}: triangle index out of range 0..{n - 1}")
+            nrm = (np.asarray(part.normals, np.float32).reshape(n, 3)
+                   if part.normals is not None and len(part.normals) == n
+                   else vertex_normals(pos, faces))
+            deltas = np.asarray(part.morph_deltas, np.float32)
+            ids = np.asarray(part.morph_ids, np.int64)
+            if deltas.size:
+                if deltas.shape[1:] != (n, 3):
+                    raise ConfigError(f"part {part.name!r}: morph_deltas shape {deltas.shape} "
+                                      f"does not match {n} vertices")
+                if ids.shape != (deltas.shape[0],) or ids.min() < 0 or ids.max() >= N_ARKIT:
+                    raise ConfigError(f"part {part.name!r}: morph_ids must be "
+                                      f"{deltas.shape[0]} ARKit indices in 0..{N_ARKIT - 1}")
+                for row in range(deltas.shape[0]):
+                    delta_rows.append((int(ids[row]), offset, deltas[row]))
+            moved = moved_vertices(deltas, n)
+            renormal = moved.copy()
+            if faces.size:
+                renormal[faces[moved[faces].any(axis=1)].reshape(-1)] = True
+            cls_w = self._rig.vertex_class_weights(avatar, index)
+            skinned = cls_w.sum(axis=1) > 0
+            rank_l.append(np.where(moved, 0, np.where(renormal, 1, np.where(skinned, 2, 3))))
+            pos_l.append(pos)
+            nrm_l.append(nrm)
+            faces_l.append(faces + offset)
+            uv_l.append(np.asarray(part.uvs, np.float32).reshape(n, 2)
+                        if part.uvs is not None else np.zeros((n, 2), np.float32))
+            col_l.append(np.asarray(part.colors, np.float32).reshape(n, 4)
+                         if part.colors is not None else np.ones((n, 4), np.float32))
+            cls_l.append(cls_w)
+            offset += n
+        total = offset
+        rank = np.concatenate(rank_l)
         order = np.argsort(rank, kind="stable")
-        inv = np.empty(n, np.int64)
-        inv[order] = np.arange(n)
-        n_moved, n_ren = int(moved.sum()), int(renormal.sum())
-        n_dyn = int((rank < 3).sum())
-        pos_r, nrm_r = pos[order], nrm[order]
-        faces_r = inv[faces]
+        inv = np.empty(total, np.int64)
+        inv[order] = np.arange(total)
+        pos = np.concatenate(pos_l)[order]
+        nrm = np.concatenate(nrm_l)[order]
+        n_moved = int((rank == 0).sum())
+        n_ren = int((rank <= 1).sum())
+        n_dyn = int((rank <= 2).sum())
         morpher = None
         if n_moved:
-            plan = build_plan(pos_r, faces_r, deltas[:, order], ids, n_moved, n_ren)
-            morpher = Morpher(plan, pos_r)
-        skinner = Skinner(cls_w[order][:n_dyn]) if skinned.any() else None
-        uvs = (np.asarray(part.uvs, np.float32).reshape(n, 2)[order]
-               if part.uvs is not None else np.zeros((n, 2), np.float32))
-        cols = (np.asarray(part.colors, np.float32).reshape(n, 4)[order]
-                if part.colors is not None else np.ones((n, 4), np.float32))
+            ids = np.unique([r[0] for r in delta_rows]).astype(np.int64)
+            merged = np.zeros((len(ids), n_moved, 3), np.float32)
+            for aid, off, d in delta_rows:
+                g = inv[off:off + len(d)]
+                sel = g < n_moved
+                merged[np.searchsorted(ids, aid), g[sel]] += d[sel]
+            all_faces = inv[np.concatenate(faces_l)]
+            plan = build_plan(pos, all_faces, merged, ids, n_moved, n_ren)
+            morpher = Morpher(plan, pos)
+        cls_w = np.concatenate(cls_l)[order]
+        skinner = Skinner(cls_w[:n_dyn]) if n_dyn and cls_w[:n_dyn].any() else None
         ctx = self._ctx
-        full = np.ascontiguousarray(np.hstack([pos_r, nrm_r]), np.float32)
-        vbo_dyn = ctx.buffer(full.tobytes(), dynamic=n_dyn > 0)
-        vbo_st = ctx.buffer(np.ascontiguousarray(np.hstack([uvs, cols]), np.float32).tobytes())
-        ibo = ctx.buffer(np.ascontiguousarray(faces_r, np.uint32).tobytes())
-        vao = ctx.vertex_array(self._prog, [(vbo_dyn, "3f 3f", "in_pos", "in_nrm"),
-                                            (vbo_st, "2f 4f", "in_uv", "in_col")],
-                               index_buffer=ibo, index_element_size=4)
-        mat = part.material
-        mode = _ALPHA_MODES.get(str(mat.alpha_mode).upper())
-        if mode is None:
-            raise ConfigError(f"part {part.name!r}: alpha_mode {mat.alpha_mode!r} is not one "
-                              "of OPAQUE, MASK, BLEND")
-        return _Part(name=part.name, material=mat, mode=mode, n_dyn=n_dyn,
-                     rest=pos_r[:n_dyn].copy(), rest_nrm=nrm_r[:n_dyn].copy(),
-                     morphed=full[:n_dyn].copy(), inter=full[:n_dyn].copy(),
-                     morpher=morpher, skinner=skinner, vbo_dyn=vbo_dyn, vao=vao,
-                     tex=self._texture(mat.texture, srgb=True),
-                     ntex=self._texture(mat.normal_texture, srgb=False),
-                     uv_mat=_uv_matrix(mat).T.astype(np.float32).tobytes(),
-                     centroid=pos.mean(axis=0))
+        full = np.ascontiguousarray(np.hstack([pos, nrm]), np.float32)
+        vbo = ctx.buffer(full.tobytes(), dynamic=n_dyn > 0)
+        st = np.hstack([np.concatenate(uv_l)[order], np.concatenate(col_l)[order]])
+        vbo_st = ctx.buffer(np.ascontiguousarray(st, np.float32).tobytes())
+        self._geo = _Geometry(
+            n_dyn=n_dyn, rest=pos[:n_dyn].copy(), rest_nrm=nrm[:n_dyn].copy(),
+            m_pos=pos[:n_dyn].copy(), m_nrm=nrm[:n_dyn].copy(), pos=pos[:n_dyn].copy(),
+            nrm=nrm[:n_dyn].copy(), inter=full[:n_dyn].copy(), morpher=morpher,
+            skinner=skinner, vbo=vbo)
+        self._parts = []
+        for part, faces, p0 in zip(avatar.parts, faces_l, pos_l):
+            mat = part.material
+            mode = _ALPHA_MODES.get(str(mat.alpha_mode).upper())
+            if mode is None:
+                raise ConfigError(f"part {part.name!r}: alpha_mode {mat.alpha_mode!r} is not "
+                                  "one of OPAQUE, MASK, BLEND")
+            ibo = ctx.buffer(np.ascontiguousarray(inv[faces], np.uint32).tobytes())
+            tex = self._texture(mat.texture, srgb=True)
+            ntex = self._texture(mat.normal_texture, srgb=False)
+            prog, uni = self._program((mode, tex is not None, ntex is not None))
+            vao = ctx.vertex_array(prog, [(vbo, "3f 3f", "in_pos", "in_nrm"),
+                                                (vbo_st, "2f 4f", "in_uv", "in_col")],
+                                   index_buffer=ibo, index_element_size=4, skip_errors=True)
+            depth_vao = ctx.vertex_array(self._depth_prog, [(vbo, "3f 12x", "in_pos")],
+                                         index_buffer=ibo, index_element_size=4, skip_errors=True)
+            self._parts.append(_Part(
+                name=part.name, material=mat, mode=mode, vao=vao, depth_vao=depth_vao,
+                uni=uni, tex=tex, ntex=ntex,
+                uv_mat=_uv_matrix(mat).T.astype(np.float32).tobytes(),
+                centroid=p0.mean(axis=0)))
 
     # ------------------------------------------------------------- settings
     def set_lights(self, lights: Lights) -> None:
@@ -297,11 +395,12 @@ class Renderer:
     def _set_lights(self, lights: Lights) -> None:
         self.lights = lights
         ls = (lights.key, lights.fill, lights.rim)
-        self._prog["u_light_dir"].write(np.array([l.direction for l in ls], np.float32))
-        self._prog["u_light_rad"].write(np.array([l.radiance() for l in ls], np.float32))
-        self._prog["u_sky"].value = lights.sky
-        self._prog["u_ground"].value = lights.ground
-        self._prog["u_exposure"].value = lights.exposure
+        for _, uni in self._programs.values():
+            _put(uni, "u_light_dir", np.array([l.direction for l in ls], np.float32))
+            _put(uni, "u_light_rad", np.array([l.radiance() for l in ls], np.float32))
+            _put(uni, "u_sky", lights.sky)
+            _put(uni, "u_ground", lights.ground)
+            _put(uni, "u_exposure", lights.exposure)
 
     def set_camera(self, camera: Camera) -> None:
         """Change the camera (takes effect on the next frame)."""
@@ -313,8 +412,9 @@ class Renderer:
         vp = camera.view_projection(self.width / self.height)
         # draw upside down so GL's bottom-up rows read back top row first, with no flip copy
         vp = np.diag([1.0, -1.0, 1.0, 1.0]) @ vp
-        self._prog["u_view_proj"].write(vp.T.astype(np.float32).tobytes())
-        self._prog["u_cam_pos"].value = tuple(float(c) for c in camera.eye)
+        for _, uni in self._programs.values():
+            _put(uni, "u_view_proj", vp.T.astype(np.float32).tobytes())
+            _put(uni, "u_cam_pos", tuple(float(c) for c in camera.eye))
         eye = np.asarray(camera.eye)
         # blended parts draw far to near
         self._blend_order = sorted(
@@ -337,62 +437,78 @@ class Renderer:
             self._post["u_background"].value = enc
 
     # --------------------------------------------------------------- frame
+    def _cull(self, mat: Material) -> None:
+        if mat.double_sided:
+            self._ctx.disable(self._ctx.CULL_FACE)
+        else:
+            self._ctx.enable(self._ctx.CULL_FACE)
+
     def _update_geometry(self, weights: np.ndarray, head: np.ndarray) -> None:
-        xf = self._rig.transforms(head, weights)
-        for p in self._parts:
-            if not p.n_dyn:
-                continue
-            m = p.morpher
-            if m is not None:
-                active = m.active(weights)
-                if p.last_w is None or not np.array_equal(p.last_w, m._w):
-                    p.morphed[:, :3] = p.rest
-                    p.morphed[:, 3:] = p.rest_nrm
-                    if active:
-                        m.morph(p.morphed[:, :3])
-                        m.renormal(p.morphed[:, :3], p.morphed[:, 3:])
-                    p.last_w = m._w.copy()
-            np.copyto(p.inter, p.morphed)
-            if p.skinner is not None:
-                p.skinner.apply(xf, p.inter[:, :3], p.inter[:, 3:])
-            p.vbo_dyn.write(p.inter)
+        g = self._geo
+        if not g.n_dyn:
+            return
+        m = g.morpher
+        if m is not None:
+            active = m.active(weights)
+            if g.last_w is None or not np.array_equal(g.last_w, m._w):
+                np.copyto(g.m_pos, g.rest)
+                np.copyto(g.m_nrm, g.rest_nrm)
+                if active:
+                    m.morph(g.m_pos)
+                    m.renormal(g.m_pos, g.m_nrm)
+                g.last_w = m._w.copy()
+        if g.skinner is not None:
+            np.copyto(g.pos, g.m_pos)
+            np.copyto(g.nrm, g.m_nrm)
+            g.skinner.apply(self._rig.transforms(head, weights), g.pos, g.nrm)
+            src_p, src_n = g.pos, g.nrm
+        else:
+            src_p, src_n = g.m_pos, g.m_nrm
+        g.inter[:, :3] = src_p
+        g.inter[:, 3:] = src_n
+        g.vbo.write(g.inter)
 
     def _draw(self) -> None:
         ctx = self._ctx
-        prog = self._prog
         self._scene.use()
         if self._scene is self._final:
             self._scene.clear(*self._bg_encoded, depth=1.0)
         else:
             self._scene.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
-        ctx.enable(ctx.DEPTH_TEST | ctx.BLEND)
-        ctx.blend_func = (ctx.ONE, ctx.ONE_MINUS_SRC_ALPHA)  # premultiplied
+        ctx.enable(ctx.DEPTH_TEST)
         ctx.front_face = "cw"  # the projection flips Y, which flips the winding
-        passes = ([p for p in self._parts if p.mode == 0], [p for p in self._parts
-                                                           if p.mode == 1], self._blend_order)
+        opaque = [p for p in self._parts if p.mode == 0]
+        if self._depth_prepass and opaque:
+            # lay down depth first so the expensive shading runs once per covered pixel
+            self._scene.color_mask = (False, False, False, False)
+            for p in opaque:
+                self._cull(p.material)
+                p.depth_vao.render()
+            self._scene.color_mask = (True, True, True, True)
+            ctx.depth_func = "<="
+        ctx.enable(ctx.BLEND)
+        ctx.blend_func = (ctx.ONE, ctx.ONE_MINUS_SRC_ALPHA)  # premultiplied
+        passes = (opaque, [p for p in self._parts if p.mode == 1], self._blend_order)
         for group in passes:
             for p in group:
                 mat = p.material
-                self._scene.depth_mask = p.mode != 2
-                if mat.double_sided:
-                    ctx.disable(ctx.CULL_FACE)
-                else:
-                    ctx.enable(ctx.CULL_FACE)
-                prog["u_base_color"].value = tuple(mat.base_color)
-                prog["u_roughness"].value = float(mat.roughness)
-                prog["u_metallic"].value = float(mat.metallic)
-                prog["u_wrap"].value = float(mat.wrap)
-                prog["u_emissive"].value = tuple(mat.emissive)
-                prog["u_alpha_mode"].value = p.mode
-                prog["u_alpha_cutoff"].value = float(mat.alpha_cutoff)
-                prog["u_uv_xform"].write(p.uv_mat)
-                prog["u_has_tex"].value = p.tex is not None
-                prog["u_has_normal_tex"].value = p.ntex is not None
+                uni = p.uni
+                self._scene.depth_mask = p.mode != 2 and not (self._depth_prepass
+                                                              and p.mode == 0)
+                self._cull(mat)
+                _put(uni, "u_base_color", tuple(mat.base_color))
+                _put(uni, "u_roughness", float(mat.roughness))
+                _put(uni, "u_metallic", float(mat.metallic))
+                _put(uni, "u_wrap", float(mat.wrap))
+                _put(uni, "u_emissive", tuple(mat.emissive))
+                _put(uni, "u_alpha_cutoff", float(mat.alpha_cutoff))
+                _put(uni, "u_uv_xform", p.uv_mat)
                 if p.tex is not None:
                     p.tex.use(0)
                 if p.ntex is not None:
                     p.ntex.use(1)
                 p.vao.render()
+        ctx.depth_func = "<"
         self._scene.depth_mask = True
         ctx.disable(ctx.CULL_FACE | ctx.DEPTH_TEST | ctx.BLEND)
         if self._scene is self._final:

@@ -187,7 +187,11 @@ class Skinner:
 
     def apply(self, xf: list[tuple[np.ndarray, np.ndarray]], pos: np.ndarray,
               nrm: np.ndarray) -> None:
-        """Skin ``pos[:n]`` and ``nrm[:n]`` in place (n = rows of the class weights)."""
+        """Skin ``pos[:n]`` and ``nrm[:n]`` in place (n = rows of the class weights).
+
+        Both must be C-contiguous float32[n, 3]: numpy's small matrix products on strided
+        views are several times slower.
+        """
         n = len(self.w)
         p, nn = pos[:n], nrm[:n]
         self._acc_p.fill(0.0)
@@ -198,11 +202,11 @@ class Skinner:
             if not np.any(a) and not np.any(t):
                 continue
             wc = self.w[:, c:c + 1]
-            np.matmul(p, a.T, out=self._tmp)
+            np.dot(p, a.T, out=self._tmp)
             self._tmp += t.astype(np.float32)
             self._tmp *= wc
             self._acc_p += self._tmp
-            np.matmul(nn, a.T, out=self._tmp)
+            np.dot(nn, a.T, out=self._tmp)
             self._tmp *= wc
             self._acc_n += self._tmp
         p += self._acc_p

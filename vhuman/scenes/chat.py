@@ -21,8 +21,11 @@ from __future__ import annotations
 import collections
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Protocol
+from typing import Any, Protocol
+
+import websockets
 
 from vhuman.engine.clock import NS_PER_S
 from vhuman.safety.moderation import Hit, Moderator, normalize
@@ -87,7 +90,7 @@ class ChatDecision:
 class TokenBucket:
     """``rate`` tokens per second up to ``burst``; time comes from the caller (ns)."""
 
-    __slots__ = ("tokens", "last_ns")
+    __slots__ = ("last_ns", "tokens")
 
     def __init__(self, burst: float, now_ns: int) -> None:
         self.tokens = float(burst)
@@ -214,7 +217,7 @@ class ChatIntake:
         key = (user, normalize(text))
         seen = self._seen.get(key)
         while self._seen:
-            k0, t0 = next(iter(self._seen.items()))
+            t0 = next(iter(self._seen.values()))
             if now_ns - t0 > lim.dedupe_s * NS_PER_S or len(self._seen) > _MAX_TRACKED:
                 self._seen.popitem(last=False)
             else:
@@ -294,6 +297,12 @@ def chat_handler(intake: ChatIntake, runner: Any, *, token: str | None = None,
             await ws.close(1008, "origin not allowed")
             return
         auth = Authenticator(token) if token else None
+        try:
+            await _serve_chat(ws, auth)
+        except websockets.ConnectionClosed:
+            pass  # the connector went away
+
+    async def _serve_chat(ws: Any, auth: Authenticator | None) -> None:
         async for message in ws:
             if auth is not None and not auth.ok:
                 data, err = _decode(message, MAX_MESSAGE_BYTES)
@@ -310,7 +319,7 @@ def chat_handler(intake: ChatIntake, runner: Any, *, token: str | None = None,
                 if d.action == "reply":
                     runner.enqueue_reply(Reply(d.reply or "", d.urgent, d.user, d.text, d.rule))
                 out = d.to_wire()
-            except Exception as exc:  # one bad message must never end the connection
+            except Exception as exc:  # noqa: BLE001 - one bad message must not end the connection
                 _log.exception("chat message failed")
                 out = {"ok": False, "error": {"code": "internal", "message": str(exc)}}
             await ws.send(json.dumps(out, ensure_ascii=False))

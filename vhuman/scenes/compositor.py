@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,18 @@ class OverlayState:
     title: str | None = None
     countdown_end_ns: int | None = None
 
+    def update(self, **fields: Any) -> OverlayState:
+        """A copy with ``fields`` changed (what ``ShowHost.set_overlay(**fields)`` gets).
+
+        Raises:
+            ConfigError: a field name that is not an overlay field.
+        """
+        unknown = set(fields) - set(self.__slots__)
+        if unknown:
+            raise ConfigError(f"unknown overlay field(s) {', '.join(sorted(unknown))}; "
+                              f"valid: {', '.join(self.__slots__)}")
+        return replace(self, **fields)
+
 
 # ---------------------------------------------------------------------------------------
 # fonts
@@ -71,7 +83,7 @@ def find_cjk_font(bold: bool = False) -> str:
         try:
             out = subprocess.run(
                 ["fc-match", "-f", "%{file}", f"Noto Sans CJK SC:{'bold' if bold else 'regular'}"],
-                capture_output=True, text=True, timeout=5).stdout.strip()
+                capture_output=True, text=True, timeout=5, check=False).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             out = ""
         if out and "CJK" in out and Path(out).is_file():
@@ -124,7 +136,7 @@ def _sc_index(path: str) -> int:
 # ---------------------------------------------------------------------------------------
 # text layout
 
-_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.,%'’\-/:]*|\s+|.", re.S)
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.,%'’\-/:]*|\s+|.", re.DOTALL)
 _NO_START = set("，。！？、；：）」』》】〕”’…—,.!?;:)]}%～·")
 _NO_END = set("（「『《【〔“‘([{¥$￥")
 
@@ -199,7 +211,7 @@ class Sprite:
     the same maths in numpy uint16 (mixed-dtype broadcasting is slow).
     """
 
-    __slots__ = ("w", "h", "src", "w1", "w2", "ox", "oy", "regions")
+    __slots__ = ("h", "ox", "oy", "regions", "src", "w", "w1", "w2")
 
     def __init__(self, rgba: np.ndarray) -> None:
         a = rgba[..., 3]
@@ -537,7 +549,7 @@ class Compositor:
             del self._pending[key]
             try:
                 spr = fut.result()
-            except Exception:  # a bad image or font: log once, draw without it
+            except Exception:  # noqa: BLE001 - a bad image or font: log, draw without it
                 _log.exception("rasterising %s failed", slot)
                 return self._shown.get(slot)
         elif sync or not self.background_raster:
@@ -684,14 +696,13 @@ class Compositor:
         x, y = self._anchor(sc.ai_label.position, spr, None)
         return x + spr.ox, y + spr.oy, spr.w, spr.h
 
-    def _card_sprite(self, key: Any) -> "_Card":
+    def _card_sprite(self, key: Any) -> _Card:
         prod: Product = key[1]
         th = self.scene.theme
         u = self.u * self.scene.product_card.scale * SS
         W = round(300 * u)
         pad = round(16 * u)
         img_h = W - 2 * pad
-        f_name = self.fonts.get(round(23 * u), True)
         f_pt = self.fonts.get(round(16 * u), False)
         f_yen = self.fonts.get(round(22 * u), True)
         f_price = self.fonts.get(round(44 * u), True)

@@ -26,9 +26,12 @@ import hmac
 import json
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 from urllib.parse import urlsplit
+
+import websockets
 
 from vhuman.drivers.cues import CUE_NAMES
 from vhuman.errors import ConfigError
@@ -212,7 +215,7 @@ class ControlSession:
             result = fn(data) or {}
         except ControlError as exc:
             return [_error(mid, exc.code, exc.message, exc.detail)]
-        except Exception as exc:  # a bug must not kill the producer's connection
+        except Exception as exc:  # noqa: BLE001 - a bug must not kill the producer's connection
             _log.exception("control op %s failed", op)
             return [_error(mid, "internal", f"{type(exc).__name__}: {exc}")]
         return [{"id": mid, "ok": True, **result}]
@@ -325,8 +328,7 @@ class ControlSession:
                                {"problems": [p.to_dict() for p in exc.problems[:50]]}) from None
         except ConfigError as exc:
             raise ControlError("invalid_scene", str(exc)) from None
-        self.host.set_scene(scene)
-        self.host.emit("scene_changed", scene=name or path or "<inline>")
+        self.runner.set_scene(scene, name or path or "<inline>")
         return {}
 
     def _op_load_show(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -442,10 +444,13 @@ def control_handler(host: ShowHost, runner: ShowRunner, token: str,
         queue = hub.open()
 
         async def pump_events() -> None:
-            while True:
-                msg = await queue.get()
-                if session.authenticated:
-                    await ws.send(json.dumps(msg, ensure_ascii=False))
+            try:
+                while True:
+                    msg = await queue.get()
+                    if session.authenticated:
+                        await ws.send(json.dumps(msg, ensure_ascii=False))
+            except websockets.ConnectionClosed:
+                pass  # the reader loop below sees the close too and cleans up
 
         pusher = asyncio.create_task(pump_events())
         try:
@@ -455,6 +460,8 @@ def control_handler(host: ShowHost, runner: ShowRunner, token: str,
                 if session.close_reason:
                     await ws.close(1008, session.close_reason)
                     break
+        except websockets.ConnectionClosed:
+            pass  # the producer went away; the show's state stays in the runner
         finally:
             pusher.cancel()
             hub.close(queue)

@@ -17,21 +17,33 @@ import collections
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from vhuman.engine.clock import NS_PER_S, Clock
 from vhuman.errors import ConfigError
 from vhuman.scenes.scene import Scene
 from vhuman.scenes.show import (
-    Cue, HideProduct, Loop, MissingValue, Product, Say, Show, ShowProduct, Step, SwitchScene,
-    Wait, render,
+    Cue,
+    HideProduct,
+    Loop,
+    MissingValue,
+    Product,
+    Say,
+    Show,
+    ShowProduct,
+    Step,
+    SwitchScene,
+    Wait,
+    render,
 )
 
 _log = logging.getLogger("vhuman.show")
 
 MAX_REPLY_QUEUE = 20
 REPLY_STALE_S = 60.0
+FAILED_PASS_BACKOFF_S = 5.0
 
 
 @runtime_checkable
@@ -40,7 +52,8 @@ class ShowHost(Protocol):
 
     ``say`` returns a line id at once; the line's audio and lip-sync start asynchronously and
     its fate comes back as events through ``subscribe``: ``line_started``,
-    ``line_ended`` (field ``interrupted``: bool) or ``line_error``, each with ``line_id``.
+    ``line_ended`` (field ``interrupted``: bool) or ``line_error``, each with ``line_id``
+    (``id`` is accepted too, as :class:`vhuman.speech.queue.Speaker` names it).
     Callbacks may arrive on any thread.
     """
 
@@ -207,6 +220,16 @@ class ShowRunner:
         self._set_product(prod, countdown_s)
         return prod
 
+    def set_scene(self, scene: Scene, name: str, *, announce: bool = True) -> None:
+        """Switch the scene; a scene with the AI label off is announced with its reason."""
+        self.host.set_scene(scene)
+        if announce:
+            self.host.emit("scene_changed", scene=name)
+        if not scene.ai_label.enabled:
+            # the reason goes to producers and, through the engine's event log, the audit
+            self.host.emit("ai_label_off", scene=name, reason=scene.ai_label.reason,
+                           path=str(scene.path or ""))
+
     def say_now(self, text: str, *, voice: str | None = None, interrupt: bool = False,
                 kind: str = "say") -> str:
         """Speak ``text`` outside the script (control ``say``); subtitles follow it."""
@@ -268,7 +291,8 @@ class ShowRunner:
             self._handle_line_event(event, fields)
 
     def _handle_line_event(self, event: str, fields: dict[str, Any]) -> None:
-        lid = str(fields.get("line_id", ""))
+        # the speech queue names the field "id"; the host protocol says "line_id": take both
+        lid = str(fields.get("line_id", fields.get("id", "")))
         if event == "line_started":
             text = self._line_texts.get(lid)
             if text is not None:
@@ -313,7 +337,7 @@ class ShowRunner:
         assert self._loop is not None
         try:
             line_id = self.host.say(text, voice=voice)
-        except Exception as exc:  # the engine refused the line; report and carry on
+        except Exception as exc:  # noqa: BLE001 - the engine refused the line; report, go on
             _log.warning("say failed: %s", exc)
             self.host.emit("runner_error", code="say_failed", message=str(exc))
             return "error"
@@ -419,7 +443,7 @@ class ShowRunner:
     async def _play(self, show: Show) -> None:
         self.state = "starting"
         self.pc, self.loop_n, self.segment = 0, 0, None
-        self.host.set_scene(show.scene)
+        self.set_scene(show.scene, show.scene.name, announce=False)
         self.host.set_overlay(title=show.scene.title or show.title, product=None,
                               subtitle=None, countdown_end_ns=None)
         self.product = None
@@ -440,6 +464,7 @@ class ShowRunner:
                 break
             self.pc = 0
             counters: dict[int, int] = {}
+            spoken_before = self.stats["lines_spoken"]
             while self.pc < len(self._prog):
                 if not await self._checkpoint():
                     return
@@ -449,10 +474,20 @@ class ShowRunner:
                 if advance is None:
                     return
                 self.pc = advance
+                await asyncio.sleep(0)  # a host that fails lines at once must not starve the loop
             self.loop_n += 1
             self.host.emit("show_loop_done", loop=self.loop_n)
             if sched.loops is None and sched.repeat_until is None and not show.count_lines():
                 break  # a show with nothing to say would spin
+            if show.count_lines() and self.stats["lines_spoken"] == spoken_before:
+                # every line failed (TTS down?): say so and back off instead of spinning
+                self.host.emit("runner_error", code="no_line_spoken",
+                               message="no line of the last pass could be spoken; retrying in "
+                                       f"{FAILED_PASS_BACKOFF_S:g} s")
+                if not await self._sleep_until(
+                        self.clock.now_ns() + int(FAILED_PASS_BACKOFF_S * NS_PER_S),
+                        skippable=True):
+                    return
             if sched.gap_s and not await self._sleep_until(
                     self.clock.now_ns() + int(sched.gap_s * NS_PER_S), skippable=True):
                 return
@@ -463,7 +498,7 @@ class ShowRunner:
     def _wall_now(self) -> Any:
         import datetime as dt
         return dt.datetime.fromtimestamp((self.epoch_ns + self.clock.now_ns()) / NS_PER_S,
-                                         dt.timezone.utc)
+                                         dt.UTC)
 
     async def _exec(self, instr: Any, counters: dict[int, int], show: Show) -> int | None:
         """Run one instruction; return the next pc (None → stop/reload)."""
@@ -516,8 +551,7 @@ class ShowRunner:
             self.host.emit("product_changed", product=None)
             return pc + 1
         if isinstance(instr, SwitchScene):
-            self.host.set_scene(instr.scene)
-            self.host.emit("scene_changed", scene=instr.name)
+            self.set_scene(instr.scene, instr.name)
             return pc + 1
         if isinstance(instr, Wait):
             end = self.clock.now_ns() + int(instr.seconds * NS_PER_S)
@@ -529,7 +563,7 @@ class ShowRunner:
     def _cue(self, name: str, intensity: float, duration_s: float | None) -> None:
         try:
             self.host.cue(name, intensity=intensity, duration_s=duration_s)
-        except Exception as exc:  # a missing cue driver must not stop the show
+        except Exception as exc:  # noqa: BLE001 - a missing cue driver must not stop the show
             self.host.emit("runner_error", code="cue_failed", message=str(exc))
 
     def _set_product(self, prod: Product, countdown_s: float | None) -> None:

@@ -19,7 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from vhuman.scenes.yamlsrc import (
-    LineDict, Problems, is_number, load_yaml, read_yaml_file, unknown_keys,
+    LineDict,
+    Problems,
+    is_number,
+    load_yaml,
+    read_yaml_file,
+    unknown_keys,
 )
 
 DEFAULT_AI_LABEL = "AI 生成 · 虚拟主播"

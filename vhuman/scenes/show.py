@@ -18,13 +18,20 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from vhuman.drivers.cues import CUE_NAMES
+from vhuman.errors import ConfigError
 from vhuman.safety.moderation import Moderator, describe_hits
 from vhuman.scenes.scene import Scene, default_scene, parse_scene
 from vhuman.scenes.yamlsrc import (
-    FileProblems, LineDict, LineList, Problems, is_number, load_yaml, read_yaml_file,
+    FileProblems,
+    LineDict,
+    LineList,
+    Problems,
+    is_number,
+    load_yaml,
+    read_yaml_file,
     unknown_keys,
 )
 
@@ -133,11 +140,11 @@ class Loop:
     """Repeat ``steps`` ``times`` times."""
 
     times: int
-    steps: tuple["Step", ...]
+    steps: tuple[Step, ...]
     line: int = 0
 
 
-Step = Union[Say, Cue, ShowProduct, HideProduct, SwitchScene, Wait, Loop]
+Step = Say | Cue | ShowProduct | HideProduct | SwitchScene | Wait | Loop
 
 
 @dataclass(frozen=True, slots=True)
@@ -728,7 +735,7 @@ def parse_show(data: Any, file: str | Path, *, moderator: Moderator | None = Non
             for i, raw in enumerate(m["lists"]):
                 try:
                     extra.append(load_word_list(ld.base / str(raw)))
-                except Exception as exc:  # ConfigError: report with this file's line
+                except ConfigError as exc:  # report it with this file's line
                     probs.add(m["lists"].item_line(i), str(exc))
             if extra:
                 ld.moderator = Moderator(list(moderator.lists) + extra, audit=moderator.audit,
@@ -818,7 +825,7 @@ def _scene_ref(ld: _Loader, v: Any, line: int) -> Scene:
     except FileProblems as exc:
         ld.probs.items.extend(exc.problems)
         return default_scene()
-    except Exception as exc:
+    except ConfigError as exc:
         ld.probs.add(line, f"scene {v!r}: {exc}", "paths are relative to the show file")
         return default_scene()
     sub = Problems(p)

@@ -35,7 +35,7 @@ def timeline(utt: Utterance, *, fps: float = 30.0, engine: str = "") -> dict:
         "duration_s": round(utt.duration_s, 4),
         "alphabet": utt.alphabet,
         "phonemes": [{"symbol": s, "start": round(a, 4), "end": round(b, 4), "lang": lang}
-                     for (s, a, b), lang in zip(utt.phonemes, utt.langs)],
+                     for (s, a, b), lang in zip(utt.phonemes, utt.langs, strict=True)],
         "words": [{"word": w, "start": round(a, 4), "end": round(b, 4)}
                   for w, a, b in utt.words],
         "visemes": [{"viseme": v, "start": round(a, 4), "end": round(b, 4)}
@@ -51,8 +51,16 @@ def say_to_files(text: str, voice: str | None, out_wav: str | Path | None,
     """Speak ``text`` into ``out_wav`` (16-bit mono) and its timeline into ``out_json``.
 
     Args:
+        text: what to say (any length; split by sentence).
+        voice: voice name (None: the engine's default).
+        out_wav: WAV path, or None for no audio file.
+        out_json: timeline path, or None.
+        engine: TTS engine name.
         rate: resample the WAV to this rate (default: the engine's own rate).
         fps: keyframe rate of the ARKit weights in the JSON.
+
+    Returns:
+        The utterance that was written.
     """
     from vhuman.drivers.audio_lipsync import write_wav
 

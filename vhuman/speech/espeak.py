@@ -252,8 +252,8 @@ class EspeakEngine(TTSEngine):
         # Events arrive in order; keep times monotone even if espeak repeats a sample index.
         starts = list(np.maximum.accumulate(np.asarray(starts, np.int64)))
         ends = starts[1:] + [n]
-        phonemes = tuple((s, a / rate, b / rate) for s, a, b in zip(symbols, starts, ends)
-                         if b > a)
+        phonemes = tuple((s, a / rate, b / rate)
+                         for s, a, b in zip(symbols, starts, ends, strict=True) if b > a)
         words = self._word_times(text, run, phonemes, rate, n)
         return Utterance(pcm, rate, phonemes, words, text, voice,
                          (lang,) * len(phonemes), "espeak")

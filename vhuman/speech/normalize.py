@@ -124,7 +124,13 @@ def _zh_four(n: int) -> str:
 
 
 def zh_number(s: str) -> str:
-    """Read a decimal string in Mandarin: "19.9" → 十九点九, "1,299" → 一千二百九十九."""
+    """Read a decimal string in Mandarin: "19.9" → 十九点九, "1,299" → 一千二百九十九.
+
+    Codes are read digit by digit, as people read them: 11+ digits (phone and order
+    numbers) or a leading zero ("0571").
+    """
+    if "," not in s and "." not in s and (len(s) >= 11 or (len(s) > 1 and s[0] == "0")):
+        return "".join(_ZH_DIGITS[int(d)] for d in s)
     s = s.replace(",", "")
     whole, _, frac = s.partition(".")
     out = zh_integer(int(whole or "0"))

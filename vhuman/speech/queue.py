@@ -74,16 +74,19 @@ class Speaker:
         out_rate: audio rate of the chunks (48 kHz on the wire).
         on_event: ``callable(event: str, **fields)``.
         lead_ns: how far ahead of ``t_ns`` ``pump`` hands out audio (one tick).
+        lipsync_gain: scales the mouth movement (a calmer or livelier speaker).
     """
 
     def __init__(self, clock: Clock, *, engine: str | TTSEngine = "espeak",
                  voice: str | None = None, out_rate: int = 48000,
-                 on_event: EventSink | None = None, lead_ns: int = NS_PER_S // 30) -> None:
+                 on_event: EventSink | None = None, lead_ns: int = NS_PER_S // 30,
+                 lipsync_gain: float = 1.0) -> None:
         self.clock = clock
         self.engine = get_engine(engine) if isinstance(engine, str) else engine
         self.voice = voice or self.engine.default_voice
         self.out_rate = out_rate
         self.lead_ns = lead_ns
+        self.lipsync_gain = lipsync_gain
         self.on_event: EventSink = on_event or (lambda event, **fields: None)
         self.chunk_samples = out_rate * CHUNK_NS // NS_PER_S
         self._lipsync = LipsyncDriver()
@@ -180,7 +183,7 @@ class Speaker:
                     if line is None:
                         break
                 self._place_ready_segments(line, t_ns)
-                self._emit(line, horizon, chunks)
+                self._emit(line, t_ns, horizon, chunks)
                 finished = line.done.is_set() and line.placed == len(line.segments) \
                     and line.played >= line.end
                 if not finished:
@@ -230,7 +233,8 @@ class Speaker:
                 # Underrun (synthesis fell behind): start the late sentence on the next
                 # chunk boundary at or after now, leaving a silent gap in the line.
                 now_off = (t_ns - line.t0_ns) * self.out_rate // NS_PER_S
-                offset = max(offset, -(-now_off // self.chunk_samples) * self.chunk_samples)
+                offset = max(line.played,
+                             -(-now_off // self.chunk_samples) * self.chunk_samples)
                 line.played = offset
             seg.offset = offset
             line.end = offset + len(seg.pcm)
@@ -238,15 +242,16 @@ class Speaker:
             self._lipsync.schedule(seg.track, line.t0_ns + offset * NS_PER_S // self.out_rate,
                                    line.id)
 
-    def _emit(self, line: _Line, horizon: int, chunks: list[AudioChunk]) -> None:
+    def _emit(self, line: _Line, t_ns: int, horizon: int, chunks: list[AudioChunk]) -> None:
         n = self.chunk_samples
         while line.played < line.end:
             pts = line.t0_ns + line.played * NS_PER_S // self.out_rate
             if pts >= horizon:
                 return
             last_complete = line.done.is_set() and line.placed == len(line.segments)
-            if line.end - line.played < n and not last_complete:
-                return  # wait for the next sentence rather than pad mid-line
+            if line.end - line.played < n and not last_complete and pts >= t_ns:
+                return  # the next sentence may still arrive in time to fill this chunk
+            # (an overdue tail is padded and sent; the late sentence follows after a gap)
             pcm = np.zeros(n, np.int16)
             self._copy_samples(line, line.played, pcm)
             chunks.append(AudioChunk(pts, pcm, self.out_rate))
@@ -309,7 +314,7 @@ class Speaker:
                 return
             try:
                 utt = self.engine.synthesize(sentence, voice)
-                track = build_track(utt)
+                track = build_track(utt, gain=self.lipsync_gain)
                 pcm = resample(utt.pcm, utt.rate, self.out_rate)
             except Exception as exc:  # an engine error skips the line; the show goes on
                 log.warning("TTS failed on %s: %s", line.id, exc)

@@ -54,8 +54,8 @@ VISEMES: dict[str, np.ndarray] = {
                  mouthLowerDown=0.15),
     "RR": _shape(jawOpen=0.14, mouthFunnel=0.3, mouthPucker=0.3),
     "aa": _shape(jawOpen=0.62, mouthLowerDown=0.3, mouthUpperUp=0.1, mouthStretch=0.08),
-    "E": _shape(jawOpen=0.36, mouthStretch=0.28, mouthSmile=0.12, mouthLowerDown=0.2),
-    "ah": _shape(jawOpen=0.3, mouthLowerDown=0.12),  # schwa / ʌ: open, neutral lips
+    "E": _shape(jawOpen=0.4, mouthStretch=0.28, mouthSmile=0.12, mouthLowerDown=0.2),
+    "ah": _shape(jawOpen=0.34, mouthLowerDown=0.15),  # schwa / ʌ: open, neutral lips
     "ih": _shape(jawOpen=0.16, mouthStretch=0.45, mouthSmile=0.35, mouthUpperUp=0.1),
     "oh": _shape(jawOpen=0.45, mouthFunnel=0.55, mouthPucker=0.25),
     "ou": _shape(jawOpen=0.14, mouthPucker=0.75, mouthFunnel=0.35),
@@ -135,8 +135,8 @@ CMN_ESPEAK_TO_PINYIN: dict[str, str] = {
     "iou": "iou", "iEn": "ian", "iAn": "ian", "ian": "ian", "in": "in", "iAN": "iang",
     "iaN": "iang", "iang": "iang", "iN": "ing", "ing": "ing", "ioN": "iong", "iong": "iong",
     "uA": "ua", "ua": "ua", "uo": "uo", "uai": "uai", "uei": "uei", "ui": "uei",
-    "uAn": "uan", "uan": "uan", "u@n": "uen", "u@": "uen", "un": "uen", "uAN": "uang", "uaN": "uang",
-    "uang": "uang", "u@N": "ueng",
+    "uAn": "uan", "uan": "uan", "u@n": "uen", "u@": "uen", "un": "uen", "uAN": "uang",
+    "uaN": "uang", "uang": "uang", "u@N": "ueng",
     "y&": "üe", "yE": "üe", "ye": "üe", "y&n": "üan", "yn": "ün", "yan": "üan",
 }
 _NG = {"ng": ("kk",)}
@@ -252,7 +252,7 @@ def viseme_timeline(phonemes, langs=(), alphabet: str = "espeak"):  # noqa: ANN0
     """
     langs = tuple(langs) or ("en",) * len(phonemes)
     out: list[tuple[str, float, float]] = []
-    for (sym, a, b), lang in zip(phonemes, langs):
+    for (sym, a, b), lang in zip(phonemes, langs, strict=True):
         seq = phoneme_visemes(sym, lang, alphabet)
         if b <= a:
             continue
@@ -275,7 +275,11 @@ def build_track(utterance=None, *, phonemes=None, langs=(), alphabet: str = "esp
     """Build the coarticulated mouth track for an utterance (or raw phonemes).
 
     Args:
-        utterance: a :class:`~vhuman.speech.base.Utterance`; or give ``phonemes`` etc.
+        utterance: a :class:`~vhuman.speech.base.Utterance`; or give the next four.
+        phonemes: ``(symbol, start_s, end_s)`` when there is no utterance.
+        langs: one language tag per phoneme (``"cmn"`` or English).
+        alphabet: ``"espeak"``, ``"ipa"`` or ``"chars"``.
+        duration_s: length of the audio (default: end of the last phoneme).
         fps: grid rate of the returned track.
         anticipation_s: how far ahead a segment starts pulling the mouth (decay constant).
         carryover_s: how long a segment keeps pulling after it ends.

@@ -215,7 +215,7 @@ class H264Encoder:
         with self._lock:
             try:
                 self._ctx.encode(None)
-            except Exception:  # noqa: BLE001 - flushing a dead encoder is not worth raising
+            except Exception:  # noqa: BLE001, S110 - flushing a dead encoder is not worth raising
                 pass
 
 

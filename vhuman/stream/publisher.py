@@ -29,7 +29,8 @@ class PublisherStats:
     """Counters for /health."""
 
     connects: int = 0
-    failures: int = 0
+    failures: int = 0  # attempts that did not connect, or broke with an error
+    disconnects: int = 0  # sessions the relay ended
     sent: int = 0
     bytes_sent: int = 0
     last_error: str | None = None
@@ -112,6 +113,7 @@ class WebSocketPublisher:
             "publisher_connected": self.connected,
             "publisher_connects": self.stats.connects,
             "publisher_failures": self.stats.failures,
+            "publisher_disconnects": self.stats.disconnects,
             "publisher_last_error": self.stats.last_error,
         }
 
@@ -140,6 +142,10 @@ class WebSocketPublisher:
                 self.stats.last_error = str(exc)
                 log.error("publisher URL %s is invalid: %s; giving up", self.url, exc)
                 return
+            except Exception as exc:
+                self.stats.failures += 1
+                self.stats.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("publisher to %s failed; retrying in %.1f s", self.url, delay)
             finally:
                 self.connected = False
                 self._queue = None
@@ -162,7 +168,10 @@ class WebSocketPublisher:
                 done, _ = await asyncio.wait({get, closed}, return_when=asyncio.FIRST_COMPLETED)
                 if closed in done:
                     get.cancel()
-                    raise ConnectionClosed(ws.close_rcvd, ws.close_sent)
+                    self.stats.disconnects += 1
+                    self.stats.last_error = "relay closed the connection"
+                    log.warning("publisher: %s closed the connection", self.url)
+                    return
                 pkt = get.result()
                 await ws.send(pkt.data)
                 self.stats.sent += 1

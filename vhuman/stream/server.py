@@ -28,7 +28,7 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -234,7 +234,7 @@ class MediaServer:
         if self._encode_task is not None:
             try:
                 await self._encode_task
-            except Exception:  # noqa: BLE001 - already logged in the task
+            except Exception:  # noqa: BLE001, S110 - already logged in the task
                 pass
         self._pending = None
         if self._executor is not None:
@@ -242,7 +242,7 @@ class MediaServer:
             self._executor = None
         self._encoder.close()
 
-    async def __aenter__(self) -> MediaServer:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
@@ -348,7 +348,7 @@ class MediaServer:
         for fn in tuple(self._listeners):
             try:
                 fn(pkt)
-            except Exception:  # noqa: BLE001 - one bad sink must not stop the stream
+            except Exception:
                 log.exception("packet listener %r failed; removing it", fn)
                 self._listeners.remove(fn)
 
@@ -362,7 +362,7 @@ class MediaServer:
                 enc = await loop.run_in_executor(
                     self._executor, self._encoder.encode, frame.rgba, pts_us
                 )
-            except Exception:  # noqa: BLE001 - keep streaming; the next frame may be fine
+            except Exception:
                 self.stats.encode_errors += 1
                 log.exception("encoding the frame at %d us failed", pts_us)
                 continue
@@ -437,7 +437,7 @@ class MediaServer:
             try:
                 extra = self._health_provider()
                 doc.update(extra)
-            except Exception as exc:  # noqa: BLE001 - report it, keep serving
+            except Exception as exc:
                 log.exception("health provider failed")
                 doc["ok"] = False
                 doc["health_provider_error"] = f"{type(exc).__name__}: {exc}"
@@ -466,15 +466,22 @@ class MediaServer:
         metric("vhuman_uptime_seconds", "gauge", "Seconds since start.", [("", doc["uptime_s"])])
         metric("vhuman_viewers", "gauge", "Connected /media viewers.", [("", doc["viewers"])])
         metric("vhuman_stream_fps", "gauge", "Frames per second sent out.", [("", doc["fps"])])
-        metric("vhuman_input_fps", "gauge", "Frames per second submitted.", [("", doc["input_fps"])])
+        metric(
+            "vhuman_input_fps", "gauge", "Frames per second submitted.", [("", doc["input_fps"])]
+        )
         metric("vhuman_frames_submitted_total", "counter", "Frames submitted.",
                [("", s.frames_submitted)])  # fmt: skip
-        metric("vhuman_frames_encoded_total", "counter", "Frames encoded.", [("", s.frames_encoded)])
+        metric(
+            "vhuman_frames_encoded_total", "counter", "Frames encoded.", [("", s.frames_encoded)]
+        )
         metric(
             "vhuman_frames_dropped_total",
             "counter",
             "Frames dropped, by where.",
-            [('{stage="encoder"}', s.dropped_encoder), ('{stage="viewer"}', doc["dropped_viewers"])],
+            [
+                ('{stage="encoder"}', s.dropped_encoder),
+                ('{stage="viewer"}', doc["dropped_viewers"]),
+            ],
         )
         metric("vhuman_encode_seconds_total", "counter", "Time spent encoding.",
                [("", s.encode_seconds)])  # fmt: skip

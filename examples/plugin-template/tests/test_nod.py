@@ -2,6 +2,7 @@
 
 import asyncio
 import math
+import time
 
 import pytest
 from vhuman.drivers.base import DriverContext
@@ -68,7 +69,19 @@ def test_watcher_thread_picks_up_keywords_without_polling_by_hand(nod):
     for _ in range(200):  # the watcher polls every 50 ms; give it up to 10 s on a busy box
         if driver.seen:
             break
-        asyncio.run(asyncio.sleep(0.05))
+        time.sleep(0.05)
+    assert driver.seen == 1
+
+
+def test_it_still_works_after_a_restart(nod):
+    driver, cues = nod
+    asyncio.run(driver.stop())  # what vhuman does when it restarts a failing plugin
+    asyncio.run(driver.start(DriverContext(clock=SimClock())))
+    append(cues, "yes\n")
+    for _ in range(200):  # the new watcher thread must be the one that notices it
+        if driver.seen:
+            break
+        time.sleep(0.05)
     assert driver.seen == 1
 
 

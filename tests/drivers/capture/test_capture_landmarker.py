@@ -125,21 +125,28 @@ def test_head_roll_and_pitch_signs(run, astronaut):
     assert tilted[2] - base[2] > 10
 
 
-def test_head_yaw_sign_from_perspective(run, astronaut):
+def test_head_yaw_sign_from_a_foreshortened_face(run, astronaut):
     h, w = astronaut.shape[:2]
 
-    def recede(img, side_shrink):
-        # Shrink the image's right edge: that side of the face moves away from the camera,
-        # as when the person turns towards the image's left = towards THEIR right.
-        src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
-        dst = np.float32([[0, 0], [w, side_shrink * h], [w, h - side_shrink * h], [0, h]])
-        return cv2.warpPerspective(img, cv2.getPerspectiveTransform(src, dst), (w, h),
-                                   borderMode=cv2.BORDER_REPLICATE)
+    def turn_to_image_left(img):
+        # Squeeze the face's image-left side and stretch its image-right side, as a head
+        # turned towards the image's left shows it: that is a turn to HER right.
+        x0, x1 = 60, 200
+        xs = np.arange(w, dtype=np.float32)
+        u = np.clip((xs - x0) / (x1 - x0), 0, 1)
+        mapx = np.where((xs >= x0) & (xs <= x1), x0 + np.sqrt(u) * (x1 - x0), xs)
+        mapx = np.tile(mapx.astype(np.float32), (h, 1))
+        mapy = np.tile(np.arange(h, dtype=np.float32)[:, None], (1, w))
+        return cv2.remap(img, mapx, mapy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
-    to_her_right = _deg(run(recede(astronaut, 0.25)).head)[0]
-    to_her_left = _deg(run(recede(astronaut[:, ::-1], 0.25)[:, ::-1]).head)[0]
-    # Her left = the avatar's left = positive yaw.
-    assert to_her_left > to_her_right + 2
+    straight = _deg(run(astronaut).head)[0]
+    to_her_right = _deg(run(turn_to_image_left(astronaut)).head)[0]
+    to_her_left = _deg(run(np.ascontiguousarray(
+        turn_to_image_left(np.ascontiguousarray(astronaut[:, ::-1]))[:, ::-1])).head)[0]
+    # Her left = the avatar's left = positive yaw; her right = negative.
+    assert abs(straight) < 3
+    assert to_her_right < straight - 3 and to_her_left > straight + 3
+    assert to_her_left - to_her_right > 8
 
 
 def test_mirror_flag_undoes_a_flipped_frame(run, run_mirror, astronaut):
@@ -178,3 +185,11 @@ def test_gaze_from_eye_look_shapes():
     w[:] = 0
     w[INDEX["eyeLookUpLeft"]] = w[INDEX["eyeLookUpRight"]] = 0.5
     assert gaze_from_weights(w)[1] > 0.1
+
+
+def test_gaze_round_trips_through_the_mixers_eyelook_mapping():
+    from vhuman.avatar.mixer import gaze_to_eyelook, weights_from
+
+    for yaw, pitch in ((0.3, -0.2), (-0.45, 0.1), (0.0, 0.3)):
+        w = weights_from(gaze_to_eyelook(yaw, pitch))
+        assert gaze_from_weights(w) == pytest.approx((yaw, pitch), abs=1e-5)

@@ -90,6 +90,23 @@ def test_folder_of_photos_drives_the_face(tmp_path, astronaut, hopper, consent, 
     assert drv.frames_processed == 12
 
 
+def test_slow_source_does_not_flicker(tmp_path, astronaut, consent, audit, model_path):
+    """At 4 fps the face is 250 ms old between frames; that is not a loss."""
+    pics = tmp_path / "pics"
+    pics.mkdir()
+    for i in range(8):
+        cv2.imwrite(str(pics / f"{i:02d}.png"), astronaut)
+    events = []
+    drv = CaptureDriver(str(pics), consent=consent, audit=audit, fps=4, offline=True,
+                        model=str(model_path))
+    asyncio.run(drv.start(DriverContext(clock=SimClock(),
+                                        emit=lambda e, **f: events.append(e))))
+    confs = [drv.sample(t).confidence for t in range(200_000_000, 1_900_000_000, 33_333_333)]
+    asyncio.run(drv.stop())
+    assert min(confs) > 0.8
+    assert events[:1] == ["face_found"] and "face_lost" not in events[:-1]
+
+
 def _arrays_reachable(root, limit=20000):
     """Every ndarray reachable from ``root`` through attributes and containers."""
     seen, found, stack = set(), [], [root]

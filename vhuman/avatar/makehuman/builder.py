@@ -113,19 +113,18 @@ def build_host(root: Path, progress: Progress | None = None) -> Avatar:
     head_j = rig.skeleton.roles["head"]
     parts: list[MeshPart] = []
 
-    report("cutting head and shoulders", 0.25)
-    skin, top, face = _skin_and_top(src, rig)
-    parts += [skin, top]
-    report("eyes, teeth and tongue", 0.45)
+    report("cutting head and shoulders", 0.2)
+    parts += _skin_and_top(src, rig, report)
+    report("eyes, teeth and tongue", 0.7)
     parts += _eyes(src, rig)
     parts += _mouth_parts(src, rig)
-    report("growing hair", 0.6)
+    report("growing hair", 0.8)
     eye_y = float(rig.heads[rig.skeleton.roles["leftEye"], 1])
     ears = paint.sample_mask(root / data.TEXTURES / "mpfb_ears.jpg", src.obj.uvs,
                              src.obj.faces, src.obj.face_uvs, len(src.pos))
     ears[src.owner != 0] = 0
-    parts += hair.build_hair(src.pos, src.tris[src.tris_of("body")], rig.heads[head_j],
-                             head_j, skin, ears=ears > 0.3, eye_y=eye_y)
+    parts += hair.build_hair(src.pos, src.tris[src.tris_of("body")], head_j,
+                             ears=ears > 0.3, eye_y=eye_y)
     report("finishing", 0.95)
 
     avatar = Avatar(name="MakeHuman default host", parts=parts, skeleton=rig.skeleton,
@@ -134,7 +133,7 @@ def build_host(root: Path, progress: Progress | None = None) -> Avatar:
     return avatar
 
 
-def _skin_and_top(src: _Source, rig) -> tuple[MeshPart, MeshPart, dict]:
+def _skin_and_top(src: _Source, rig, report: Progress) -> list[MeshPart]:
     """Skin of head/neck/shoulders, and a fitted top as an offset shell of the torso."""
     p = src.pos
     body_t = src.tris[src.tris_of("body")]
@@ -148,23 +147,30 @@ def _skin_and_top(src: _Source, rig) -> tuple[MeshPart, MeshPart, dict]:
         return neck[1] - 0.018 - 0.05 * scoop
 
     hidden = p[:, 1] < neckline(p) - 0.015
+    report("painting skin", 0.25)
     skin = _skin_part(src, rig, keep_t, hidden)
-    face: dict = {}
+    report("fitting the top", 0.55)
 
     # the top: torso faces refined twice (the source torso is coarse), cut exactly along
     # the neckline, pushed off the skin along the normals, with a slightly rolled edge
     cand = keep_t[(p[keep_t, 1] < neck[1] + 0.01).any(1)]
     tids, ttris = geometry.submesh(cand, np.ones(len(cand), bool))
+    # fabric bridges small bumps (the source chest is dense and detailed there): blur the
+    # torso in space away from the neckline, where the top must still hug the skin; the
+    # skin under it is removed, so a shell that sinks a little into the body shows nothing
+    base = p[tids]
+    away = paint.smoothstep(0.02, 0.07, neckline(base) - base[:, 1])
+    base = base + (geometry.blur_points(base, sigma=0.016) - base) * away[:, None]
     op1, t1 = geometry.subdivide_operator(len(tids), ttris, smooth_steps=1, smooth=0.25)
     op2, t2 = geometry.subdivide_operator(op1.shape[0], t1, smooth_steps=1, smooth=0.25)
     op = op2 @ op1
-    q = op @ p[tids]
+    q = op @ base
     opc, tt = geometry.clip_by_field(len(q), t2, neckline(q) - q[:, 1])
     op = opc @ op
-    q = op @ p[tids]
+    q = op @ base
     opc, tt = geometry.clip_by_field(len(q), tt, q[:, 1] - (src.cut_y + 0.015))
     op = opc @ op
-    q = op @ p[tids]
+    q = op @ base
     nrm = geometry.vertex_normals(q, tt).astype(np.float64)
     edge = neckline(q) - q[:, 1]
     roll = 1 - paint.smoothstep(0.0, 0.008, edge)
@@ -177,7 +183,7 @@ def _skin_and_top(src: _Source, rig) -> tuple[MeshPart, MeshPart, dict]:
     top_mat = Material(name="top", base_color=(1.0, 1.0, 1.0, 1.0), roughness=0.8, wrap=0.15)
     empty = (np.zeros((0, len(tpos), 3), np.float32), np.zeros(0, np.int32))
     top = _part("top", tpos, tt, top_mat, tcol, tj, tw, empty)
-    return skin, top, face
+    return [skin, top]
 
 
 def _top_colors(pos: np.ndarray, below_edge: np.ndarray) -> np.ndarray:
@@ -255,7 +261,7 @@ def _skin_texture(src: _Source, rig, uvs: np.ndarray, tris: np.ndarray, ids: np.
 
 def _eyes(src: _Source, rig) -> list[MeshPart]:
     """Smooth eyeballs replacing the 72-vertex spheres; eyeLook* become rotations."""
-    out_pos, out_col, out_tris, out_j, morph_rows = [], [], [], [], []
+    out_pos, out_col, out_tris, out_j = [], [], [], []
     offset = 0
     deltas_all: dict[int, list[np.ndarray]] = {}
     for side, role in (("l-eye", "leftEye"), ("r-eye", "rightEye")):
@@ -322,15 +328,25 @@ def _kabsch(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return vt.T @ np.diag([1.0, 1.0, d]) @ u.T
 
 
+def _mouth_depth(pos: np.ndarray, src: _Source) -> np.ndarray:
+    """Darken what lies deeper in the mouth: the back of it gets little light."""
+    front = float(src.pos[src.groups["helper-upper-teeth"], 2].max())
+    return 0.3 + 0.7 * paint.smoothstep(front - 0.04, front - 0.005, pos[:, 2])
+
+
 def _mouth_parts(src: _Source, rig) -> list[MeshPart]:
     """Lashes (as is), teeth (refined: the source arches are blocky) and tongue."""
     head_j = rig.skeleton.roles["head"]
     parts = []
-    lash_t = src.tris[src.tris_of("lashes")]
+    # upper lashes only: the lower strips render as a heavy dark band under the eye
+    upper = np.zeros(len(src.pos), bool)
+    upper[src.groups["helper-l-eyelashes-2"]] = True
+    upper[src.groups["helper-r-eyelashes-2"]] = True
+    lash_t = src.tris[src.tris_of("lashes") & upper[src.tris].all(1)]
     ids, tris = geometry.submesh(lash_t, np.ones(len(lash_t), bool))
     lash_mat = Material(name="lashes", base_color=(1, 1, 1, 1), roughness=0.6,
                         double_sided=True)
-    col = np.tile(paint.srgb("#1a1210"), (len(ids), 1))
+    col = np.tile(paint.srgb("#241915"), (len(ids), 1))
     # the lids carry the lashes: keep the source skinning so blinks and head turns agree
     parts.append(_part("eyelashes", src.pos[ids], tris, lash_mat, col, rig.joints[ids],
                        rig.weights[ids], src.morphs(ids)))
@@ -340,7 +356,7 @@ def _mouth_parts(src: _Source, rig) -> list[MeshPart]:
     op, ntris = geometry.subdivide_operator(len(ids), tris, smooth_steps=3, smooth=0.5)
     pos = op @ src.pos[ids]
     tooth = paint.srgb("#efe9dc")
-    col = np.tile(tooth, (len(pos), 1))
+    col = np.tile(tooth, (len(pos), 1)) * _mouth_depth(pos, src)[:, None]
     j, w = rigid(len(pos), head_j)
     teeth_mat = Material(name="teeth", base_color=(1, 1, 1, 1), roughness=0.25)
     parts.append(_part("teeth", pos, ntris, teeth_mat, col, j, w, src.morphs(ids, op)))
@@ -349,7 +365,7 @@ def _mouth_parts(src: _Source, rig) -> list[MeshPart]:
     ids, tris = geometry.submesh(tg, np.ones(len(tg), bool))
     op, ntris = geometry.subdivide_operator(len(ids), tris, smooth_steps=1, smooth=0.4)
     pos = op @ src.pos[ids]
-    col = np.tile(paint.srgb("#9c4a50"), (len(pos), 1))
+    col = np.tile(paint.srgb("#a2464e"), (len(pos), 1)) * _mouth_depth(pos, src)[:, None]
     j, w = rigid(len(pos), head_j)
     tongue_mat = Material(name="tongue", base_color=(1, 1, 1, 1), roughness=0.35, wrap=0.3)
     parts.append(_part("tongue", pos, ntris, tongue_mat, col, j, w, src.morphs(ids, op)))

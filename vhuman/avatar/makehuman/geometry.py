@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import sparse
+from scipy.spatial import cKDTree
 
 
 def quads_to_tris(faces: np.ndarray) -> np.ndarray:
@@ -101,7 +102,6 @@ def clip_by_field(n_vertices: int, tris: np.ndarray, field: np.ndarray
     """
     inside = field >= 0
     n_in = inside[tris].sum(1)
-    rows: list[tuple[int, int, float]] = []
     keep_v = np.zeros(n_vertices, bool)
     keep_v[np.unique(tris[n_in > 0])] = True
     index = np.full(n_vertices, -1, np.int64)
@@ -137,10 +137,22 @@ def clip_by_field(n_vertices: int, tris: np.ndarray, field: np.ndarray
             more += [[ab, index[b], index[c]], [ab, index[c], ac]]
     if more:
         out.append(np.array(more, np.int64))
-    del rows
     ids = np.flatnonzero(keep_v)
     r = np.concatenate([np.arange(len(ids)), np.array(extra_rows, np.int64)])
     cc = np.concatenate([ids, np.array(extra_cols, np.int64)])
     v = np.concatenate([np.ones(len(ids)), np.array(extra_vals, np.float64)])
     op = sparse.csr_matrix((v, (r, cc)), shape=(nxt, n_vertices))
-    return op, np.concatenate(out)
+    tris_out = np.concatenate(out)
+    used, compact = submesh(tris_out, np.ones(len(tris_out), bool))
+    return op[used].tocsr(), compact
+
+
+def blur_points(points: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian-average each point with its neighbours within 3 sigma (in space, so dense
+    and sparse regions of a mesh are smoothed alike)."""
+    tree = cKDTree(points)
+    dist = tree.sparse_distance_matrix(tree, 3 * sigma, output_type="coo_matrix")
+    w = sparse.csr_matrix((np.exp(-(dist.data / sigma) ** 2 / 2), (dist.row, dist.col)),
+                          shape=(len(points), len(points))) + sparse.identity(len(points))
+    norm = np.asarray(w.sum(1)).ravel()
+    return (sparse.diags(1.0 / norm) @ w) @ points

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
-from scipy.spatial import cKDTree
 
 from vhuman.avatar.makehuman import geometry
 from vhuman.avatar.makehuman.paint import smoothstep, srgb, value_noise
 from vhuman.avatar.model import Material, MeshPart
 
-COLUMNS = 240
-ROWS = 60
+COLUMNS = 360
+ROWS = 44
 HAIR = "#1e130d"
 HAIR_LIGHT = "#4f3524"
 
@@ -60,18 +59,14 @@ def hair_below(p: np.ndarray, center: np.ndarray, eye_y: float) -> np.ndarray:
     return hairline_height(theta, eye_y) - p[:, 1]
 
 
-def build_hair(src_pos: np.ndarray, body_tris: np.ndarray, head: np.ndarray,
-               head_joint: int, skin: MeshPart, ears: np.ndarray | None = None,
-               eye_y: float | None = None) -> list[MeshPart]:
+def build_hair(src_pos: np.ndarray, body_tris: np.ndarray, head_joint: int, *,
+               ears: np.ndarray | None, eye_y: float) -> list[MeshPart]:
     """Grow the hair shell and bun.
 
     Args:
         src_pos: float[N, 3] morphed source vertices (metres).
         body_tris: int[T, 3] body triangles of the source mesh.
-        head: head joint position.
         head_joint: joint index the hair is bound to.
-        skin: the skin part; its morph deltas are carried onto nearby hair so raised
-            brows never poke through the hairline.
         ears: bool[N] source vertices to ignore when measuring the skull (ears).
         eye_y: eye height (metres).
     """
@@ -79,7 +74,6 @@ def build_hair(src_pos: np.ndarray, body_tris: np.ndarray, head: np.ndarray,
     p = src_pos[body]
     if ears is not None:
         p = p[~ears[body]]
-    assert eye_y is not None
     p = p[p[:, 1] > eye_y - 0.13]
     center = scalp_center(src_pos[body], eye_y)
     axis = np.array([0.0, 0.25, -1.0])
@@ -125,14 +119,24 @@ def build_hair(src_pos: np.ndarray, body_tris: np.ndarray, head: np.ndarray,
     PH = np.repeat(cols[:, None], ROWS, 1)
     dirs = _dirs(a, u, v, PH, PS)
     r = radius(PH.ravel(), PS.ravel()).reshape(PH.shape)
-    lock = value_noise(np.arange(COLUMNS) * 0.9, 21) * 0.6 + value_noise(
-        np.arange(COLUMNS) * 0.23, 22) * 0.4
+    lock = value_noise(np.arange(COLUMNS) * 0.6, 21) * 0.6 + value_noise(
+        np.arange(COLUMNS) * 0.15, 22) * 0.4
     up = np.clip(dirs[..., 1], 0, 1)
     front = np.clip(dirs[..., 2], 0, 1)
-    volume = 0.007 + 0.006 * up + 0.005 * up * front
+    side = np.abs(dirs[..., 0])
+    volume = 0.007 + 0.006 * up + 0.005 * up * front + 0.003 * side * (1 - up)
     taper = 1 - smoothstep(0.78, 1.0, t)[None]
     thick = volume * (0.15 + 0.85 * taper) + 0.0012 * lock[:, None] * taper
     thick = np.maximum(thick, 0.0012)
+    # a centre parting over the front of the crown: the hair dips toward it from both
+    # sides and a thread of scalp shows in the line
+    base_pt = center + dirs * r[..., None]
+    crown = smoothstep(0.03, 0.06, base_pt[..., 1] - eye_y - 0.03) * smoothstep(
+        -0.02, 0.03, base_pt[..., 2] - center[2])
+    px = base_pt[..., 0]
+    part = crown * np.exp(-(px / 0.006) ** 2)
+    thick = thick * (1 - 0.55 * part)
+    scalp = crown * np.exp(-(px / 0.0016) ** 2)
     pos = center + dirs * (r + thick)[..., None]
 
     tris = []
@@ -151,15 +155,17 @@ def build_hair(src_pos: np.ndarray, body_tris: np.ndarray, head: np.ndarray,
 
     # colour: per-lock streaks, darker roots near the bun and under the volume, lighter
     # tips of the crown where the key light hits, thinning toward skin at the hairline
-    fine_lock = value_noise(np.arange(COLUMNS) * 2.7, 23)
+    fine_lock = np.random.default_rng(23).uniform(-1, 1, COLUMNS)
     streak = (0.55 + 0.3 * lock + 0.15 * fine_lock)[:, None] * np.ones((1, ROWS))
     along = value_noise(t * 9.0 + 3, 24)[None] * 0.08
     dark, light = srgb(HAIR), srgb(HAIR_LIGHT)
     mix = np.clip(streak + along - 0.35, 0, 1) * 0.55
     col = dark[None, None] * (1 - mix[..., None]) + light[None, None] * mix[..., None]
-    edge = smoothstep(0.86, 1.0, t)[None] * (0.7 + 0.3 * fine_lock[:, None])
-    skin_tone = srgb("#c89a80")
-    col = col * (1 - 0.6 * edge[..., None]) + skin_tone * (0.6 * edge[..., None])
+    # at the hairline single strands thin out over the scalp: a touch lighter and warmer,
+    # never skin-pale (a pale rim reads as a wig line)
+    edge = smoothstep(0.9, 1.0, t)[None] * (0.6 + 0.4 * np.abs(fine_lock[:, None]))
+    col = col * (1 - 0.35 * edge[..., None]) + srgb("#6a4a3a") * (0.35 * edge[..., None])
+    col = col * (1 - 0.7 * scalp[..., None]) + srgb("#b98c74") * (0.7 * scalp[..., None])
     col = col.reshape(-1, 3)
 
     # broken highlights: tilt each lock's normal a little about the strand direction
@@ -178,14 +184,17 @@ def build_hair(src_pos: np.ndarray, body_tris: np.ndarray, head: np.ndarray,
     normals = geometry.vertex_normals(all_pos, all_tris)
     normals[: len(flat)] = n2
 
-    morphs = _carry_morphs(all_pos, skin)
+    # no face-unit motion is carried onto the hair: under the hairline the skin moves
+    # < 1 mm (less than the hair's edge thickness), and vertices without morphs keep the
+    # per-lock normals above instead of having them recomputed each frame
+    morphs = (np.zeros((0, len(all_pos), 3), np.float32), np.zeros(0, np.int32))
     j = np.zeros((len(all_pos), 4), np.uint16)
     j[:, 0] = head_joint
     w = np.zeros((len(all_pos), 4), np.float32)
     w[:, 0] = 1
     c4 = np.ones((len(all_pos), 4), np.float32)
     c4[:, :3] = all_col
-    mat = Material(name="hair", base_color=(1, 1, 1, 1), roughness=0.5, wrap=0.1)
+    mat = Material(name="hair", base_color=(1, 1, 1, 1), roughness=0.6, wrap=0.1)
     return [MeshPart(name="hair", positions=all_pos.astype(np.float32),
                      normals=normals.astype(np.float32), indices=all_tris.astype(np.uint32),
                      material=mat, colors=c4, morph_deltas=morphs[0], morph_ids=morphs[1],
@@ -198,7 +207,7 @@ def _bun(center: np.ndarray, axis: np.ndarray, grid_radius: float
     a, u, v = _frame(axis)
     big, small = 0.022, 0.016
     base = center + a * (grid_radius + 0.004)
-    n_a, n_b = 48, 20
+    n_a, n_b = 40, 16
     s = np.linspace(0, 2 * np.pi, n_a, endpoint=False)
     q = np.linspace(0, 2 * np.pi, n_b, endpoint=False)
     S, Q = np.meshgrid(s, q, indexing="ij")
@@ -222,15 +231,3 @@ def _bun(center: np.ndarray, axis: np.ndarray, grid_radius: float
     mix = (0.15 + 0.35 * streak)[:, None]
     col = srgb(HAIR)[None] * (1 - mix) + srgb(HAIR_LIGHT)[None] * mix
     return flat, tris, col
-
-
-def _carry_morphs(pos: np.ndarray, skin: MeshPart) -> tuple[np.ndarray, np.ndarray]:
-    """Let hair near moving skin (forehead, temples) follow it, fading with distance."""
-    if len(skin.morph_ids) == 0:
-        return np.zeros((0, len(pos), 3), np.float32), np.zeros(0, np.int32)
-    tree = cKDTree(skin.positions)
-    dist, nearest = tree.query(pos)
-    fall = 1 - smoothstep(0.006, 0.02, dist)
-    deltas = skin.morph_deltas[:, nearest] * fall[None, :, None]
-    keep = np.abs(deltas).max(axis=(1, 2)) > 1e-5
-    return deltas[keep].astype(np.float32), skin.morph_ids[keep].astype(np.int32)

@@ -78,7 +78,7 @@ def value_noise3(p: np.ndarray, seed: int) -> np.ndarray:
 
 
 def eye_colors(positions: np.ndarray, center: np.ndarray, forward: np.ndarray,
-               radius: float, iris: str = "#5a3b22") -> np.ndarray:
+               radius: float, iris: str = "#3f2818") -> np.ndarray:
     """Sclera, iris (radial fibres, dark limbal ring) and pupil along the eye's axis."""
     d = positions - center
     d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-9)
@@ -96,7 +96,7 @@ def eye_colors(positions: np.ndarray, center: np.ndarray, forward: np.ndarray,
         + srgb("#c98f86") * (0.18 * smoothstep(0.8, 1.6, ang))[:, None]
     fib = 0.75 + 0.25 * value_noise(phi * 14.0 + 40.0, 7) * value_noise(phi * 5 + 9, 8)
     iris_lin = srgb(iris)
-    inner = srgb("#9a6a34")  # lighter ring round the pupil (heterochromia-like warmth)
+    inner = srgb("#6e4a28")  # lighter ring round the pupil (heterochromia-like warmth)
     t = smoothstep(r_pupil, r_iris, ang)
     iris_col = (inner * (1 - t)[:, None] + iris_lin * t[:, None]) * fib[:, None]
     limbal = smoothstep(r_iris - 0.08, r_iris, ang)
@@ -115,7 +115,7 @@ def _brow(p: np.ndarray, eye: np.ndarray, side: float) -> np.ndarray:
     u = (p[:, 0] - inner_x) / (outer_x - inner_x)  # 0 at the inner end, 1 outer
     uc = np.clip(u, 0, 1)
     centre = eye[1] + 0.0185 + 0.0055 * np.sin(np.pi * np.clip(uc * 1.15, 0, 1)) - 0.004 * uc
-    half = 0.0062 * (1 - uc) + 0.0036 * uc
+    half = 0.0044 * (1 - uc) ** 0.7 + 0.0015 * uc
     dy = np.abs(p[:, 1] - centre)
     across = 1 - smoothstep(half * 0.55, half * 1.25, dy)
     along = smoothstep(-0.12, 0.05, u) * (1 - smoothstep(0.9, 1.08, u))
@@ -195,9 +195,10 @@ def _brow_strokes(p: np.ndarray, eye: np.ndarray, side: float) -> np.ndarray:
     # hairs lean outward and up at the inner end, flatten toward the tail
     angle = np.radians(70) * (1 - u) + np.radians(15) * u
     across = (p[:, 0] * side) * np.sin(angle) - p[:, 1] * np.cos(angle)
-    strokes = 0.5 + 0.5 * value_noise(across * 5200.0, 13)
-    fine = 0.5 + 0.5 * value_noise(across * 11000.0 + 5, 14)
-    return np.clip(base * (0.5 + 0.5 * strokes * (0.5 + 0.5 * fine)) * 1.35, 0, 1)
+    strokes = 0.5 + 0.5 * value_noise(across * 9000.0, 13)
+    # solid core, strokes show at the soft edges where single hairs read
+    core = np.clip(base * 1.3, 0, 1)
+    return np.clip(core * (0.78 + 0.22 * strokes), 0, 1)
 
 
 def skin_colors(p: np.ndarray, lips: np.ndarray, mouth: np.ndarray, eyelids: np.ndarray,
@@ -256,7 +257,7 @@ def skin_colors(p: np.ndarray, lips: np.ndarray, mouth: np.ndarray, eyelids: np.
                           & (p[:, 2] > eye_l[2] - 0.02) & (np.abs(p[:, 0]) < 0.1))
     q = p[near]
     brow[near] = np.clip(_brow_strokes(q, eye_l, 1.0) + _brow_strokes(q, eye_r, -1.0), 0, 1)
-    col = col * (1 - 0.9 * brow)[:, None] + srgb("#2e1f17")[None] * (0.9 * brow)[:, None]
+    col = col * (1 - 0.92 * brow)[:, None] + srgb("#24170f")[None] * (0.92 * brow)[:, None]
 
     lip = np.clip(lips * 1.25, 0, 1)
     lip_col = srgb("#b8575a")[None] * np.ones((n, 1))

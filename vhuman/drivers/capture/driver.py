@@ -44,6 +44,7 @@ from vhuman.drivers.capture.filters import (
     OneEuroFilter,
     OneEuroParams,
     QuatOneEuroFilter,
+    hold_for,
     loss_fade,
 )
 from vhuman.drivers.capture.landmarker import (
@@ -174,6 +175,7 @@ class CaptureDriver:
         self.faces_found = 0  # face_found events: how often a face (re)appeared
         self._started_ns = 0
         self._session_open = False
+        self._hold_ns = HOLD_NS
 
     # -- Driver contract ------------------------------------------------------------------
 
@@ -198,21 +200,25 @@ class CaptureDriver:
         model = self._model_path or await asyncio.to_thread(ensure_face_landmarker,
                                                             None, download=False)
         self._landmarker = await asyncio.to_thread(FaceLandmarker, model, mirror=self.mirror)
+        self._started_ns = ctx.clock.now_ns()
+        self._camera_ok = await asyncio.to_thread(self.source.open)
+        if not self._camera_ok and not self.source.live:
+            self._landmarker.close()
+            self._landmarker = None
+            raise ConfigError(f"capture source {self.source.redacted!r} cannot be opened "
+                              f"(not a video or images OpenCV can read?)")
         if self.record_path:
             from vhuman.drivers.replay import TakeWriter
 
             self._recorder = TakeWriter(self.record_path, source_kind=self.source.kind)
-        self._started_ns = ctx.clock.now_ns()
-        self._camera_ok = await asyncio.to_thread(self.source.open)
-        if not self._camera_ok and not self.source.live:
-            raise ConfigError(f"capture source {self.source.redacted!r} cannot be opened "
-                              f"(not a video OpenCV can read?)")
         self._session_open = True
         self.audit.append("capture_started", operator=self.consent.operator,
-                          consent_seq=self.consent.audit_seq, source_kind=self.source.kind,
+                          consent_seq=self.consent.audit_seq,
+                          consent_log=self.consent.audit_path, source_kind=self.source.kind,
                           source=self.source.redacted, recording=bool(self.record_path))
         self._file_t0 = self._started_ns
         self._next_file_t = self._file_t0
+        self._hold_ns = hold_for(int(1e9 / self.source.fps))
         if not self._camera_ok:
             self._emit("camera_lost", source=self.source.redacted)
         if not self.offline:
@@ -237,7 +243,7 @@ class CaptureDriver:
             extra = quat.slerp(np.array([1, 0, 0, 0], np.float32), step,
                                pred / track.dt_prev_ns)
             head = quat.mul(extra, track.head)
-        fade = loss_fade(age)
+        fade = loss_fade(age, self._hold_ns)
         fade_in = min(1.0, max(0.0, (t_ns - track.t_found_ns) / FADE_IN_NS))
         conf = track.confidence * fade * fade_in
         return Pose(t_ns, weights, CAPTURE_MASK.copy(), head, track.gaze, float(conf))
@@ -406,7 +412,7 @@ class CaptureDriver:
             if self._recorder is not None:
                 self._recorder.write(t_ns, None)
             last = self._track.t_ns if self._track is not None else None
-            if self._face_present and last is not None and t_ns - last >= HOLD_NS:
+            if self._face_present and last is not None and t_ns - last >= self._hold_ns:
                 self._face_present = False
                 self._emit("face_lost", reason="no_face", t_ns=t_ns)
             return
@@ -430,12 +436,15 @@ class CaptureDriver:
             vel = ((wf - self._prev[1]) / dt_prev).astype(np.float32)
             head_prev = self._prev[2]
         self._prev = (t_ns, wf, hf)
-        if not self._face_present:
+        was_present = self._face_present
+        if not was_present:
             self._face_present = True
             self.faces_found += 1
             self._emit("face_found", t_ns=t_ns)
-        lost_long = prev_track is None or gap is None or gap > HOLD_NS
-        t_found = t_ns if lost_long else prev_track.t_found_ns
+        # Fade in after a real loss only; a slow source (a 5 fps folder) must not flicker.
+        returning = (prev_track is None or gap is None or not was_present
+                     or gap > self._hold_ns + FADE_OUT_NS - HOLD_NS)
+        t_found = t_ns if returning else prev_track.t_found_ns
         gaze = gaze_from_weights(wf)
         self._track = _Track(t_ns, wf, hf, gaze, m.confidence, vel, head_prev, dt_prev, t_found)
         if self._recorder is not None:

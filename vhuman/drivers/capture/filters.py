@@ -22,11 +22,20 @@ HOLD_NS = 100 * _MS
 FADE_OUT_NS = 400 * _MS
 
 
-def loss_fade(age_ns: int) -> float:
-    """Confidence factor ``age_ns`` after the last face: 1 for HOLD_NS, then linear to 0."""
-    if age_ns <= HOLD_NS:
+def hold_for(frame_period_ns: int) -> int:
+    """How long to hold a face before fading: HOLD_NS, or 1.5 frames of a slow source."""
+    return max(HOLD_NS, int(1.5 * frame_period_ns))
+
+
+def loss_fade(age_ns: int, hold_ns: int = HOLD_NS) -> float:
+    """Confidence factor ``age_ns`` after the last face: 1 for ``hold_ns``, then linear to 0.
+
+    The ramp lasts ``FADE_OUT_NS - HOLD_NS`` (300 ms), so at camera rates (>= 20 fps) the
+    layer is gone 400 ms after the last face.
+    """
+    if age_ns <= hold_ns:
         return 1.0
-    return max(0.0, 1.0 - (age_ns - HOLD_NS) / (FADE_OUT_NS - HOLD_NS))
+    return max(0.0, 1.0 - (age_ns - hold_ns) / (FADE_OUT_NS - HOLD_NS))
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,9 +29,10 @@ import numpy as np
 
 from vhuman.avatar.arkit import ARKIT_52, INDEX, N_ARKIT
 
-#: Gaze angle at an eyeLook* weight of 1 (ARKit's range is roughly ±30° / ±25°).
-GAZE_YAW_RANGE = math.radians(30.0)
-GAZE_PITCH_RANGE = math.radians(25.0)
+#: Gaze angle (radians) at an eyeLook* weight of 1; the same scale as the mixer's
+#: ``gaze_to_eyelook`` (0.6 / 0.45), so gaze -> eyeLook -> gaze round-trips.
+GAZE_YAW_RANGE = 0.6
+GAZE_PITCH_RANGE = 0.45
 
 #: The capture layer drives every shape MediaPipe measures; tongueOut stays with other layers.
 CAPTURE_MASK = np.ones(N_ARKIT, np.float32)

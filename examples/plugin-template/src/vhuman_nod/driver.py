@@ -1,4 +1,4 @@
-"""NodDriver: a complete vhuman driver plugin (start, sample, stop) in under 50 lines."""
+"""NodDriver: a complete vhuman driver plugin (start, sample, stop); the class is under 50 lines."""
 
 import math
 import threading
@@ -22,21 +22,23 @@ class NodDriver:
     def __init__(self, keyword="yes", path="nod.txt", degrees=12.0, seconds=0.8):
         self.keyword, self.path = str(keyword).lower(), Path(path)  # options arrive as text
         self.radians, self.period_ns = math.radians(float(degrees)), int(float(seconds) * 1e9)
-        self.seen = self.used = 0  # written by the watcher / by sample only: no lock needed
+        self.seen = self.used = 0  # seen: only poll() writes it; used: only sample()
         self._last, self._nod_ns, self._stop = 0, -self.period_ns, threading.Event()
+        self._poll_lock = threading.Lock()  # poll() may also be called by hand (tests)
         self._zeros = np.zeros(52, np.float32)  # weights and mask: this layer moves the head only
 
-    async def start(self, ctx):
-        self._last = self._count()  # only keywords written from now on count
-        threading.Thread(target=self._watch, name="nod-watch", daemon=True).start()
+    async def start(self, ctx):  # also called again after stop() when vhuman restarts us
+        self._last, self._stop = self._count(), threading.Event()  # only new keywords count
+        threading.Thread(target=self._watch, args=(self._stop,), daemon=True).start()
 
-    def _watch(self):  # file I/O happens here, never in sample()
-        while not self._stop.wait(0.05):
+    def _watch(self, stop):  # file I/O happens here, never in sample()
+        while not stop.wait(0.05):
             self.poll()
 
     def poll(self):
-        n = self._count()
-        self.seen, self._last = self.seen + max(0, n - self._last), n  # truncated: count anew
+        with self._poll_lock:
+            n = self._count()
+            self.seen, self._last = self.seen + max(0, n - self._last), n  # truncated: anew
 
     def _count(self):
         try:

@@ -1,0 +1,75 @@
+"""Scene files: defaults, validation with lines, the AI label rule."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from vhuman.scenes.scene import DEFAULT_AI_LABEL, load_scene, load_scene_text
+from vhuman.scenes.yamlsrc import FileProblems
+
+
+def test_empty_scene_has_defaults_and_the_label_on() -> None:
+    s = load_scene_text("")
+    assert s.ai_label.enabled and s.ai_label.text == DEFAULT_AI_LABEL
+    assert s.product_card.anchor == "right" and s.background.kind == "color"
+
+
+def test_example_scenes_load() -> None:
+    from conftest import ROOT
+
+    for p in (ROOT / "examples" / "scenes").glob("*.yaml"):
+        sc = load_scene(p)
+        assert sc.ai_label.enabled, p
+
+
+def test_full_scene(tmp_path) -> None:
+    (tmp_path / "bg.png").write_bytes(b"")  # existence is what validation checks
+    s = load_scene_text(
+        "title: 直播间\nbackground: {image: bg.png}\navatar: {x: -0.1, scale: 1.2}\n"
+        "camera: {zoom: 1.3}\nlights:\n  key: {color: '#ffeedd', intensity: 2, "
+        "direction: [0, -1, -1]}\noverlays:\n  product_card: {position: [0.7, 0.1], "
+        "scale: 0.8}\n  subtitles: off\nai_label: {text: AI 主播, position: bottom-left}\n",
+        base_dir=tmp_path)
+    assert s.background.kind == "image" and s.background.path == tmp_path / "bg.png"
+    assert (s.avatar_x, s.avatar_scale, s.camera_zoom) == (-0.1, 1.2, 1.3)
+    assert s.key_light.color == (1.0, 0xEE / 255, 0xDD / 255) and s.key_light.intensity == 2
+    assert s.product_card.xy == (0.7, 0.1) and s.product_card.scale == 0.8
+    assert not s.subtitles.enabled
+    assert s.ai_label.text == "AI 主播" and s.ai_label.position.anchor == "bottom-left"
+
+
+def test_ai_label_off_needs_a_reason() -> None:
+    with pytest.raises(FileProblems) as info:
+        load_scene_text("title: x\nai_label: off\n", "room.yaml")
+    (p,) = info.value.problems
+    assert p.line == 2 and "without a reason" in p.message and "ai_label_reason" in p.fix
+    with pytest.raises(FileProblems):
+        load_scene_text("ai_label: {enabled: false, reason: '  '}\n")
+
+
+def test_ai_label_off_with_a_reason_is_logged(caplog) -> None:
+    with caplog.at_level(logging.WARNING, logger="vhuman.scenes"):
+        s = load_scene_text("ai_label: off\nai_label_reason: 平台自带 AI 标识\n", "r.yaml")
+    assert not s.ai_label.enabled and s.ai_label.reason == "平台自带 AI 标识"
+    assert "平台自带 AI 标识" in caplog.text
+    s2 = load_scene_text("ai_label: {enabled: off, reason: 录播回放已标注}\n")
+    assert not s2.ai_label.enabled
+
+
+def test_every_problem_with_its_line() -> None:
+    text = ("background: {color: '#zzzzzz'}\n"        # 1
+            "avatar: {x: 3}\n"                        # 2
+            "camera: {zoom: 0}\n"                     # 3
+            "overlays:\n"                             # 4
+            "  product_card: middle\n"                # 5
+            "  ticker: top\n"                         # 6
+            "lights:\n"                               # 7
+            "  key: {direction: [0, 0, 0]}\n"         # 8
+            "ai_lable: hi\n")                         # 9
+    with pytest.raises(FileProblems) as info:
+        load_scene_text(text, "s.yaml")
+    lines = [p.line for p in info.value.problems]
+    assert lines == [1, 2, 3, 5, 6, 8, 9]
+    assert "did you mean 'ai_label'" in str(info.value)
