@@ -62,13 +62,105 @@ def _isolate(driver, engine: Engine):
     return IsolatedDriver(driver, emit=engine.events.emit, clock=engine.clock)
 
 
+DEMO_SHOW = Path(__file__).resolve().parent.parent / "examples" / "shows" / "demo_zh.yaml"
+WELCOME = ("大家好，欢迎来到直播间！", "Hello everyone, welcome to the live room!")
+
+
+def _add_capture(args: argparse.Namespace, engine: Engine, offline: bool) -> None:
+    """--camera / --replay layers; the camera opens only after consent is recorded."""
+    registry = default_registry()
+    if args.camera is not None:
+        from vhuman.safety.audit import AuditLog, default_audit_path
+        from vhuman.safety.consent import require_consent
+
+        audit = AuditLog(default_audit_path())
+        consent = require_consent(args.consent, interactive=sys.stdin.isatty(), audit=audit)
+        engine.add_driver(registry.create("capture", source=args.camera, consent=consent,
+                                          audit=audit, record=args.record, offline=offline))
+    if args.replay is not None:
+        engine.add_driver(registry.create("replay", path=args.replay))
+
+
+class Live:
+    """The show side of a run: speaker, host, runner (None when not wanted)."""
+
+    def __init__(self, args: argparse.Namespace, engine: Engine, *, offline: bool) -> None:
+        from vhuman.scenes.host import EngineHost
+        from vhuman.scenes.scene import default_scene, load_scene
+        from vhuman.scenes.show import load_show
+        from vhuman.speech.queue import Speaker
+
+        self.show = None
+        show_path = args.show
+        if show_path is None and not args.no_show and not args.say and args.camera is None \
+                and args.replay is None and DEMO_SHOW.exists():
+            show_path = str(DEMO_SHOW)
+        self.moderator = None
+        if show_path is not None:
+            self.moderator = self._moderator(engine)
+            self.show = load_show(show_path, moderator=self.moderator)
+        scene = load_scene(args.scene) if args.scene else (
+            self.show.scene if self.show is not None else default_scene())
+        self.speaker = Speaker(engine.clock, engine=engine.config.tts_engine,
+                               voice=engine.config.voice)
+        self.host = EngineHost(engine, self.speaker, scene, background_raster=not offline)
+        self.speaker.on_event = self.host.on_speaker_event
+        self.runner = None
+        self.engine = engine
+        self.args = args
+
+    def _moderator(self, engine: Engine):
+        from vhuman.safety.audit import AuditLog, default_audit_path
+        from vhuman.safety.moderation import Moderator
+
+        return Moderator.default(audit=AuditLog(default_audit_path()), emit=engine.events.emit)
+
+    def start(self) -> None:
+        """Queue --say lines and start the show runner (call on the running loop)."""
+        from vhuman.scenes.runner import ShowRunner
+
+        if self.moderator is None:
+            self.moderator = self._moderator(self.engine)
+        for text in self.args.say:
+            self._say_checked(text)
+        if self.show is None and not self.args.say and not self.args.no_show \
+                and self.args.frames is None:
+            for text in WELCOME:
+                self._say_checked(text)
+        self.runner = ShowRunner(self.host, self.show)
+        self._task = asyncio.ensure_future(self.runner.run())
+
+    def _say_checked(self, text: str) -> None:
+        from vhuman.safety.moderation import describe_hits
+
+        hits = self.moderator.check(text, source="say", where="--say")
+        if hits:
+            raise ConfigError(f"--say text blocked by moderation: {describe_hits(hits)}")
+        self.host.say(text)
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            self.runner.stop()
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+        self.speaker.close()
+        self.host.compositor.close()
+
+
 async def run_offline(args: argparse.Namespace, progress: Progress | None) -> int:
     from PIL import Image
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     engine = build_engine(args, offline=True, progress=progress)
+    _add_capture(args, engine, offline=True)
+    live = Live(args, engine, offline=True) if not args.no_show or args.say else None
     await engine.start()
+    if live is not None:
+        live.start()
     try:
         def save(i: int, frame) -> None:
             Image.fromarray(frame.rgba[:, :, :3]).save(out / f"frame_{i:05d}.png",
@@ -78,23 +170,40 @@ async def run_offline(args: argparse.Namespace, progress: Progress | None) -> in
 
         await engine.render_offline(args.frames, save)
     finally:
+        if live is not None:
+            await live.stop()
         await engine.stop()
     print(f"wrote {args.frames} frames to {out}")
     return 0
 
 
 async def run_live(args: argparse.Namespace, progress: Progress | None) -> int:
+    from vhuman.scenes.chat import ChatIntake, chat_handler
+    from vhuman.scenes.control import control_handler, generate_token
     from vhuman.stream.server import MediaServer
 
     engine = build_engine(args, offline=False, progress=progress)
+    _add_capture(args, engine, offline=False)
+    live = Live(args, engine, offline=False)
     cfg = engine.config
     server = MediaServer(cfg.host, cfg.port, width=cfg.width, height=cfg.height, fps=cfg.fps,
-                         codec=cfg.codec, jpeg_quality=cfg.jpeg_quality)
+                         codec=cfg.codec, jpeg_quality=cfg.jpeg_quality,
+                         label=live.host.compositor.scene.ai_label.text
+                         if live.host.compositor.scene.ai_label.enabled else "")
     engine.add_video_sink(server.submit_video)
     engine.add_audio_sink(server.submit_audio)
-    server.set_health_provider(engine.health)
+    server.set_health_provider(lambda: {**engine.health(),
+                                        "show": live.runner.status() if live.runner else None})
     await engine.start()
     await server.start()
+    live.start()
+    token = args.token or generate_token()
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    server.add_websocket_route("/control", control_handler(
+        live.host, live.runner, token, moderator=live.moderator,
+        shows_dir=examples / "shows", scenes_dir=examples / "scenes"))
+    server.add_websocket_route("/chat", chat_handler(ChatIntake(live.runner, live.moderator),
+                                                     live.runner))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
@@ -102,9 +211,12 @@ async def run_live(args: argparse.Namespace, progress: Progress | None) -> int:
         except (NotImplementedError, RuntimeError):
             pass
     print(f"vhuman is live: open {server.url} (Ctrl+C to stop)", flush=True)
+    if not args.token:
+        print(f"control token (for /control): {token}", flush=True)
     try:
         await engine.run()
     finally:
+        await live.stop()
         await server.stop()
         await engine.stop()
     return 0

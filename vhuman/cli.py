@@ -28,6 +28,9 @@ SUBCOMMAND_MODULES = (
     "vhuman.drivers.capture.models",
     "vhuman.safety.audit",
     "vhuman.plugins",
+    "vhuman.drivers.capture.driver",
+    "vhuman.avatar.default_host",
+    "vhuman.scenes.cli",
 )
 
 
@@ -157,11 +160,15 @@ def _setup_logging(level: str) -> None:
     logging.basicConfig(level=getattr(logging, level.upper()),
                         format="%(asctime)s %(levelname).1s %(name)s: %(message)s",
                         datefmt="%H:%M:%S")
+    # websockets logs every plain HTTP request (the page, /health) as a rejected handshake.
+    logging.getLogger("websockets.server").setLevel(logging.WARNING)
 
 
 def _guard(fn: Any, args: argparse.Namespace) -> int:
     try:
         return int(fn(args) or 0)
+    except BrokenPipeError:  # output piped into head & co.
+        return 0
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -90,6 +90,8 @@ class Engine:
         self._started = False
         self._pending: set[Future] = set()
         self.ticker: Ticker | None = None
+        #: background the renderer clears to when it is built (a scene may set it first)
+        self.initial_background: tuple[float, float, float, float] = config.background
         self.render = RenderWorker(make_renderer or self._default_renderer, post=self._compose)
 
     # -- wiring ----------------------------------------------------------------------
@@ -97,7 +99,7 @@ class Engine:
         from vhuman.render.renderer import Renderer
 
         return Renderer(self.avatar, self.config.width, self.config.height,
-                        background=self.config.background)
+                        background=self.initial_background)
 
     def add_driver(self, driver: Driver, *, name: str | None = None) -> None:
         """Add a motion layer (call before :meth:`start`, or after: it is started then)."""
