@@ -82,8 +82,12 @@ class SimHost(_Recorder):
             self.interrupt()
         lid = f"L{next(self._ids)}"
         self._queue.append((lid, text))
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # called outside a loop (Sans-I/O tests): queue only
+            return lid
         if self._player is None or self._player.done():
-            self._player = asyncio.get_running_loop().create_task(self._play())
+            self._player = loop.create_task(self._play())
         return lid
 
     def interrupt(self) -> None:

@@ -18,7 +18,7 @@ BG = (236, 228, 220)
 
 @pytest.fixture(scope="module")
 def product() -> Product:
-    from conftest import ROOT
+    from tests.scenes.conftest import ROOT
 
     return Product("tea", "明前龙井 250g", "89", "129",
                    (ROOT / "examples" / "products" / "tea.png",), ("今年春茶，豆香清爽",), 500)
