@@ -210,9 +210,10 @@ class Engine:
             self.stats.tick_dropped = ticker.stats.dropped
             state = self.step(t_ns)
             self.pump_audio(t_ns)
-            fut = self.render.submit(state)
-            if fut is None:
+            fut, replaced = self.render.submit(state)
+            if replaced:
                 self.stats.render_dropped += 1
+            if fut is None:
                 continue
             self._pending.add(fut)
             fut.add_done_callback(self._frame_done_threadsafe(t_ns))
