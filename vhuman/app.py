@@ -157,7 +157,7 @@ async def run_offline(args: argparse.Namespace, progress: Progress | None) -> in
     out.mkdir(parents=True, exist_ok=True)
     engine = build_engine(args, offline=True, progress=progress)
     _add_capture(args, engine, offline=True)
-    live = Live(args, engine, offline=True) if not args.no_show or args.say else None
+    live = Live(args, engine, offline=True)  # the AI label is always on, show or not
     await engine.start()
     if live is not None:
         live.start()
