@@ -50,34 +50,22 @@ def _size(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"{text} must be > 0")
-    return v
+def _number(kind: type, lo: float, hi: float, what: str) -> Any:
+    """An argparse type: ``kind`` within ``lo..hi``, with a one-line message otherwise."""
+    def parse(text: str) -> Any:
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not lo <= v <= hi:
+            raise argparse.ArgumentTypeError(f"{text} is out of range {lo:g}..{hi:g}")
+        return v
+    return parse
 
 
-def _fps(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 1 <= v <= 120:
-        raise argparse.ArgumentTypeError(f"{text} is out of range 1..120")
-    return v
-
-
-def _port(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= v <= 65535:
-        raise argparse.ArgumentTypeError(f"{text} is out of range 0..65535")
-    return v
+_positive_int = _number(int, 1, 10**9, "a whole number")
+_fps = _number(float, 1, 120, "a number")
+_port = _number(int, 0, 65535, "a port number")
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:

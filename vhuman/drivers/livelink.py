@@ -44,6 +44,7 @@ from vhuman.avatar.arkit import INDEX, N_ARKIT
 from vhuman.drivers.base import PRIORITY_CAPTURE, DriverContext
 from vhuman.engine import quat
 from vhuman.engine.frames import Pose
+from vhuman.drivers.registry import option_bool
 from vhuman.errors import ConfigError, ProtocolError
 
 log = logging.getLogger("vhuman.driver.livelink")
@@ -289,11 +290,4 @@ def _number(name: str, value: object, kind: type) -> int | float:
 
 
 def _flag(name: str, value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"livelink: {name} must be true or false, got {value!r}")
+    return option_bool(value, f"livelink: {name}")

@@ -100,6 +100,18 @@ def _check_options(name: str, factory: Factory, options: dict[str, Any]) -> None
             f"valid options: {', '.join(valid) or 'none'}")
 
 
+def option_bool(value: Any, what: str) -> bool:
+    """A boolean driver option given as a bool or as text (``--driver x:flag=yes``)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{what} must be true or false, got {value!r}")
+
+
 def parse_driver_spec(spec: str) -> tuple[str, dict[str, str]]:
     """Parse ``name:key=value,key=value`` (values stay strings; drivers convert)."""
     name, _, rest = spec.partition(":")

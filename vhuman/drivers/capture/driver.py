@@ -56,6 +56,7 @@ from vhuman.drivers.capture.landmarker import (
 from vhuman.drivers.capture.sources import FrameSource, open_source
 from vhuman.engine import quat
 from vhuman.engine.frames import Pose
+from vhuman.drivers.registry import option_bool
 from vhuman.errors import ConfigError
 from vhuman.safety.audit import AuditLog
 from vhuman.safety.consent import Consent, ConsentError, require_consent
@@ -89,14 +90,7 @@ class _Track:
 
 
 def _bool(value: Any, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"capture option {name}={value!r} must be true or false")
+    return option_bool(value, f"capture option {name}")
 
 
 class CaptureDriver:
