@@ -6,6 +6,7 @@ viewer in headless Debian Chromium. Slow: starts a process and a browser.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -144,3 +145,45 @@ def test_browser_hears_the_host_speak(app, page):
     stats = page.evaluate("window.vhumanStats")
     assert stats["audioContextState"] == "running"
     assert stats["framesDrawn"] > 0
+
+
+def test_a_chat_question_gets_a_spoken_answer(app):
+    """The demo show: /chat 多少钱 → a reply with the product price is spoken (line_started
+    on /control, whose token we set)."""
+    import asyncio
+
+    import websockets
+
+    import urllib.request
+
+    url = app("--token", "e2e-token")
+    base = url.replace("http://", "ws://").rstrip("/")
+    deadline = time.monotonic() + 60  # the price rule needs a product on screen
+    while time.monotonic() < deadline:
+        health = json.loads(urllib.request.urlopen(url.rstrip("/") + "/health").read())
+        if (health.get("show") or {}).get("product"):
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError("the demo show never put a product on screen")
+
+    async def go():
+        async with websockets.connect(base + "/control") as control:
+            await control.send(json.dumps({"id": "1", "op": "auth", "token": "e2e-token"}))
+            async with websockets.connect(base + "/chat") as chat:
+                await chat.send(json.dumps({"user": "小王", "text": "这个多少钱？", "ts": 1}))
+                decision = json.loads(await asyncio.wait_for(chat.recv(), 20))
+            assert decision["ok"] and decision["action"] == "reply", decision
+            deadline = asyncio.get_running_loop().time() + 60
+            while asyncio.get_running_loop().time() < deadline:
+                msg = json.loads(await asyncio.wait_for(control.recv(), 60))
+                if msg.get("event") == "line_started" and msg.get("text") == decision["reply"]:
+                    return decision["reply"]
+            raise AssertionError("the chat reply was never spoken")
+
+    # Playwright's sync API may leave this thread's loop marked running: use a fresh thread.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        reply = pool.submit(asyncio.run, go()).result()
+    assert "元" in reply  # the price template was filled
