@@ -123,8 +123,8 @@ class Live:
             self.moderator = self._moderator(self.engine)
         for text in self.args.say:
             self._say_checked(text)
-        if self.show is None and not self.args.say and not self.args.no_show \
-                and self.args.frames is None:
+        # The host greets in both languages on start; a show's own lines follow.
+        if not self.args.say and self.args.frames is None:
             for text in WELCOME:
                 self._say_checked(text)
         self.runner = ShowRunner(self.host, self.show)
