@@ -2,7 +2,6 @@
 
 import asyncio
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -22,9 +21,11 @@ class GatedRenderer:
 
     def __init__(self):
         self.gate = threading.Event()
+        self.busy = threading.Event()
         self.rendered = []
 
     def render(self, state):
+        self.busy.set()
         self.gate.wait(10)
         self.rendered.append(state.t_ns)
         return np.full((4, 4, 4), state.t_ns % 255, np.uint8)
@@ -37,7 +38,7 @@ def test_render_worker_keeps_only_the_latest_waiting_state():
     try:
         first, replaced = worker.submit(AvatarState(t_ns=1))
         assert not replaced
-        time.sleep(0.05)  # the worker picks up state 1 and blocks on the gate
+        assert r.busy.wait(5)  # the worker picked up state 1 and blocks on the gate
         second, _ = worker.submit(AvatarState(t_ns=2))
         third, replaced = worker.submit(AvatarState(t_ns=3))
         assert replaced and second.cancelled()  # 2 was waiting and is dropped, never queued
