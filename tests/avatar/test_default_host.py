@@ -338,3 +338,36 @@ def test_cli_host_prints_the_cached_glb(built, capsys: pytest.CaptureFixture[str
     assert args.func(args) == 0
     out = capsys.readouterr().out
     assert str(glbs[0]) in out and "52/52 ARKit targets" in out
+
+
+@pytest.mark.slow
+@needs_anny
+def test_gpu_skinning_and_vertex_lighting_match_the_reference_paths(
+        built, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast paths the CPU rasteriser uses draw the same host as the slow ones: skinning
+    in the vertex shader against numpy skinning, and per-vertex against per-pixel light."""
+    from vhuman.engine.frames import AvatarState
+    from vhuman.engine.quat import from_euler
+    from vhuman.render import shaders
+    from vhuman.render.renderer import Renderer
+
+    avatar = built[0]
+    weights = np.zeros(52, np.float32)
+    weights[INDEX["jawOpen"]] = 0.5
+    weights[INDEX["mouthSmileLeft"]] = 0.7
+    st = AvatarState(0, weights=weights, head=from_euler(0.35, 0.1, 0.05))
+    bg = (0.8, 0.75, 0.7, 1.0)
+
+    def draw(**kw) -> tuple[np.ndarray, int]:
+        with Renderer(avatar, 480, 270, background=bg, **kw) as r:
+            return r.render(st).copy(), r._gpu_classes
+
+    gpu, n_gpu = draw(shading="vertex")
+    pixel, _ = draw(shading="pixel")
+    monkeypatch.setattr(shaders, "MAX_SKIN_CLASSES", 0)  # too many classes: numpy skins
+    cpu, n_cpu = draw(shading="vertex")
+    assert n_gpu >= 2 and n_cpu == 0
+    assert np.abs(gpu.astype(int) - cpu.astype(int)).max() <= 2
+    # per-vertex light: same picture, highlights a little softer
+    d = np.abs(gpu[..., :3].astype(int) - pixel[..., :3].astype(int)).max(-1)
+    assert d.mean() < 1.5 and (d > 24).mean() < 0.002

@@ -26,7 +26,10 @@ from vhuman.render.morph import Morpher, build_plan, moved_vertices, vertex_norm
 from vhuman.render.skinning import HeadRig, Skinner
 
 AA_MODES = ("auto", "fxaa", "msaa", "none")
-SHADING_MODES = ("auto", "vertex", "pixel")
+SHADING_MODES = ("auto", "vertex", "hybrid", "pixel")
+#: below this roughness a material keeps per-pixel specular in "vertex" shading (eyes, teeth:
+#: their small sharp highlights would smear between vertices)
+GLOSSY_ROUGHNESS = 0.3
 _GL_SRGB8_ALPHA8 = 0x8C43
 _ALPHA_MODES = {"OPAQUE": 0, "MASK": 1, "BLEND": 2}
 _MAX_SIZE = 8192
@@ -149,9 +152,10 @@ class Renderer:
         aa: "fxaa" (cheap post pass), "msaa" (4x multisampling, for GPUs), "none", or
             "auto" (msaa on a GPU; none on llvmpipe, where 4x MSAA costs ~3x and the
             FXAA pass about as much as shading the avatar).
-        shading: "pixel" (all lighting per pixel), "vertex" (diffuse per vertex, specular
-            per pixel: roughly halves llvmpipe's fragment cost on a dense mesh), or "auto"
-            (vertex on llvmpipe, pixel on a GPU).
+        shading: "pixel" (all lighting per pixel), "hybrid" (diffuse per vertex, specular
+            per pixel), "vertex" (all lighting per vertex, except glossy materials such as
+            eyes and teeth, which get "hybrid"; about halves llvmpipe's fragment cost), or
+            "auto" (vertex on llvmpipe, pixel on a GPU).
         depth_prepass: draw opaque depth first so each covered pixel is shaded once
             (measured slower on llvmpipe with this avatar: vertex work doubles).
 
@@ -205,12 +209,10 @@ class Renderer:
     # ----------------------------------------------------------------- setup
     def _setup_programs(self) -> None:
         ctx = self._ctx
-        self._programs: dict[tuple[int, bool, bool], tuple[object, dict]] = {}
+        self._programs: dict[tuple, tuple[object, dict]] = {}
         try:
             self._post = ctx.program(vertex_shader=shaders.POST_VS,
                                      fragment_shader=shaders.POST_FS)
-            self._depth_prog = ctx.program(vertex_shader=shaders.mesh_vs([]),
-                                           fragment_shader=shaders.DEPTH_FS)
         except Exception as exc:
             raise RenderError(f"shader compile/link failed on {self.gl_renderer}: {exc}",
                               retryable=False) from exc
@@ -246,13 +248,17 @@ class Renderer:
         self._post["u_texel"].value = (1.0 / self.width, 1.0 / self.height)
         self._post["u_fxaa"].value = self.aa == "fxaa"
 
-    def _program(self, key: tuple[int, bool, bool]) -> tuple[object, dict]:
-        """The mesh program for (alpha mode, has texture, has normal map), built once."""
+    def _program(self, key: tuple[int, bool, bool, bool]) -> tuple[object, dict]:
+        """The mesh program for (alpha mode, has texture, has normal map, glossy), built
+        once."""
         if key not in self._programs:
             try:
                 defines = shaders.mesh_defines(alpha_mode=key[0], has_tex=key[1],
                                                has_normal_tex=key[2],
-                                               vertex_diffuse=self.shading == "vertex")
+                                               vertex_diffuse=self.shading != "pixel",
+                                               vertex_light=(self.shading == "vertex"
+                                                             and not key[3]),
+                                               skin_classes=self._gpu_classes)
                 prog = self._ctx.program(vertex_shader=shaders.mesh_vs(defines),
                                          fragment_shader=shaders.mesh_fs(defines))
             except Exception as exc:
@@ -353,12 +359,39 @@ class Renderer:
             plan = build_plan(pos, all_faces, merged, ids, n_moved, n_ren)
             morpher = Morpher(plan, pos)
         cls_w = np.concatenate(cls_l)[order]
-        skinner = Skinner(cls_w[:n_dyn]) if n_dyn and cls_w[:n_dyn].any() else None
+        skinner = None
+        self._gpu_classes = 0
+        if cls_w.any():
+            if cls_w.shape[1] <= shaders.MAX_SKIN_CLASSES:
+                # the vertex shader skins: only morphed vertices are ever uploaded again
+                self._gpu_classes = cls_w.shape[1]
+                n_dyn = n_ren
+            else:  # a rig with more moving joint classes than the shader takes
+                skinner = Skinner(cls_w[:n_dyn])
+        if not self._gpu_classes and skinner is None:
+            n_dyn = n_ren
         ctx = self._ctx
         full = np.ascontiguousarray(np.hstack([pos, nrm]), np.float32)
         vbo = ctx.buffer(full.tobytes(), dynamic=n_dyn > 0)
         st = np.hstack([np.concatenate(uv_l)[order], np.concatenate(col_l)[order]])
         vbo_st = ctx.buffer(np.ascontiguousarray(st, np.float32).tobytes())
+        skin_attrs: list[tuple] = []
+        if self._gpu_classes:
+            width = 4 if self._gpu_classes <= 4 else 8
+            cw = np.zeros((total, width), np.float32)
+            cw[:, :cls_w.shape[1]] = cls_w
+            names = ("in_cw0",) if width == 4 else ("in_cw0", "in_cw1")
+            skin_attrs = [(ctx.buffer(cw.tobytes()), " ".join(["4f"] * len(names)), *names)]
+        try:
+            depth_prog = ctx.program(
+                vertex_shader=shaders.mesh_vs(shaders.skin_defines(self._gpu_classes)),
+                fragment_shader=shaders.DEPTH_FS)
+        except Exception as exc:
+            raise RenderError(f"shader compile/link failed on {self.gl_renderer}: {exc}",
+                              retryable=False) from exc
+        self._programs[("depth",)] = (depth_prog, {
+            name: depth_prog[name] for name in depth_prog
+            if isinstance(depth_prog[name], moderngl.Uniform)})
         self._geo = _Geometry(
             n_dyn=n_dyn, rest=pos[:n_dyn].copy(), rest_nrm=nrm[:n_dyn].copy(),
             m_pos=pos[:n_dyn].copy(), m_nrm=nrm[:n_dyn].copy(), pos=pos[:n_dyn].copy(),
@@ -374,11 +407,13 @@ class Renderer:
             ibo = ctx.buffer(np.ascontiguousarray(inv[faces], np.uint32).tobytes())
             tex = self._texture(mat.texture, srgb=True)
             ntex = self._texture(mat.normal_texture, srgb=False)
-            prog, uni = self._program((mode, tex is not None, ntex is not None))
+            glossy = float(mat.roughness) < GLOSSY_ROUGHNESS
+            prog, uni = self._program((mode, tex is not None, ntex is not None, glossy))
             vao = ctx.vertex_array(prog, [(vbo, "3f 3f", "in_pos", "in_nrm"),
-                                                (vbo_st, "2f 4f", "in_uv", "in_col")],
+                                          (vbo_st, "2f 4f", "in_uv", "in_col"), *skin_attrs],
                                    index_buffer=ibo, index_element_size=4, skip_errors=True)
-            depth_vao = ctx.vertex_array(self._depth_prog, [(vbo, "3f 12x", "in_pos")],
+            depth_vao = ctx.vertex_array(depth_prog, [(vbo, "3f 3f", "in_pos", "in_nrm"),
+                                                      *skin_attrs],
                                          index_buffer=ibo, index_element_size=4, skip_errors=True)
             self._parts.append(_Part(
                 name=part.name, material=mat, mode=mode, vao=vao, depth_vao=depth_vao,
@@ -443,11 +478,27 @@ class Renderer:
         else:
             self._ctx.enable(self._ctx.CULL_FACE)
 
+    def _set_skin(self, head: np.ndarray, weights: np.ndarray) -> None:
+        """Hand this frame's joint-class transforms to the vertex shaders."""
+        xf = self._rig.transforms(head, weights)
+        eye = np.eye(3)
+        # GLSL mat3 is column-major: write each (R - I) transposed
+        a = np.stack([(r - eye).T for r, _ in xf]).astype(np.float32)
+        t = np.stack([np.asarray(tr, np.float32).reshape(3) for _, tr in xf])
+        for _, uni in self._programs.values():
+            for name, arr in (("u_skin_a", a), ("u_skin_t", t)):
+                u = uni.get(name)
+                if u is not None:
+                    u.write(np.ascontiguousarray(arr[: u.array_length]).tobytes())
+
     def _update_geometry(self, weights: np.ndarray, head: np.ndarray) -> None:
         g = self._geo
+        if self._gpu_classes:
+            self._set_skin(head, weights)
         if not g.n_dyn:
             return
         m = g.morpher
+        morphed = False
         if m is not None:
             active = m.active(weights)
             if g.last_w is None or not np.array_equal(g.last_w, m._w):
@@ -457,6 +508,9 @@ class Renderer:
                     m.morph(g.m_pos)
                     m.renormal(g.m_pos, g.m_nrm)
                 g.last_w = m._w.copy()
+                morphed = True
+        if g.skinner is None and not morphed:
+            return  # nothing on the CPU side moved: the head turn is all in uniforms
         if g.skinner is not None:
             np.copyto(g.pos, g.m_pos)
             np.copyto(g.nrm, g.m_nrm)

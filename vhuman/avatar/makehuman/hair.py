@@ -18,7 +18,7 @@ from vhuman.avatar.makehuman import geometry
 from vhuman.avatar.makehuman.paint import smoothstep, srgb, value_noise
 from vhuman.avatar.model import Material, MeshPart
 
-COLUMNS = 360
+COLUMNS = 240
 ROWS = 44
 HAIR = "#1e130d"
 HAIR_LIGHT = "#4f3524"
