@@ -48,3 +48,16 @@ def test_offline_frames_with_the_show_overlays(tmp_path):
     # the AI label sits in the top-right corner of the demo scene: dark pill, light text
     corner = img[:40, -220:].astype(int)
     assert corner.std() > 20, "the AI label should be drawn top right"
+
+
+def test_taken_port_fails_fast_with_one_clear_line():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        p = run("--port", str(port), "--avatar", "procedural", timeout=60)
+    assert p.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{port}" in p.stderr
+    assert "Traceback" not in p.stderr and "video sink failed" not in p.stderr

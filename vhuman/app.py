@@ -194,8 +194,12 @@ async def run_live(args: argparse.Namespace, progress: Progress | None) -> int:
     engine.add_audio_sink(server.submit_audio)
     server.set_health_provider(lambda: {**engine.health(),
                                         "show": live.runner.status() if live.runner else None})
-    await engine.start()
-    await server.start()
+    await server.start()  # first: a taken port must fail before anything else runs
+    try:
+        await engine.start()
+    except BaseException:
+        await server.stop()
+        raise
     live.start()
     token = args.token or generate_token()
     examples = Path(__file__).resolve().parent.parent / "examples"
