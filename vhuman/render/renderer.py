@@ -248,9 +248,9 @@ class Renderer:
         self._post["u_texel"].value = (1.0 / self.width, 1.0 / self.height)
         self._post["u_fxaa"].value = self.aa == "fxaa"
 
-    def _program(self, key: tuple[int, bool, bool, bool]) -> tuple[object, dict]:
-        """The mesh program for (alpha mode, has texture, has normal map, glossy), built
-        once."""
+    def _program(self, key: tuple[int, bool, bool, bool, bool]) -> tuple[object, dict]:
+        """The mesh program for (alpha mode, has texture, has normal map, glossy,
+        double-sided), built once."""
         if key not in self._programs:
             try:
                 defines = shaders.mesh_defines(alpha_mode=key[0], has_tex=key[1],
@@ -258,6 +258,7 @@ class Renderer:
                                                vertex_diffuse=self.shading != "pixel",
                                                vertex_light=(self.shading == "vertex"
                                                              and not key[3]),
+                                               double_sided=key[4],
                                                skin_classes=self._gpu_classes)
                 prog = self._ctx.program(vertex_shader=shaders.mesh_vs(defines),
                                          fragment_shader=shaders.mesh_fs(defines))
@@ -408,7 +409,8 @@ class Renderer:
             tex = self._texture(mat.texture, srgb=True)
             ntex = self._texture(mat.normal_texture, srgb=False)
             glossy = float(mat.roughness) < GLOSSY_ROUGHNESS
-            prog, uni = self._program((mode, tex is not None, ntex is not None, glossy))
+            prog, uni = self._program((mode, tex is not None, ntex is not None, glossy,
+                                       bool(mat.double_sided)))
             vao = ctx.vertex_array(prog, [(vbo, "3f 3f", "in_pos", "in_nrm"),
                                           (vbo_st, "2f 4f", "in_uv", "in_col"), *skin_attrs],
                                    index_buffer=ibo, index_element_size=4, skip_errors=True)

@@ -44,14 +44,18 @@ out vec4 v_col;
 // keeps specular per pixel (glossy eyes and teeth); VERTEX_LIGHT moves it to the vertices
 // too, leaving the fragment shader a texture fetch, a multiply-add and the tone curve.
 out vec3 v_diff_front;
+#ifdef DOUBLE_SIDED
 out vec3 v_diff_back;
+#endif
 #ifdef VERTEX_LIGHT
 uniform vec3 u_cam_pos;
 uniform vec4 u_base_color;
 uniform float u_roughness;
 uniform float u_metallic;
 out vec3 v_spec_front;
+#ifdef DOUBLE_SIDED
 out vec3 v_spec_back;
+#endif
 //SPEC//
 
 vec3 specular(vec3 n, vec3 v, vec3 base) {
@@ -104,13 +108,17 @@ void main() {
 #if defined(VERTEX_DIFFUSE) || defined(VERTEX_LIGHT)
     vec3 n = normalize(nrm);
     v_diff_front = diffuse(n);
-    v_diff_back = diffuse(-n);
+#ifdef DOUBLE_SIDED
+    v_diff_back = diffuse(-n);  // culled single-sided parts never show a back face
+#endif
 #endif
 #ifdef VERTEX_LIGHT
     vec3 v = normalize(u_cam_pos - pos);
     vec3 base = u_base_color.rgb * in_col.rgb;
     v_spec_front = specular(n, v, base);
+#ifdef DOUBLE_SIDED
     v_spec_back = specular(-n, v, base);
+#endif
 #endif
     gl_Position = u_view_proj * vec4(pos, 1.0);
 }
@@ -140,11 +148,21 @@ in vec2 v_uv;
 in vec4 v_col;
 #if defined(VERTEX_DIFFUSE) || defined(VERTEX_LIGHT)
 in vec3 v_diff_front;
+#ifdef DOUBLE_SIDED
 in vec3 v_diff_back;
+#define DIFF_LIGHT (gl_FrontFacing ? v_diff_front : v_diff_back)
+#else
+#define DIFF_LIGHT v_diff_front
+#endif
 #endif
 #ifdef VERTEX_LIGHT
 in vec3 v_spec_front;
+#ifdef DOUBLE_SIDED
 in vec3 v_spec_back;
+#define SPEC_LIGHT (gl_FrontFacing ? v_spec_front : v_spec_back)
+#else
+#define SPEC_LIGHT v_spec_front
+#endif
 #endif
 out vec4 f_color;
 
@@ -208,9 +226,7 @@ void main() {
     alpha = 1.0;
 #endif
 #ifdef VERTEX_LIGHT
-    bool front = gl_FrontFacing;
-    vec3 color = base.rgb * (1.0 - u_metallic) * (front ? v_diff_front : v_diff_back)
-               + (front ? v_spec_front : v_spec_back) + u_emissive;
+    vec3 color = base.rgb * (1.0 - u_metallic) * DIFF_LIGHT + SPEC_LIGHT + u_emissive;
 #else
     vec3 n = normalize(gl_FrontFacing ? v_nrm : -v_nrm);
 #ifdef HAS_NORMAL_TEX
@@ -227,7 +243,7 @@ void main() {
     vec3 sss_tint = mix(vec3(1.0), vec3(1.0, 0.55, 0.45), clamp(u_wrap * 1.5, 0.0, 1.0));
     vec3 amb = mix(u_ground, u_sky, n.y * 0.5 + 0.5);
 #ifdef VERTEX_DIFFUSE
-    vec3 color = diff_col * (gl_FrontFacing ? v_diff_front : v_diff_back)
+    vec3 color = diff_col * DIFF_LIGHT
                + spec(n, v, nv, u_light_dir[0], u_light_rad[0], f0, a2, k)
                + spec(n, v, nv, u_light_dir[2], u_light_rad[2], f0, a2, k);
 #else
@@ -285,7 +301,7 @@ def skin_defines(n_classes: int) -> list[str]:
 
 def mesh_defines(*, alpha_mode: int = 0, has_tex: bool = False, has_normal_tex: bool = False,
                  vertex_diffuse: bool = False, vertex_light: bool = False,
-                 skin_classes: int = 0) -> list[str]:
+                 double_sided: bool = True, skin_classes: int = 0) -> list[str]:
     """Preprocessor switches for one material kind.
 
     Args:
@@ -295,11 +311,14 @@ def mesh_defines(*, alpha_mode: int = 0, has_tex: bool = False, has_normal_tex: 
             diffuse, which the normal map needs).
         vertex_diffuse: diffuse and ambient per vertex, specular per pixel.
         vertex_light: all lighting per vertex (overrides ``vertex_diffuse``).
+        double_sided: back faces are drawn, so per-vertex light is also computed for them.
         skin_classes: joint classes the vertex shader blends (0 = vertices come skinned).
     """
     defines = ["OPAQUE", "ALPHA_MASK", "ALPHA_BLEND"][alpha_mode:alpha_mode + 1]
     if has_tex:
         defines.append("HAS_TEX")
+    if double_sided:
+        defines.append("DOUBLE_SIDED")
     if has_normal_tex:
         defines.append("HAS_NORMAL_TEX")
     elif vertex_light:
