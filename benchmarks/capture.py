@@ -1,7 +1,17 @@
-"""Capture benchmark: landmarker latency, full per-frame cost, sample() cost, thread throughput.
+"""Capture benchmark: landmarker latency, per-frame cost, sample() cost, thread throughput,
+and motion-to-wire latency.
 
-Usage: ``python benchmarks/capture.py [--frames 120] [--size 640x480]``; prints one JSON
-object. Needs the model (``vhuman models fetch``) and scikit-image (test extra) for the face.
+Usage: ``python benchmarks/capture.py [--frames 120] [--size 640x480] [--seconds 20]
+[--avatar default] [--json out.json]``; prints one JSON object. Needs the model
+(``vhuman models fetch``) and scikit-image (test extra) for the face.
+
+Motion-to-wire runs the live path whole: a 30 fps video through the webcam code path (paced
+like a camera), the capture thread, the engine's 30 Hz tick with the idle and capture layers,
+the render thread (default host, 1280x720), JPEG encoding and a real websocket client on
+``/media``. For every video frame it takes the moment the frame was handed to the capture
+code (a camera delivering it) and the moment the client received the first video message
+rendered from a tick that used that frame (or a newer one), and reports the difference, with
+where it went: inference, waiting for the tick, and render + encode + send.
 """
 
 from __future__ import annotations
@@ -19,11 +29,15 @@ import cv2
 import numpy as np
 from skimage import data
 
+from vhuman.avatar.resolve import resolve_avatar
 from vhuman.drivers.base import DriverContext
 from vhuman.drivers.capture.driver import CaptureDriver
 from vhuman.drivers.capture.landmarker import FaceLandmarker
 from vhuman.drivers.capture.models import ensure_face_landmarker
+from vhuman.drivers.idle import IdleDriver
 from vhuman.engine.clock import SimClock, SystemClock
+from vhuman.engine.config import EngineConfig
+from vhuman.engine.engine import Engine
 from vhuman.safety.audit import AuditLog
 from vhuman.safety.consent import require_consent
 
@@ -51,10 +65,111 @@ def _stats(values_ms: list[float]) -> dict[str, float]:
             "min": round(v[0], 3)}
 
 
+async def motion_to_wire(video: Path, model: Path, consent, audit: AuditLog, *,
+                         seconds: float, avatar: str, warmup_s: float = 4.0,
+                         phase_lock: bool = True) -> dict:
+    """Frame-handed-over → first websocket video message rendered from it, in ms."""
+    import websockets
+
+    from vhuman.stream.protocol import unpack
+    from vhuman.stream.server import MediaServer
+
+    clock = SystemClock()
+    cfg = EngineConfig(width=1280, height=720, fps=30, port=0)
+    engine = Engine(cfg, resolve_avatar(avatar), clock=clock)
+    engine.add_driver(IdleDriver())
+    drv = CaptureDriver(str(video), consent=consent, audit=audit, model=str(model), loop=True)
+    engine.add_driver(drv)
+    server = MediaServer("127.0.0.1", 0, width=1280, height=720, fps=30)
+    engine.add_video_sink(server.submit_video)
+
+    handed: dict[int, int] = {}     # frame stamp -> clock ns when the capture code got it
+    published: dict[int, int] = {}  # frame stamp -> clock ns when its pose was published
+    used: dict[int, int] = {}       # tick pts (us) -> stamp of the frame its pose came from
+    arrivals: list[tuple[int, int]] = []  # (clock ns at the client, tick pts us)
+
+    process, sample = drv._process, drv.sample
+
+    def timed_process(frame: np.ndarray, t_ns: int) -> None:
+        handed[t_ns] = clock.now_ns()
+        process(frame, t_ns)
+        published[t_ns] = clock.now_ns()
+
+    def tracked_sample(t_ns: int):
+        pose = sample(t_ns)
+        track = drv._track
+        if track is not None:
+            used[t_ns // 1000] = track.t_ns
+        return pose
+
+    drv._process = timed_process
+    drv.sample = tracked_sample
+    if not phase_lock:  # A/B: ticks keep their own phase
+        engine._input_ready = lambda t_ns: None
+
+    await server.start()
+    await engine.start()
+    url = server.url.replace("http://", "ws://").rstrip("/") + "/media"
+
+    async def client() -> None:
+        async with websockets.connect(url, max_size=None) as ws:
+            await ws.recv()  # hello
+            async for msg in ws:
+                if isinstance(msg, bytes):
+                    now = clock.now_ns()
+                    pkt = unpack(msg)
+                    if pkt.kind.is_video:
+                        arrivals.append((now, pkt.pts_us))
+
+    reader = asyncio.create_task(client())
+    run = asyncio.create_task(engine.run())
+    await asyncio.sleep(warmup_s + seconds)
+    engine.request_stop()
+    await run
+    reader.cancel()
+    await server.stop()
+    await engine.stop()
+
+    t_from, t_to = warmup_s * 1e9, (warmup_s + seconds - 0.5) * 1e9
+    lat, infer, wait, out = [], [], [], []
+    # first arrival (in arrival order) whose tick used each frame or a newer one
+    k = 0
+    stamps = sorted(st for st in handed if st in published and t_from <= handed[st] < t_to)
+    for st in stamps:
+        while k < len(arrivals) and used.get(arrivals[k][1], -1) < st:
+            k += 1
+        if k == len(arrivals):
+            break
+        got, pts_us = arrivals[k]
+        if got < handed[st]:
+            continue  # the frame arrived by looping back: not a measurement
+        lat.append((got - handed[st]) / 1e6)
+        infer.append((published[st] - handed[st]) / 1e6)
+        wait.append(max(pts_us * 1000 - published[st], 0) / 1e6)
+        out.append((got - pts_us * 1000) / 1e6)
+    return {
+        "frames_measured": len(lat),
+        "motion_to_wire_ms": _stats(lat) if lat else None,
+        "where_ms": {
+            "inference": _stats(infer) if infer else None,
+            "wait_for_tick": _stats(wait) if wait else None,
+            "render_encode_send": _stats(out) if out else None,
+        },
+        "tick_phase_lock": phase_lock,
+        "goal_p95_ms": 66,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--frames", type=int, default=120)
     ap.add_argument("--size", default="640x480")
+    ap.add_argument("--seconds", type=float, default=20.0,
+                    help="motion-to-wire measuring time (0 skips it)")
+    ap.add_argument("--avatar", default="default", help="avatar for motion-to-wire")
+    ap.add_argument("--no-phase-lock", action="store_true",
+                    help="motion-to-wire without locking ticks to the camera (for A/B)")
+    ap.add_argument("--json", help="also write the result here")
     args = ap.parse_args(argv)
     w, h = (int(x) for x in args.size.lower().split("x"))
     model = ensure_face_landmarker(download=False)
@@ -117,8 +232,12 @@ def main(argv: list[str] | None = None) -> int:
             return d.frames_processed / dt, d.frames_processed
 
         fps, n = asyncio.run(threaded())
+        m2w = (asyncio.run(motion_to_wire(video, model, consent, audit, seconds=args.seconds,
+                                          avatar=args.avatar,
+                                          phase_lock=not args.no_phase_lock))
+               if args.seconds > 0 else None)
 
-    print(json.dumps({
+    result = {
         "benchmark": "capture",
         "size": f"{w}x{h}",
         "frames": args.frames,
@@ -127,7 +246,12 @@ def main(argv: list[str] | None = None) -> int:
         "sample_us": _stats(sample_us),
         "thread_fps_unpaced": round(fps, 1),
         "thread_frames": n,
-    }))
+        "motion_to_wire": m2w,
+    }
+    text = json.dumps(result, indent=1)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(text)
     return 0
 
 
