@@ -371,3 +371,105 @@ def test_gpu_skinning_and_vertex_lighting_match_the_reference_paths(
     # per-vertex light: same picture, highlights a little softer
     d = np.abs(gpu[..., :3].astype(int) - pixel[..., :3].astype(int)).max(-1)
     assert d.mean() < 1.5 and (d > 24).mean() < 0.002
+
+
+# -- look: the top drapes over the bust, soft brows, packed skin UVs --------------------
+
+def _grid(n: int, half: float) -> tuple[np.ndarray, np.ndarray]:
+    """An n x n grid over [-half, half]^2 (x, y) and its triangles."""
+    g = np.linspace(-half, half, n)
+    x, y = np.meshgrid(g, g)
+    pts = np.stack([x.ravel(), y.ravel(), np.zeros(n * n)], 1)
+    i = np.arange(n * n).reshape(n, n)
+    a, b, c, d = i[:-1, :-1].ravel(), i[:-1, 1:].ravel(), i[1:, :-1].ravel(), i[1:, 1:].ravel()
+    return pts, np.concatenate([np.stack([a, b, d], 1), np.stack([a, d, c], 1)])
+
+
+def test_top_drapes_over_a_nipple_but_keeps_the_breast_curve() -> None:
+    from vhuman.avatar.makehuman.builder import BUST_DRAPE, _drape_bust
+
+    pts, tris = _grid(61, 0.08)
+    r2 = pts[:, 0] ** 2 + pts[:, 1] ** 2
+    dome = 0.06 - 2.0 * r2  # a breast-like cap facing +z
+    bump = 0.004 * np.exp(-r2 / (2 * 0.004 ** 2))
+    pts[:, 2] = dome + bump
+    tip = pts[np.argmax(pts[:, 2])]
+    out = _drape_bust(pts, tris, tip[None])
+    centre = np.argmin(r2)
+    assert abs(out[centre, 2] - dome[centre]) < 5e-4  # the 4 mm nipple is bridged
+    assert out[centre, 2] > dome[centre] - 5e-4  # without flattening the cap
+    far = np.sqrt(r2) > BUST_DRAPE[1] + 1e-3
+    assert np.allclose(out[far], pts[far])  # the rest of the top is untouched
+    assert np.abs(out[:, :2] - pts[:, :2]).max() < 1e-3  # heights change, the mesh stays
+
+
+def test_brows_are_soft_tapered_and_stay_on_the_brow() -> None:
+    from vhuman.avatar.makehuman import paint
+
+    eye = np.array([0.03, 1.45, 0.10])
+    texel = 0.00025
+    xs = np.arange(-25, 35, texel * 1000)
+    ys = np.arange(0, 40, texel * 1000)
+    x, y = np.meshgrid(xs, ys)
+    p = np.stack([eye[0] + x.ravel() / 1000, eye[1] + y.ravel() / 1000,
+                  np.full(x.size, eye[2])], 1)
+    _, hairs = paint.brow_alpha(p, eye, 1.0, texel)
+    hairs = hairs.reshape(x.shape)
+    # dark in the body, nothing on the lid or up the forehead
+    assert hairs[(np.abs(y - 22) < 1.5) & (np.abs(x - 5) < 2)].mean() > 0.6
+    assert hairs[ys < 8].max() == 0 and hairs[ys > 33].max() == 0
+
+    def thickness(at_mm: float) -> float:
+        on = ys[hairs[:, np.argmin(np.abs(xs - at_mm))] > 0.3]
+        return float(on.max() - on.min()) if len(on) else 0.0
+
+    assert thickness(27) < 0.6 * thickness(0)  # the tail tapers
+    # hairs are drawn no finer than a texel: no hard, stair-stepped edges between texels
+    d = np.concatenate([np.abs(np.diff(hairs, axis=0)).ravel(),
+                        np.abs(np.diff(hairs, axis=1)).ravel()])
+    assert np.percentile(d, 99.5) < 0.4
+    # the same seed gives the same brow (the GLB cache depends on it)
+    again = paint.brow_alpha(p, eye, 1.0, texel)[1].reshape(x.shape)
+    assert np.array_equal(again, hairs)
+
+
+def test_packed_skin_uvs_enlarge_the_head_and_do_not_overlap() -> None:
+    from vhuman.avatar.makehuman.builder import _pack_uv_islands
+
+    squares = []
+    for lo, side in (((0.60, 0.20), 0.30), ((0.10, 0.05), 0.15), ((0.30, 0.60), 0.08)):
+        pts, tris = _grid(5, side / 2)
+        squares.append((pts[:, :2] + np.add(lo, side / 2), tris))
+    uvs = np.concatenate([s[0] for s in squares])
+    tris = np.concatenate([s[1] + 25 * k for k, s in enumerate(squares)])
+    out = _pack_uv_islands(uvs, tris)
+    assert out.min() >= 0 and out.max() <= 1
+    boxes = [(out[25 * k:25 * k + 25].min(0), out[25 * k:25 * k + 25].max(0)) for k in range(3)]
+    sizes = [hi - lo for lo, hi in boxes]
+    assert sizes[0][1] > 0.3 * 1.5  # the largest island (the head) is enlarged
+    for k in range(3):  # islands keep their shape (uniform scale)
+        assert np.isclose(sizes[k][0], sizes[k][1])
+    for a in range(3):
+        for b in range(a + 1, 3):
+            (alo, ahi), (blo, bhi) = boxes[a], boxes[b]
+            assert np.any(ahi < blo) or np.any(bhi < alo), "islands overlap"
+
+
+@pytest.mark.slow
+@needs_anny
+def test_built_top_has_no_nipple_relief(built) -> None:
+    avatar = built[0]
+    top = next(p for p in avatar.parts if p.material.name == "top")
+    pos = top.positions.astype(np.float64)
+    chest_y = avatar.frame_center[1] - 0.3
+    for side in (1.0, -1.0):
+        m = (pos[:, 0] * side > 0.04) & (pos[:, 1] < chest_y + 0.05) & (pos[:, 2] > 0.05)
+        c = pos[m][np.argmax(pos[m, 2])]
+        near = (np.linalg.norm(pos[:, :2] - c[:2], axis=1) < 0.03) & (pos[:, 2] > c[2] - 0.03)
+        x, y = pos[near, 0] - c[0], pos[near, 1] - c[1]
+        basis = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y,
+                          x ** 3, x * x * y, x * y * y, y ** 3], 1)
+        coef, *_ = np.linalg.lstsq(basis, pos[near, 2], rcond=None)
+        residual = pos[near, 2] - basis @ coef
+        # a smooth cubic fits the top over the bust to a fraction of a millimetre
+        assert residual.std() < 2.5e-4 and np.abs(residual).max() < 1.5e-3

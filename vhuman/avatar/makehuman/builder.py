@@ -174,7 +174,7 @@ def _skin_and_top(src: _Source, rig, report: Progress) -> list[MeshPart]:
     q = op @ base
     opc, tt = geometry.clip_by_field(len(q), tt, q[:, 1] - (src.cut_y + 0.015))
     op = opc @ op
-    q = op @ base
+    q = _drape_bust(op @ base, tt, _nipples(src, neck))
     nrm = geometry.vertex_normals(q, tt).astype(np.float64)
     edge = neckline(q) - q[:, 1]
     roll = 1 - paint.smoothstep(0.0, 0.008, edge)
@@ -188,6 +188,61 @@ def _skin_and_top(src: _Source, rig, report: Progress) -> list[MeshPart]:
     empty = (np.zeros((0, len(tpos), 3), np.float32), np.zeros(0, np.int32))
     top = _part("top", tpos, tt, top_mat, tcol, tj, tw, empty)
     return [skin, top]
+
+
+def _nipples(src: _Source, neck: np.ndarray) -> np.ndarray:
+    """The two nipple tips: the most forward body points either side of the chest."""
+    p = src.pos
+    body = src.groups["body"]
+    chest = body[(p[body, 1] > src.cut_y) & (p[body, 1] < neck[1] - 0.08)
+                 & (np.abs(p[body, 0]) > 0.03)]
+    out = []
+    for side in (1.0, -1.0):
+        b = chest[p[chest, 0] * side > 0]
+        out.append(p[b[np.argmax(p[b, 2])]])
+    return np.array(out)
+
+
+#: Round each nipple, the top bridges the skin inside BUST_DRAPE[0] and blends back to
+#: following it by BUST_DRAPE[1] (metres, measured across the chest).
+BUST_DRAPE = (0.026, 0.042)
+
+
+def _drape_bust(q: np.ndarray, tris: np.ndarray, nipples: np.ndarray) -> np.ndarray:
+    """Let the top drape over the bust like a knit: no nipple or areola relief.
+
+    Round each nipple the shell is seen as a height field over the plane across the
+    breast's apex; a thin-plate spline (the smoothest surface, as a stretched knit takes)
+    fitted to the heights on a ring round the nipple replaces the heights inside it, and
+    blends back into the shell on the ring, so the breast keeps its curve and the
+    silhouette elsewhere is untouched. Only heights change: the mesh does not slide.
+    """
+    from scipy.interpolate import RBFInterpolator
+
+    out = q.astype(np.float64).copy()
+    nrm = geometry.vertex_normals(out, tris).astype(np.float64)
+    r_in, r_out = BUST_DRAPE
+    for c in nipples:
+        # the shell point nearest the nipple, and the breast's facing round it
+        c = out[np.argmin(np.linalg.norm(out - c, axis=1))]
+        near = np.linalg.norm(out - c, axis=1) < r_out
+        axis = nrm[near].mean(0)
+        axis /= np.linalg.norm(axis)
+        e1 = np.cross([0.0, 1.0, 0.0], axis)
+        e1 /= np.linalg.norm(e1)
+        e2 = np.cross(axis, e1)
+        rel = out - c
+        uv = np.stack([rel @ e1, rel @ e2], 1)
+        h = rel @ axis
+        r = np.linalg.norm(uv, axis=1)
+        # the breast's own surface only (not the arm or back that project into the disc)
+        own = (np.linalg.norm(rel, axis=1) < 1.6 * r_out) & (nrm @ axis > 0.2)
+        ring = own & (r >= r_in) & (r < r_out + 0.01)
+        inside = own & (r < r_out)
+        fit = RBFInterpolator(uv[ring], h[ring], kernel="thin_plate_spline", smoothing=1e-6)
+        w = 1 - paint.smoothstep(r_in, r_out, r[inside])
+        out[inside] += axis * (w * (fit(uv[inside]) - h[inside]))[:, None]
+    return out
 
 
 def _top_colors(pos: np.ndarray, below_edge: np.ndarray) -> np.ndarray:
@@ -209,8 +264,9 @@ def _skin_part(src: _Source, rig, keep_t: np.ndarray, hidden: np.ndarray) -> Mes
     pairs, inv = np.unique(np.stack([fv.ravel(), ft.ravel()], 1), axis=0, return_inverse=True)
     tris = inv.reshape(-1, 3)
     ids = pairs[:, 0]
-    uvs = obj.uvs[pairs[:, 1]]
-    tex = _skin_texture(src, rig, uvs, tris, ids)
+    src_uvs = obj.uvs[pairs[:, 1]]
+    uvs = _pack_uv_islands(src_uvs, tris)
+    tex = _skin_texture(src, rig, uvs, src_uvs, tris, ids)
     mat = Material(name="skin", base_color=(1.0, 1.0, 1.0, 1.0), texture=tex, roughness=0.55,
                    wrap=MATERIAL_WRAP["skin"])
     part = _part("skin", p[ids], tris, mat, None, rig.joints[ids], rig.weights[ids],
@@ -226,22 +282,90 @@ def _skin_part(src: _Source, rig, keep_t: np.ndarray, hidden: np.ndarray) -> Mes
 
 
 TEXTURE_SIZE = 2048
+#: Gap between packed UV islands, in texels (filled by the colour bleed below).
+UV_GUTTER = 8
 
 
-def _skin_texture(src: _Source, rig, uvs: np.ndarray, tris: np.ndarray, ids: np.ndarray
-                  ) -> np.ndarray:
-    """Paint the skin albedo (uint8 sRGB RGBA) texel by texel from 3-D rules and masks."""
+def _pack_uv_islands(uvs: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """Re-lay the kept skin's UV islands to fill the texture (obj convention, v up).
+
+    The body's layout spends most of the map on the legs, arms and torso that are cut
+    away or hidden under the top; the head island alone is scaled up to the full height of
+    the map (about 1.5x the texels on the face, which the brows need), and the smaller
+    islands (neck, shoulders, eyelids) are stacked in the column beside it. Each island
+    is only scaled and moved, so painting from 3-D positions is unaffected.
+    """
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = len(uvs)
+    e = np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]])
+    graph = csr_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n))
+    count, label = connected_components(graph, directed=False)
+    used = np.zeros(n, bool)
+    used[tris.ravel()] = True
+    islands = [np.flatnonzero((label == k) & used) for k in range(count)]
+    islands = [i for i in islands if len(i)]
+    lo = np.array([uvs[i].min(0) for i in islands])
+    size = np.array([uvs[i].max(0) for i in islands]) - lo
+    gap = UV_GUTTER / TEXTURE_SIZE
+    out = uvs.copy()
+    main = int(np.argmax(size[:, 0] * size[:, 1]))
+    rest = sorted((k for k in range(len(islands)) if k != main), key=lambda k: -size[k, 1])
+    # as tall as the map, leaving the column beside it at least as wide as the widest
+    # other island at its own scale
+    need = size[rest, 0].max() if rest else -gap
+    s_main = min((1 - 2 * gap) / size[main, 1], (1 - 3 * gap - need) / size[main, 0])
+    out[islands[main]] = (uvs[islands[main]] - lo[main]) * s_main + [
+        1 - gap - size[main, 0] * s_main, gap]
+    column = 1 - 3 * gap - size[main, 0] * s_main
+    if rest:
+        s_rest = min(column / size[rest, 0].max(),
+                     (1 - gap * (len(rest) + 1)) / size[rest, 1].sum())
+        y = gap
+        for k in rest:
+            out[islands[k]] = (uvs[islands[k]] - lo[k]) * s_rest + [gap, y]
+            y += size[k, 1] * s_rest + gap
+    return out
+
+
+def _skin_texture(src: _Source, rig, uvs: np.ndarray, src_uvs: np.ndarray, tris: np.ndarray,
+                  ids: np.ndarray) -> np.ndarray:
+    """Paint the skin albedo (uint8 sRGB RGBA) texel by texel from 3-D rules and masks.
+
+    ``uvs`` is the packed layout the texture is painted in; ``src_uvs`` the body's own
+    layout, where MPFB2's region masks (and the mottling noise) are looked up.
+    """
     size = TEXTURE_SIZE
-    pos_img, cov = paint.rasterize_uv(uvs[tris], src.pos[ids][tris], size)
+    attr = np.concatenate([src.pos[ids], src_uvs], 1)[tris]
+    img_attr, cov = paint.rasterize_uv(uvs[tris], attr, size)
     ys, xs = np.nonzero(cov)
-    pts = pos_img[ys, xs].astype(np.float64)
+    pts = img_attr[ys, xs, :3].astype(np.float64)
+    suv = img_attr[ys, xs, 3:].astype(np.float64)
+    # texel footprint in metres (anti-aliases fine detail such as brow hairs): the larger
+    # of the steps to the next texel across and down, where that texel is painted too
+    step = np.zeros(len(ys))
+    for axis in (0, 1):
+        nxt = np.roll(img_attr[..., :3], -1, axis=axis)
+        both = cov & np.roll(cov, -1, axis=axis)
+        d = np.linalg.norm(nxt - img_attr[..., :3], axis=-1)
+        step = np.maximum(step, np.where(both, d, 0.0)[ys, xs])
+    step[step == 0] = np.median(step[step > 0])
+    step = np.minimum(step, 0.002)
     texdir = src.root / data.TEXTURES
+
+    def lookup(a: np.ndarray) -> np.ndarray:
+        h, w = a.shape
+        px = np.clip(suv[:, 0] * w - 0.5, 0, w - 1.001)
+        py = np.clip((1 - suv[:, 1]) * h - 0.5, 0, h - 1.001)
+        x0, y0 = px.astype(np.int64), py.astype(np.int64)
+        fx, fy = px - x0, py - y0
+        return (a[y0, x0] * (1 - fx) * (1 - fy) + a[y0, x0 + 1] * fx * (1 - fy)
+                + a[y0 + 1, x0] * (1 - fx) * fy + a[y0 + 1, x0 + 1] * fx * fy)
 
     def mask(name: str) -> np.ndarray:
         img = paint.Image.open(texdir / f"mpfb_{name}.jpg").convert("L")
-        if img.size != (size, size):
-            img = img.resize((size, size), paint.Image.BILINEAR)
-        return np.asarray(img, np.float32)[ys, xs] / 255.0
+        return lookup(np.asarray(img, np.float32) / 255.0)
 
     eye_l = rig.heads[rig.skeleton.roles["leftEye"]]
     eye_r = rig.heads[rig.skeleton.roles["rightEye"]]
@@ -249,7 +373,7 @@ def _skin_texture(src: _Source, rig, uvs: np.ndarray, tris: np.ndarray, ids: np.
     below = hair.hair_below(pts, center, float(eye_l[1]))
     noise = (0.6 * paint.uv_noise(size, 256, 5) + 0.4 * paint.uv_noise(size, 1024, 6))
     col = paint.skin_colors(pts, mask("lips"), mask("inside-mouth"), mask("eyelids"),
-                            eye_l, eye_r, below, noise[ys, xs])
+                            eye_l, eye_r, below, lookup(noise), texel=step)
     from scipy import ndimage
     img = np.zeros((size, size, 3), np.float32)
     img[ys, xs] = col

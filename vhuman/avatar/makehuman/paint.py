@@ -108,21 +108,109 @@ def eye_colors(positions: np.ndarray, center: np.ndarray, forward: np.ndarray,
     return col
 
 
-def _brow(p: np.ndarray, eye: np.ndarray, side: float) -> np.ndarray:
-    """0..1 brow density for one side (side = +1 avatar's left, -1 right)."""
-    inner_x = eye[0] - side * 0.019
-    outer_x = eye[0] + side * 0.030
-    u = (p[:, 0] - inner_x) / (outer_x - inner_x)  # 0 at the inner end, 1 outer
-    uc = np.clip(u, 0, 1)
-    centre = eye[1] + 0.0185 + 0.0055 * np.sin(np.pi * np.clip(uc * 1.15, 0, 1)) - 0.004 * uc
-    half = 0.0044 * (1 - uc) ** 0.7 + 0.0015 * uc
-    dy = np.abs(p[:, 1] - centre)
-    across = 1 - smoothstep(half * 0.55, half * 1.25, dy)
-    along = smoothstep(-0.12, 0.05, u) * (1 - smoothstep(0.9, 1.08, u))
-    front = smoothstep(eye[2] - 0.012, eye[2] + 0.0, p[:, 2])
-    # hairs: fine streaks that lean outward, denser at the inner end
-    streak = 0.75 + 0.25 * value_noise((p[:, 0] * side * 1600.0 + p[:, 1] * 900.0), 11)
-    return np.clip(across * along * front * streak, 0, 1)
+#: Make-up (sRGB): lips, the line along their border, and cheek blush; kept natural.
+LIPS = "#b5525a"
+LIP_LINE = "#8c3a42"
+BLUSH = "#dc8486"
+
+#: Brow hair and the softer tint under it (sRGB), matched to the hair.
+BROW_HAIR = "#1e130d"
+BROW_TINT = "#4a3327"
+
+
+def _brow_frame(t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The brow's shape at t (0 = inner end, 1 = tail), in mm from the eye's centre:
+    (x outward, y of the centre line, half thickness). Arch peaks two-thirds out, the
+    tail tapers and drops a little below the head."""
+    x = -19.0 + 48.0 * t
+    tc = np.clip(t, 0, 1)
+    y = (18.0 + 5.0 * np.sin(0.5 * np.pi * np.clip(tc / 0.62, 0, 1))
+         - 8.0 * np.clip((tc - 0.62) / 0.38, 0, 1) ** 1.6)
+    half = 4.2 * (1 - tc) ** 0.55 + 0.7 * tc
+    return x, y, half
+
+
+def _brow_local(p: np.ndarray, eye: np.ndarray, side: float):
+    """Points as (x outward, y up) millimetres from the eye, the brow's t at each, and
+    the signed distance across it in half-thicknesses (0 on the centre line)."""
+    x = (p[:, 0] - eye[0]) * side * 1000.0
+    y = (p[:, 1] - eye[1]) * 1000.0
+    t = (x + 19.0) / 48.0
+    _, yc, half = _brow_frame(t)
+    return x, y, t, (y - yc) / half
+
+
+def brow_alpha(p: np.ndarray, eye: np.ndarray, side: float, texel: np.ndarray | float,
+               seed: int = 21) -> tuple[np.ndarray, np.ndarray]:
+    """Coverage 0..1 of one brow at skin points ``p``: (soft tint, hairs).
+
+    The brow is drawn as a few hundred single hairs (two-segment strokes, about 0.1 mm
+    wide) in the front view: the inner end sparse and upright, the body slanting out and
+    up below the centre line and out and down above it, the tail flat and tapering.
+    Each stroke is a Gaussian no narrower than the texel (``texel``, metres) with its
+    darkness scaled to keep the hair's weight, so the strokes never alias into blocks;
+    under them lies a faint tint that gives the brow its shape from a distance.
+
+    Args:
+        p: float[M, 3] skin points (metres, avatar space).
+        eye: the eye joint on that side.
+        side: +1 for the avatar's left, -1 for its right.
+        texel: the texel footprint at each point (metres), scalar or float[M].
+        seed: hair layout (the same seed gives the same brow).
+    """
+    x, y, t, across = _brow_local(p, eye, side)
+    front = smoothstep(eye[2] - 0.03, eye[2] - 0.012, p[:, 2])
+    ends = smoothstep(-0.04, 0.1, t) * (1 - smoothstep(0.96, 1.04, t))
+    tint = (1 - smoothstep(0.6, 1.3, np.abs(across))) * ends * front
+    tint *= 0.65 + 0.35 * smoothstep(0.0, 0.3, t)  # lighter at the inner end
+    hairs = np.zeros(len(p))
+    near = np.flatnonzero((np.abs(across) < 3.0) & (t > -0.12) & (t < 1.12) & (front > 0))
+    if not len(near):
+        return np.clip(tint, 0, 1), hairs
+
+    rng = np.random.default_rng(seed)
+    n = 950
+    # hairs spread evenly along the brow (so the narrow tail reads denser) and across it
+    ht = np.sort(rng.uniform(-0.02, 1.0, n))
+    hs = np.clip(rng.normal(0, 0.65, n), -1.05, 1.05)
+    hx, hy, hh = _brow_frame(ht)
+    # direction: upright at the head, slanting in the body, flat at the tail; hairs
+    # below the centre line climb, those above lie down over them
+    base = np.interp(ht, [0.0, 0.12, 0.3, 0.65, 1.0], [80, 62, 36, 18, -12])
+    ang = np.radians(base - 14 * hs + rng.normal(0, 7, n))
+    length = np.interp(ht, [0.0, 0.15, 0.5, 1.0], [3.6, 5.0, 6.5, 5.0]) * rng.uniform(0.75,
+                                                                                     1.2, n)
+    bend = np.radians(-12 + rng.normal(0, 6, n))  # tips curl toward the tail
+    # centre the stroke on its spot in the brow
+    mid = np.stack([hx, hy + hs * hh * 0.9], 1)
+    d0 = np.stack([np.cos(ang), np.sin(ang)], 1)
+    d1 = np.stack([np.cos(ang + bend), np.sin(ang + bend)], 1)
+    root = mid - d0 * (length / 2)[:, None]
+    knee = root + d0 * (length / 2)[:, None]
+    tip = knee + d1 * (length / 2)[:, None]
+    shade = rng.uniform(0.55, 1.0, n) * np.interp(ht, [0.0, 0.15, 0.3, 1.0],
+                                                   [0.7, 0.85, 1.0, 0.95])
+    width = 0.09  # mm
+    q = np.stack([x[near], y[near]], 1)
+    tx = np.broadcast_to(np.asarray(texel, np.float64), (len(p),))[near] * 1000.0
+    sig = np.maximum(width / 2, 0.55 * tx)[:, None]
+    peak = np.minimum(1.0, width / (2.5 * sig))
+    keep = np.ones((len(q),))
+    for c0 in range(0, n, 48):
+        sl = slice(c0, c0 + 48)
+        for a, b, t0 in ((root[sl], knee[sl], 0.0), (knee[sl], tip[sl], 0.5)):
+            d = b - a
+            u = ((q[:, None, 0] - a[None, :, 0]) * d[None, :, 0]
+                 + (q[:, None, 1] - a[None, :, 1]) * d[None, :, 1]) / (d ** 2).sum(1)[None]
+            u = np.clip(u, 0, 1)
+            dx = q[:, None, 0] - a[None, :, 0] - u * d[None, :, 0]
+            dy = q[:, None, 1] - a[None, :, 1] - u * d[None, :, 1]
+            along = t0 + 0.5 * u  # 0 at the root, 1 at the tip: tips are finer
+            cover = (peak * np.exp(-(dx * dx + dy * dy) / (2 * sig * sig))
+                     * shade[sl][None] * (1 - 0.6 * along ** 2))
+            keep *= np.prod(1 - np.clip(cover, 0, 0.95), axis=1)
+    hairs[near] = (1 - keep) * front[near]
+    return np.clip(tint, 0, 1), np.clip(hairs, 0, 1)
 
 
 def rasterize_uv(tri_uv: np.ndarray, tri_attr: np.ndarray, size: int
@@ -188,22 +276,10 @@ def uv_noise(size: int, cells: int, seed: int) -> np.ndarray:
     return np.asarray(img, np.float32)
 
 
-def _brow_strokes(p: np.ndarray, eye: np.ndarray, side: float) -> np.ndarray:
-    """Brow density built from fine slanted strokes, denser and more upright inside."""
-    base = _brow(p, eye, side)
-    u = np.clip((p[:, 0] - eye[0]) * side / 0.05 + 0.4, 0, 1)
-    # hairs lean outward and up at the inner end, flatten toward the tail
-    angle = np.radians(70) * (1 - u) + np.radians(15) * u
-    across = (p[:, 0] * side) * np.sin(angle) - p[:, 1] * np.cos(angle)
-    strokes = 0.5 + 0.5 * value_noise(across * 9000.0, 13)
-    # solid core, strokes show at the soft edges where single hairs read
-    core = np.clip(base * 1.3, 0, 1)
-    return np.clip(core * (0.78 + 0.22 * strokes), 0, 1)
-
-
 def skin_colors(p: np.ndarray, lips: np.ndarray, mouth: np.ndarray, eyelids: np.ndarray,
                 eye_l: np.ndarray, eye_r: np.ndarray, hair_below: np.ndarray | None = None,
-                mottle: np.ndarray | None = None) -> np.ndarray:
+                mottle: np.ndarray | None = None, texel: np.ndarray | float = 0.0005,
+                ) -> np.ndarray:
     """Linear RGB skin with make-up at points ``p`` (texels or vertices).
 
     Args:
@@ -213,6 +289,7 @@ def skin_colors(p: np.ndarray, lips: np.ndarray, mouth: np.ndarray, eyelids: np.
         hair_below: metres each point lies below the hairline (negative under the hair),
             for a soft scalp shadow; None to skip.
         mottle: -1..1 fine variation per point (texture-space noise); None to skip.
+        texel: the texel footprint at each point (metres), for anti-aliased brow hairs.
     """
     n = len(p)
     base = srgb("#dcaa8e")
@@ -234,6 +311,13 @@ def skin_colors(p: np.ndarray, lips: np.ndarray, mouth: np.ndarray, eyelids: np.
     redness += 0.2 * blob(mid + [0, -0.105, 0.02], 0.015)
     redness = np.clip(redness, 0, 1)
     col = col * (1 - 0.3 * redness)[:, None] + warm[None] * (0.3 * redness)[:, None]
+    # a soft rose blush on the apples of the cheeks, swept a little toward the temples
+    blush = np.zeros(n)
+    for e, s in ((eye_l, 1), (eye_r, -1)):
+        blush += (0.7 * blob(e + [s * 0.020, -0.031, 0.006], 0.014)
+                  + 0.3 * blob(e + [s * 0.034, -0.022, -0.004], 0.013))
+    blush = np.clip(blush, 0, 1) * face_front * 0.2
+    col = col * (1 - blush)[:, None] + srgb(BLUSH)[None] * blush[:, None]
 
     # eyelid shadow (soft taupe) above the crease, a darker line at the lash root
     lid = np.zeros(n)
@@ -251,17 +335,24 @@ def skin_colors(p: np.ndarray, lips: np.ndarray, mouth: np.ndarray, eyelids: np.
         shade = np.clip(shade, 0, 1)
         col = col * (1 - shade)[:, None] + srgb("#3a2519")[None] * shade[:, None]
 
-    brow = np.zeros(n)
+    tint, hairs = np.zeros(n), np.zeros(n)
     mid_y = (eye_l[1] + eye_r[1]) / 2
-    near = np.flatnonzero((p[:, 1] > mid_y) & (p[:, 1] < mid_y + 0.045)
-                          & (p[:, 2] > eye_l[2] - 0.02) & (np.abs(p[:, 0]) < 0.1))
-    q = p[near]
-    brow[near] = np.clip(_brow_strokes(q, eye_l, 1.0) + _brow_strokes(q, eye_r, -1.0), 0, 1)
-    col = col * (1 - 0.92 * brow)[:, None] + srgb("#24170f")[None] * (0.92 * brow)[:, None]
+    near = np.flatnonzero((p[:, 1] > mid_y + 0.005) & (p[:, 1] < mid_y + 0.04)
+                          & (p[:, 2] > eye_l[2] - 0.035) & (np.abs(p[:, 0]) < 0.1))
+    tx = np.broadcast_to(np.asarray(texel, np.float64), (n,))[near]
+    for e, side, seed in ((eye_l, 1.0, 21), (eye_r, -1.0, 22)):
+        a, h = brow_alpha(p[near], e, side, tx, seed)
+        tint[near] = np.maximum(tint[near], a)
+        hairs[near] = 1 - (1 - hairs[near]) * (1 - h)
+    col = col * (1 - 0.6 * tint)[:, None] + srgb(BROW_TINT)[None] * (0.6 * tint)[:, None]
+    col = col * (1 - hairs)[:, None] + srgb(BROW_HAIR)[None] * hairs[:, None]
 
     lip = np.clip(lips * 1.25, 0, 1)
-    lip_col = srgb("#b8575a")[None] * np.ones((n, 1))
-    col = col * (1 - 0.85 * lip)[:, None] + lip_col * (0.85 * lip)[:, None]
+    lip_col = srgb(LIPS)[None] * np.ones((n, 1))
+    col = col * (1 - 0.88 * lip)[:, None] + lip_col * (0.88 * lip)[:, None]
+    # a fine deeper line along the lip border (the mask's edge band) defines their shape
+    rim = np.clip(4 * lips * (1 - lips), 0, 1) ** 1.5 * 0.35
+    col = col * (1 - rim)[:, None] + srgb(LIP_LINE)[None] * rim[:, None]
 
     inside = np.clip(mouth * 1.5, 0, 1)
     col = col * (1 - inside)[:, None] + srgb("#5a1e22")[None] * inside[:, None]
