@@ -67,7 +67,7 @@ def _stats(values_ms: list[float]) -> dict[str, float]:
 
 async def motion_to_wire(video: Path, model: Path, consent, audit: AuditLog, *,
                          seconds: float, avatar: str, warmup_s: float = 4.0,
-                         phase_lock: bool = True) -> dict:
+                         out_size: tuple[int, int] = (1280, 720)) -> dict:
     """Frame-handed-over → first websocket video message rendered from it, in ms."""
     import websockets
 
@@ -75,12 +75,13 @@ async def motion_to_wire(video: Path, model: Path, consent, audit: AuditLog, *,
     from vhuman.stream.server import MediaServer
 
     clock = SystemClock()
-    cfg = EngineConfig(width=1280, height=720, fps=30, port=0)
+    ow, oh = out_size
+    cfg = EngineConfig(width=ow, height=oh, fps=30, port=0)
     engine = Engine(cfg, resolve_avatar(avatar), clock=clock)
     engine.add_driver(IdleDriver())
     drv = CaptureDriver(str(video), consent=consent, audit=audit, model=str(model), loop=True)
     engine.add_driver(drv)
-    server = MediaServer("127.0.0.1", 0, width=1280, height=720, fps=30)
+    server = MediaServer("127.0.0.1", 0, width=ow, height=oh, fps=30)
     engine.add_video_sink(server.submit_video)
 
     handed: dict[int, int] = {}     # frame stamp -> clock ns when the capture code got it
@@ -95,20 +96,40 @@ async def motion_to_wire(video: Path, model: Path, consent, audit: AuditLog, *,
         process(frame, t_ns)
         published[t_ns] = clock.now_ns()
 
+    sampled_at: dict[int, int] = {}  # tick pts (us) -> clock ns when the tick really ran
+
     def tracked_sample(t_ns: int):
         pose = sample(t_ns)
         track = drv._track
         if track is not None:
             used[t_ns // 1000] = track.t_ns
+            sampled_at[t_ns // 1000] = clock.now_ns()
         return pose
 
     drv._process = timed_process
     drv.sample = tracked_sample
-    if not phase_lock:  # A/B: ticks keep their own phase
-        engine._input_ready = lambda t_ns: None
 
+    render_at: dict[int, tuple[int, int]] = {}  # tick pts (us) -> (render start, end) ns
+    emitted: dict[int, int] = {}  # tick pts (us) -> clock ns when its packet was sent out
+
+    def timed_renderer(r) -> None:  # runs on the render thread
+        render = r.render
+
+        def timed(state, *a, **kw):
+            t0 = clock.now_ns()
+            out = render(state, *a, **kw)
+            render_at[state.t_ns // 1000] = (t0, clock.now_ns())
+            return out
+        r.render = timed
+
+    def on_packet(pkt) -> None:
+        if pkt.kind.is_video:
+            emitted.setdefault(pkt.pts_us, clock.now_ns())
+
+    server.add_packet_listener(on_packet)
     await server.start()
     await engine.start()
+    engine.render.call(timed_renderer)
     url = server.url.replace("http://", "ws://").rstrip("/") + "/media"
 
     async def client() -> None:
@@ -132,6 +153,7 @@ async def motion_to_wire(video: Path, model: Path, consent, audit: AuditLog, *,
 
     t_from, t_to = warmup_s * 1e9, (warmup_s + seconds - 0.5) * 1e9
     lat, infer, wait, out = [], [], [], []
+    queued, rendering, encoding, sending, tick_late = [], [], [], [], []
     # first arrival (in arrival order) whose tick used each frame or a newer one
     k = 0
     stamps = sorted(st for st in handed if st in published and t_from <= handed[st] < t_to)
@@ -145,17 +167,32 @@ async def motion_to_wire(video: Path, model: Path, consent, audit: AuditLog, *,
             continue  # the frame arrived by looping back: not a measurement
         lat.append((got - handed[st]) / 1e6)
         infer.append((published[st] - handed[st]) / 1e6)
-        wait.append(max(pts_us * 1000 - published[st], 0) / 1e6)
-        out.append((got - pts_us * 1000) / 1e6)
+        ran = sampled_at[pts_us]
+        wait.append((ran - published[st]) / 1e6)
+        tick_late.append((ran - pts_us * 1000) / 1e6)
+        out.append((got - ran) / 1e6)
+        if pts_us in render_at and pts_us in emitted:
+            r0, r1 = render_at[pts_us]
+            queued.append((r0 - ran) / 1e6)
+            rendering.append((r1 - r0) / 1e6)
+            encoding.append((emitted[pts_us] - r1) / 1e6)
+            sending.append((got - emitted[pts_us]) / 1e6)
     return {
         "frames_measured": len(lat),
+        "avatar": avatar,
+        "size": f"{ow}x{oh}",
         "motion_to_wire_ms": _stats(lat) if lat else None,
         "where_ms": {
             "inference": _stats(infer) if infer else None,
             "wait_for_tick": _stats(wait) if wait else None,
+            "of_which_tick_ran_late": _stats(tick_late) if tick_late else None,
             "render_encode_send": _stats(out) if out else None,
+            "of_which_sample_to_render_start": _stats(queued) if queued else None,
+            "of_which_render": _stats(rendering) if rendering else None,
+            "of_which_overlays_and_encode": _stats(encoding) if encoding else None,
+            "of_which_to_client": _stats(sending) if sending else None,
         },
-        "tick_phase_lock": phase_lock,
+        "frames_waiting_over_half_a_tick": round(sum(w > 16.7 for w in wait) / max(len(wait), 1), 3),
         "goal_p95_ms": 66,
     }
 
@@ -167,8 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=20.0,
                     help="motion-to-wire measuring time (0 skips it)")
     ap.add_argument("--avatar", default="default", help="avatar for motion-to-wire")
-    ap.add_argument("--no-phase-lock", action="store_true",
-                    help="motion-to-wire without locking ticks to the camera (for A/B)")
+    ap.add_argument("--out-size", default="1280x720", help="rendered size for motion-to-wire")
     ap.add_argument("--json", help="also write the result here")
     args = ap.parse_args(argv)
     w, h = (int(x) for x in args.size.lower().split("x"))
@@ -234,7 +270,8 @@ def main(argv: list[str] | None = None) -> int:
         fps, n = asyncio.run(threaded())
         m2w = (asyncio.run(motion_to_wire(video, model, consent, audit, seconds=args.seconds,
                                           avatar=args.avatar,
-                                          phase_lock=not args.no_phase_lock))
+                                          out_size=tuple(int(x) for x in
+                                                         args.out_size.lower().split("x"))))
                if args.seconds > 0 else None)
 
     result = {

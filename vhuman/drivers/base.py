@@ -35,10 +35,6 @@ class DriverContext:
         emit: ``emit(event_name, **fields)`` sends an event to producers (/control).
         log: a logger named after the driver.
         fps: the engine's tick rate.
-        input_ready: ``input_ready(t_ns)`` tells the engine a live input (a camera frame)
-            just produced a new sample; the engine then phase-locks its ticks to arrive just
-            after such samples, so they reach the screen a frame sooner. Thread-safe; call
-            it only from a driver that samples a live source at about the tick rate.
     """
 
     clock: Clock
@@ -46,7 +42,6 @@ class DriverContext:
     emit: Callable[..., None] = lambda event, **fields: None
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("vhuman.driver"))
     fps: float = 30.0
-    input_ready: Callable[[int], None] = lambda t_ns: None
 
 
 @runtime_checkable

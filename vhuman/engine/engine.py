@@ -139,12 +139,7 @@ class Engine:
     def context_for(self, name: str, config: dict | None = None) -> DriverContext:
         return DriverContext(clock=self.clock, config=dict(config or {}), emit=self.events.emit,
                              log=logging.getLogger(f"vhuman.driver.{name}"),
-                             fps=self.config.fps, input_ready=self._input_ready)
-
-    def _input_ready(self, t_ns: int) -> None:
-        ticker = getattr(self, "ticker", None)
-        if ticker is not None:
-            ticker.input_ready(t_ns)
+                             fps=self.config.fps)
 
     async def _start_driver(self, slot: _Slot) -> None:
         try:
@@ -253,8 +248,6 @@ class Engine:
             "ticks": self.stats.ticks,
             "ticks_dropped": self.stats.tick_dropped,
             "render_dropped": self.stats.render_dropped,
-            "tick_phase_locked": bool(getattr(self, "ticker", None)
-                                      and self.ticker.stats.phase_locked),
             "frames_out": self.stats.frames_out,
             "driver_errors": self.stats.sample_errors,
             "layers": [{"name": l.name, "priority": l.priority, "presence": round(l.presence, 3)}

@@ -441,9 +441,6 @@ class CaptureDriver:
         t_found = t_ns if returning else prev_track.t_found_ns
         gaze = gaze_from_weights(wf)
         self._track = _Track(t_ns, wf, hf, gaze, m.confidence, vel, head_prev, dt_prev, t_found)
-        if not self.offline and self._ctx is not None:
-            # lock the engine's ticks to just after our frames: each is drawn a tick sooner
-            self._ctx.input_ready(self._ctx.clock.now_ns())
         if self._recorder is not None:
             self._recorder.write(t_ns, wf, hf, gaze, m.confidence)
 
