@@ -18,13 +18,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import mediapipe as mp  # noqa: E402
+import mediapipe as mp
 
-from vhuman.avatar.arkit import INDEX  # noqa: E402
-from vhuman.avatar.resolve import resolve_avatar  # noqa: E402
-from vhuman.drivers.capture.models import ensure_face_landmarker  # noqa: E402
-from vhuman.engine.frames import AvatarState  # noqa: E402
-from vhuman.render.renderer import Renderer  # noqa: E402
+from vhuman.avatar.arkit import INDEX
+from vhuman.avatar.resolve import resolve_avatar
+from vhuman.drivers.capture.models import ensure_face_landmarker
+from vhuman.engine.frames import AvatarState
+from vhuman.render.renderer import Renderer
 
 SWEEPS = {
     "jawOpen": ["jawOpen"],

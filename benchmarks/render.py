@@ -24,14 +24,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import websockets  # noqa: E402
+import websockets
 
-from vhuman.avatar.resolve import resolve_avatar  # noqa: E402
-from vhuman.drivers.idle import IdleDriver  # noqa: E402
-from vhuman.engine.clock import SystemClock  # noqa: E402
-from vhuman.engine.config import EngineConfig, parse_size  # noqa: E402
-from vhuman.engine.engine import Engine  # noqa: E402
-from vhuman.stream.server import MediaServer  # noqa: E402
+from vhuman.avatar.resolve import resolve_avatar
+from vhuman.drivers.idle import IdleDriver
+from vhuman.engine.clock import SystemClock
+from vhuman.engine.config import EngineConfig, parse_size
+from vhuman.engine.engine import Engine
+from vhuman.stream.server import MediaServer
 
 
 def cpu_s() -> float:

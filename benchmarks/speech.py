@@ -27,9 +27,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from vhuman.avatar.arkit import INDEX  # noqa: E402
-from vhuman.engine.clock import SimClock  # noqa: E402
-from vhuman.speech.queue import Speaker  # noqa: E402
+from vhuman.avatar.arkit import INDEX
+from vhuman.engine.clock import SimClock
+from vhuman.speech.queue import Speaker
 
 LINES = [
     ("cmn", "大家好，欢迎来到直播间，今天给大家带来三款好物。"),

@@ -41,7 +41,7 @@ def test_layer_crossfades_in_and_out_over_fade_time():
     base = pose(0, {}, full)
     smile = pose(0, {"mouthSmileLeft": 1.0}, region_mask("mouth"))
     seen = []
-    for i in range(0, 16):
+    for i in range(16):
         t = i * 25 * MS
         layers = [("idle", 0, base)]
         if i >= 1 and i < 9:

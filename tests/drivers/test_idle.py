@@ -19,7 +19,7 @@ def test_blinks_every_two_to_six_seconds_and_last_about_150ms():
     # sample one blink at 30 fps: closed for roughly 150 ms
     t0 = blinks[0]
     frames = [d.sample(int((t0 + i / 1000) * NS)).weights[INDEX["eyeBlinkLeft"]]
-              for i in range(0, 240)]
+              for i in range(240)]
     closed_ms = sum(1 for w in frames if w > 0.5)
     assert 60 <= closed_ms <= 200
     assert max(frames) == 1.0
@@ -28,7 +28,7 @@ def test_blinks_every_two_to_six_seconds_and_last_about_150ms():
 def test_eyes_move_and_head_sways_but_stays_small():
     d = IdleDriver(seed=1)
     yaws, gazes = [], set()
-    for i in range(0, 30 * 20):
+    for i in range(30 * 20):
         p = d.sample(i * NS // 30)
         yaw, pitch, roll = quat.to_euler(p.head)
         yaws.append(yaw)

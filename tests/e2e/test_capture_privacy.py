@@ -136,7 +136,7 @@ async def _listen(url: str, seconds: float) -> tuple[list[bytes | str], dict]:
         while time.monotonic() < end:
             try:
                 msgs.append(await asyncio.wait_for(ws.recv(), end - time.monotonic()))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 break
     return msgs, await health
 

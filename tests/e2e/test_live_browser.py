@@ -151,10 +151,9 @@ def test_a_chat_question_gets_a_spoken_answer(app):
     """The demo show: /chat 多少钱 → a reply with the product price is spoken (line_started
     on /control, whose token we set)."""
     import asyncio
+    import urllib.request
 
     import websockets
-
-    import urllib.request
 
     url = app("--token", "e2e-token")
     base = url.replace("http://", "ws://").rstrip("/")

@@ -54,7 +54,7 @@ def test_coarticulation_anticipates_a_closure():
     phon = [("_", 0.0, 0.1), ("A", 0.1, 0.4), ("m", 0.4, 0.5), ("A", 0.5, 0.8)]
     track = build_track(phonemes=phon, langs=["cmn"] * 4, duration_s=0.8)
     press = track.channel("mouthPressLeft")
-    k = lambda t: int(round(t * track.fps))  # noqa: E731
+    k = lambda t: int(round(t * track.fps))
     assert press[k(0.38)] > press[k(0.30)] + 0.05  # rising 20 ms before the m
     assert press[k(0.45)] > 0.4
     # and the track is smooth: no jumps bigger than a fast real mouth would make in 10 ms

@@ -9,8 +9,9 @@ read the latest result.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from vhuman.engine.clock import Clock
 from vhuman.engine.frames import Pose

@@ -42,9 +42,9 @@ import numpy as np
 
 from vhuman.avatar.arkit import INDEX, N_ARKIT
 from vhuman.drivers.base import PRIORITY_CAPTURE, DriverContext
+from vhuman.drivers.registry import option_bool
 from vhuman.engine import quat
 from vhuman.engine.frames import Pose
-from vhuman.drivers.registry import option_bool
 from vhuman.errors import ConfigError, ProtocolError
 
 log = logging.getLogger("vhuman.driver.livelink")

@@ -22,7 +22,7 @@ from vhuman.errors import ConfigError, MissingDependencyError
 _MAX_BLOCKS = 64  # ~1 s at 16 ms blocks: a stalled tick drops old audio, not memory
 
 
-def import_sounddevice():  # noqa: ANN201 (module)
+def import_sounddevice():
     """Import sounddevice or say how to get it (the package and the PortAudio library)."""
     try:
         import sounddevice
@@ -86,7 +86,7 @@ class MicDriver:
                 "--driver mic:device=N, or plug in / enable a microphone.") from None
         self._stream = stream
 
-    def _on_audio(self, indata, frames, time_info, status) -> None:  # noqa: ANN001
+    def _on_audio(self, indata, frames, time_info, status) -> None:
         if status:
             self.overflows += 1
         with self._lock:
@@ -117,7 +117,7 @@ class MicDriver:
                 pass
 
 
-def _describe_inputs(sd) -> str:  # noqa: ANN001
+def _describe_inputs(sd) -> str:
     try:
         devices = sd.query_devices()
     except Exception as exc:  # PortAudio could not even list devices

@@ -17,7 +17,7 @@ import moderngl
 import numpy as np
 
 from vhuman.avatar.arkit import ARKIT_52, N_ARKIT
-from vhuman.avatar.model import Avatar, Material, MeshPart
+from vhuman.avatar.model import Avatar, Material
 from vhuman.engine.frames import AvatarState
 from vhuman.errors import ConfigError, RenderError
 from vhuman.render import shaders

@@ -119,7 +119,7 @@ class AuditLog:
                 fcntl.flock(f, fcntl.LOCK_UN)
         return AuditRecord(seq, record["ts"], event, fields, prev, record["hash"])
 
-    def _tail(self, f) -> tuple[int, str]:  # noqa: ANN001 (binary file)
+    def _tail(self, f) -> tuple[int, str]:
         """(next seq, last hash) from the file's last line."""
         f.seek(0, os.SEEK_END)
         size = f.tell()
@@ -207,7 +207,7 @@ def verify(path: str | Path) -> VerifyResult:
     return VerifyResult(True, count, None, "", prev)
 
 
-def add_subcommand(subparsers) -> None:  # noqa: ANN001 (argparse's private subparsers type)
+def add_subcommand(subparsers) -> None:
     """Add ``vhuman audit verify [PATH]`` (exit 0 intact, 1 tampered/unreadable)."""
     parser = subparsers.add_parser("audit", help="inspect the consent/capture audit log")
     sub = parser.add_subparsers(dest="audit_cmd", required=True)
@@ -217,7 +217,7 @@ def add_subcommand(subparsers) -> None:  # noqa: ANN001 (argparse's private subp
     ver.set_defaults(func=_cmd_verify)
 
 
-def _cmd_verify(args) -> int:  # noqa: ANN001
+def _cmd_verify(args) -> int:
     path = Path(args.path) if args.path else default_audit_path()
     result = verify(path)
     if result.ok:

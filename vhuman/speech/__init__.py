@@ -28,7 +28,7 @@ def synthesize(text: str, voice: str | None = None, engine: str = "espeak") -> U
     return synthesize_text(text, voice, engine)
 
 
-def say_to_files(*args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+def say_to_files(*args, **kwargs):
     """See :func:`vhuman.speech.cli.say_to_files`."""
     from vhuman.speech.cli import say_to_files as _impl
 

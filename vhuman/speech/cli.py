@@ -77,7 +77,7 @@ def say_to_files(text: str, voice: str | None, out_wav: str | Path | None,
     return utt
 
 
-def add_subcommand(subparsers) -> None:  # noqa: ANN001 (argparse's private type)
+def add_subcommand(subparsers) -> None:
     """Add ``vhuman say`` to an argparse subparsers object."""
     p = subparsers.add_parser(
         "say", help="speak text to a WAV file and a phoneme/viseme timeline (JSON)",

@@ -26,7 +26,7 @@ INSTALL_HINT = ("pip install 'vhuman[coqui]'  (coqui-tts torch torchaudio torchc
 _SPECIAL = {"<BLNK>", "<PAD>", "<BOS>", "<EOS>", ""}
 
 
-def _import_coqui():  # noqa: ANN202
+def _import_coqui():
     try:
         import torch
         from TTS.api import TTS
@@ -80,7 +80,7 @@ class CoquiEngine(TTSEngine):
         return [VoiceInfo(name, self.language, "coqui", str(m))
                 for name, (m, _) in sorted(self._models.items())]
 
-    def _api(self, voice: str | None):  # noqa: ANN202 (TTS.api.TTS)
+    def _api(self, voice: str | None):
         name = voice or self.default_voice
         if name not in self._models:
             path = Path(name)
@@ -120,7 +120,7 @@ class CoquiEngine(TTSEngine):
         return Utterance(pcm, rate, phonemes, words, line, voice or self.default_voice,
                          ("en",) * len(phonemes), alphabet)
 
-    def _infer(self, model, ids: list[int]):  # noqa: ANN001, ANN202
+    def _infer(self, model, ids: list[int]):
         torch = self._torch
         x = torch.LongTensor(ids)[None]
         with torch.inference_mode():
@@ -140,7 +140,7 @@ class CoquiEngine(TTSEngine):
                           "from inference(); only end-to-end models (VITS and kin) are supported")
 
 
-def _merge_special(symbols: list[str], bounds: np.ndarray, n: int, rate: int):  # noqa: ANN202
+def _merge_special(symbols: list[str], bounds: np.ndarray, n: int, rate: int):
     """Token spans → phonemes; blanks between tokens join the token before them."""
     out: list[list] = []
     for k, sym in enumerate(symbols):
@@ -163,7 +163,7 @@ def _merge_special(symbols: list[str], bounds: np.ndarray, n: int, rate: int):  
     return tuple((s, a / rate, b / rate) for s, a, b in out if b > a)
 
 
-def _words(phonemes) -> tuple[tuple[str, float, float], ...]:  # noqa: ANN001
+def _words(phonemes) -> tuple[tuple[str, float, float], ...]:
     words, cur = [], []
     for p in list(phonemes) + [("_", 0.0, 0.0)]:
         if p[0].startswith("_"):

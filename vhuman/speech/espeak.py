@@ -110,7 +110,7 @@ class _Library:
         self.voices = self._list_voices()
         self._current_voice: str | None = None
 
-    def _on_synth(self, wav, n, events) -> int:  # noqa: ANN001 (ctypes pointers)
+    def _on_synth(self, wav, n, events) -> int:
         run = self._run
         if run is None:
             return 0
@@ -259,7 +259,7 @@ class EspeakEngine(TTSEngine):
                          (lang,) * len(phonemes), "espeak")
 
     @staticmethod
-    def _word_times(text: str, run: _Run, phonemes, rate: int, n: int):  # noqa: ANN001
+    def _word_times(text: str, run: _Run, phonemes, rate: int, n: int):
         words: list[tuple[str, float, float]] = []
         for k, (pos, length, start) in enumerate(run.words):
             nxt = run.words[k + 1][2] if k + 1 < len(run.words) else n

@@ -24,7 +24,7 @@ _STRESS = {"ˈ", "ˌ"}
 _LENGTH = {"ː", "ˑ"}
 
 
-def _import_piper():  # noqa: ANN202
+def _import_piper():
     try:
         from piper import PiperVoice
     except ImportError as exc:
@@ -84,7 +84,7 @@ class PiperEngine(TTSEngine):
             return path
         raise self.unknown_voice(voice)
 
-    def load(self, voice: str | None = None):  # noqa: ANN201 (piper type)
+    def load(self, voice: str | None = None):
         """The loaded PiperVoice for ``voice`` (cached; loading takes ~1 s)."""
         path = self._voice_path(voice)
         with self._lock:
@@ -113,7 +113,7 @@ class PiperEngine(TTSEngine):
         return concat_utterances(parts, text=line, voice=voice or self.default_voice)
 
     @staticmethod
-    def _to_utterance(chunk, voice: str) -> Utterance:  # noqa: ANN001 (piper AudioChunk)
+    def _to_utterance(chunk, voice: str) -> Utterance:
         rate = chunk.sample_rate
         pcm = np.asarray(chunk.audio_int16_array, np.int16).reshape(-1)
         phonemes: list[tuple[str, float, float]] = []
@@ -152,7 +152,7 @@ class PiperEngine(TTSEngine):
                          ("en",) * len(phonemes), "ipa")
 
 
-def _words_from_phonemes(phonemes) -> tuple[tuple[str, float, float], ...]:  # noqa: ANN001
+def _words_from_phonemes(phonemes) -> tuple[tuple[str, float, float], ...]:
     """Word spans from runs of non-silent phonemes (Piper reports spaces as phonemes)."""
     words: list[tuple[str, float, float]] = []
     cur: list[tuple[str, float, float]] = []

@@ -244,7 +244,7 @@ class VisemeTrack:
         return self.weights[:, INDEX[name]]
 
 
-def viseme_timeline(phonemes, langs=(), alphabet: str = "espeak"):  # noqa: ANN001
+def viseme_timeline(phonemes, langs=(), alphabet: str = "espeak"):
     """Expand ``(symbol, start_s, end_s)`` phonemes into ``(viseme, start_s, end_s)``.
 
     A phoneme with several visemes (a diphthong, a Mandarin final) is split in time; the
@@ -268,7 +268,7 @@ def viseme_timeline(phonemes, langs=(), alphabet: str = "espeak"):  # noqa: ANN0
     return tuple(out)
 
 
-def build_track(utterance=None, *, phonemes=None, langs=(), alphabet: str = "espeak",  # noqa: ANN001
+def build_track(utterance=None, *, phonemes=None, langs=(), alphabet: str = "espeak",
                 duration_s: float | None = None, fps: float = 100.0,
                 anticipation_s: float = 0.06, carryover_s: float = 0.04,
                 gain: float = 1.0) -> VisemeTrack:

@@ -54,9 +54,9 @@ from vhuman.drivers.capture.landmarker import (
     gaze_from_weights,
 )
 from vhuman.drivers.capture.sources import FrameSource, open_source
+from vhuman.drivers.registry import option_bool
 from vhuman.engine import quat
 from vhuman.engine.frames import Pose
-from vhuman.drivers.registry import option_bool
 from vhuman.errors import ConfigError
 from vhuman.safety.audit import AuditLog
 from vhuman.safety.consent import Consent, ConsentError, require_consent
@@ -451,7 +451,7 @@ def consent_from_cli(operator: str | None, *, interactive: bool,
     return require_consent(operator, interactive=interactive, audit=AuditLog(audit_path))
 
 
-def add_subcommand(subparsers) -> None:  # noqa: ANN001 (argparse's private subparsers type)
+def add_subcommand(subparsers) -> None:
     """Add ``vhuman capture calibrate`` and ``vhuman capture probe``."""
     parser = subparsers.add_parser("capture", help="camera capture tools (calibrate, probe)")
     sub = parser.add_subparsers(dest="capture_cmd", required=True)
@@ -471,7 +471,7 @@ def add_subcommand(subparsers) -> None:  # noqa: ANN001 (argparse's private subp
         p.set_defaults(func=_cmd_capture)
 
 
-def _cmd_capture(args) -> int:  # noqa: ANN001
+def _cmd_capture(args) -> int:
     import json
     import sys
 
@@ -522,5 +522,11 @@ def _cmd_capture(args) -> int:  # noqa: ANN001
         return 1
 
 
-__all__ = ["CaptureDriver", "add_subcommand", "consent_from_cli", "FADE_OUT_NS", "HOLD_NS",
-           "FADE_IN_NS"]
+__all__ = [
+    "FADE_IN_NS",
+    "FADE_OUT_NS",
+    "HOLD_NS",
+    "CaptureDriver",
+    "add_subcommand",
+    "consent_from_cli",
+]

@@ -98,7 +98,7 @@ def _store(data: bytes, dest: Path) -> Path:
 
 
 def _from_url(url: str, timeout: float, progress: Progress | None) -> bytes:
-    with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (fixed https URL)
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
         total = int(resp.headers.get("Content-Length") or 0) or None
         chunks: list[bytes] = []
         done = 0
@@ -204,7 +204,7 @@ def ensure_face_landmarker(progress: Progress | None = None, *, download: bool =
           f"{FACE_LANDMARKER} into $VHUMAN_MODELS or {cache_dir()}.")
 
 
-def add_subcommand(subparsers) -> None:  # noqa: ANN001 (argparse's private subparsers type)
+def add_subcommand(subparsers) -> None:
     """Add ``vhuman models fetch`` to the CLI."""
     parser = subparsers.add_parser("models", help="fetch and check model files")
     sub = parser.add_subparsers(dest="models_cmd", required=True)
@@ -215,7 +215,7 @@ def add_subcommand(subparsers) -> None:  # noqa: ANN001 (argparse's private subp
     fetch.set_defaults(func=_cmd_fetch)
 
 
-def _cmd_fetch(args) -> int:  # noqa: ANN001
+def _cmd_fetch(args) -> int:
     def progress(message: str, done: int, total: int | None) -> None:
         if args.quiet:
             return

@@ -20,7 +20,7 @@ import numpy as np
 from vhuman.errors import ConfigError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
-_URL = re.compile(r"^(rtsp|rtsps|rtmp|http|https|udp|tcp|srt)://", re.I)
+_URL = re.compile(r"^(rtsp|rtsps|rtmp|http|https|udp|tcp|srt)://", re.IGNORECASE)
 
 
 class FrameSource:
@@ -73,7 +73,7 @@ class FrameSource:
 
         return cv2.CAP_ANY
 
-    def _configure(self, cap) -> None:  # noqa: ANN001 (cv2.VideoCapture)
+    def _configure(self, cap) -> None:
         """Hook for per-kind capture settings."""
 
     @property
@@ -118,7 +118,7 @@ class WebcamSource(FrameSource):
     def _target(self) -> int:
         return int(self.spec)
 
-    def _configure(self, cap) -> None:  # noqa: ANN001
+    def _configure(self, cap) -> None:
         import cv2
 
         # 640x480 keeps inference at ~15 ms; the landmarker downsamples anyway.
