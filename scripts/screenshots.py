@@ -1,13 +1,21 @@
-"""Regenerate docs/img/default-host.jpg: the default host at rest, smiling, mouth open and
-with the head turned, as a 1920x540 strip of four 480x540 head-and-shoulders renders.
+"""Regenerate the README's pictures.
 
-Run from anywhere: ``.venv/bin/python scripts/screenshots.py``. The host is built and
-cached on first use (see ``vhuman.avatar.default_host``); the path written is printed.
+- ``docs/img/default-host.jpg``: the default host at rest, smiling, mouth open and with the
+  head turned, as a 1920x540 strip of four 480x540 head-and-shoulders renders.
+- ``docs/img/viewer.jpg`` (with ``--viewer``): the viewer page in headless Chromium while
+  the demo show runs, as a viewer sees it (fps and latency in the corner are live figures).
+
+Run from anywhere: ``.venv/bin/python scripts/screenshots.py [--viewer]``. The host is built
+and cached on first use (see ``vhuman.avatar.default_host``); the paths written are printed.
 """
 
 from __future__ import annotations
 
+import argparse
+import re
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +31,8 @@ from vhuman.engine.frames import AvatarState
 from vhuman.render import Renderer
 
 OUT = ROOT / "docs" / "img" / "default-host.jpg"
+VIEWER_OUT = ROOT / "docs" / "img" / "viewer.jpg"
+CHROMIUM = "/usr/bin/chromium"
 TILE_W, TILE_H = 480, 540
 #: Warm neutral studio backdrop (linear RGBA).
 BACKGROUND = (0.74, 0.66, 0.58, 1.0)
@@ -55,11 +65,52 @@ def render_strip() -> Image.Image:
     return Image.fromarray(np.concatenate(tiles, axis=1), "RGB")
 
 
-def main() -> int:
+def viewer_screenshot(seconds: float = 14.0) -> Path:
+    """Start the demo show, open it in headless Chromium, screenshot after ``seconds``."""
+    from playwright.sync_api import sync_playwright
+
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run_avatar.py"), "--port", "0"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    try:
+        url = None
+        deadline = time.monotonic() + 120
+        while url is None and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                raise RuntimeError("run_avatar.py exited before serving")
+            m = re.search(r"open (http://\S+)", line)
+            url = m.group(1) if m else None
+        if url is None:
+            raise RuntimeError("run_avatar.py did not print its URL in 120 s")
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+                "--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required"])
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(url)
+            page.wait_for_timeout(seconds * 1000)
+            png = page.screenshot()
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    import io
+
+    Image.open(io.BytesIO(png)).convert("RGB").save(VIEWER_OUT, "JPEG", quality=85)
+    return VIEWER_OUT
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--viewer", action="store_true",
+                    help="also screenshot the viewer page during the demo show")
+    args = ap.parse_args(argv)
     strip = render_strip()
     OUT.parent.mkdir(parents=True, exist_ok=True)
     strip.save(OUT, "JPEG", quality=88)
     print(OUT)
+    if args.viewer:
+        print(viewer_screenshot())
     return 0
 
 

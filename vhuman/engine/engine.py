@@ -93,6 +93,9 @@ class Engine:
         self.ticker: Ticker | None = None
         #: background the renderer clears to when it is built (a scene may set it first)
         self.initial_background: tuple[float, float, float, float] = config.background
+        #: camera and lights the renderer starts with (None: its defaults); a scene sets them
+        self.initial_camera: Any = None
+        self.initial_lights: Any = None
         self.render = RenderWorker(make_renderer or self._default_renderer, post=self._compose)
 
     # -- wiring ----------------------------------------------------------------------
@@ -100,7 +103,8 @@ class Engine:
         from vhuman.render.renderer import Renderer
 
         return Renderer(self.avatar, self.config.width, self.config.height,
-                        background=self.initial_background)
+                        background=self.initial_background, camera=self.initial_camera,
+                        lights=self.initial_lights)
 
     def add_driver(self, driver: Driver, *, name: str | None = None) -> None:
         """Add a motion layer (call before :meth:`start`, or after: it is started then)."""

@@ -84,7 +84,8 @@ class Camera:
 
     @classmethod
     def head_and_shoulders(cls, avatar: Avatar, aspect: float, *,
-                           fov_y_deg: float = 24.0) -> Camera:
+                           fov_y_deg: float = 24.0, zoom: float = 1.0,
+                           offset_x: float = 0.0) -> Camera:
         """Frame ``avatar`` like a live host: face near the upper third, shoulders in shot.
 
         Uses ``avatar.frame_center`` (the face) and ``avatar.frame_height`` (metres visible
@@ -95,9 +96,15 @@ class Camera:
             avatar: the avatar to frame.
             aspect: output width / height.
             fov_y_deg: vertical field of view.
+            zoom: > 1 moves in (the face stays on the upper-third line).
+            offset_x: where the avatar stands, as a fraction of the frame width from the
+                centre (-0.12 = a little left, leaving room for a product card).
         """
         if not aspect > 0:
             raise ConfigError(f"aspect must be > 0, got {aspect}")
+        if not (0.1 <= zoom <= 10 and -0.5 <= offset_x <= 0.5):
+            raise ConfigError(f"zoom must be 0.1..10 and offset_x -0.5..0.5, got {zoom}, "
+                              f"{offset_x}")
         center = np.asarray(avatar.frame_center, np.float64)
         height = float(avatar.frame_height)
         if not height > 0:
@@ -106,11 +113,13 @@ class Camera:
         min_width = 0.75 * height
         if height * aspect < min_width:
             height = min(min_width / aspect, 1.6 * height)
+        height /= zoom
         half = math.tan(math.radians(fov_y_deg) / 2.0)
         dist = (height / 2.0) / half
         # Look at a point below the face so the face lands FACE_FROM_TOP from the top edge.
         drop = (0.5 - FACE_FROM_TOP) * height
-        target = center - np.array([0.0, drop, 0.0])
+        # the camera moves the other way from where the avatar should appear
+        target = center - np.array([offset_x * height * aspect, drop, 0.0])
         eye = target + np.array([0.0, 0.0, dist])
         return cls(eye=tuple(eye), target=tuple(target), fov_y_deg=fov_y_deg,
                    near=max(0.01, dist * 0.1), far=dist * 10.0)

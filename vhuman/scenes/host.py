@@ -14,6 +14,7 @@ import numpy as np
 
 from vhuman.drivers.cues import CuesDriver
 from vhuman.engine.engine import Engine
+from vhuman.render.camera import Camera, Light, Lights
 from vhuman.scenes.compositor import Compositor, OverlayState
 from vhuman.scenes.scene import Scene
 
@@ -23,6 +24,25 @@ log = logging.getLogger("vhuman.show")
 def _srgb_to_linear(c: float) -> float:
     c = c / 255.0
     return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+
+def scene_lights(scene: Scene) -> Lights:
+    """The renderer's studio rig with the scene's key and fill, where it sets them.
+
+    Scene lights give the direction the light *travels* and a display-referred colour; an
+    intensity of 1 is the renderer's standard key. The rim and ambient stay the rig's.
+    """
+    rig = Lights()
+    unit = rig.key.intensity
+
+    def convert(light) -> Light:
+        return Light(direction=tuple(-float(c) for c in light.direction),
+                     color=tuple(_srgb_to_linear(c * 255.0) for c in light.color),
+                     intensity=light.intensity * unit)
+
+    return Lights(key=convert(scene.key_light) if scene.key_light else rig.key,
+                  fill=convert(scene.fill_light) if scene.fill_light else rig.fill,
+                  rim=rig.rim, sky=rig.sky, ground=rig.ground, exposure=rig.exposure)
 
 
 class EngineHost:
@@ -52,6 +72,7 @@ class EngineHost:
         engine.add_post(self._compose)
         engine.events.subscribe(self._on_event)
         self._apply_background(scene)
+        self._apply_view(scene)
 
     # -- ShowHost --------------------------------------------------------------------
     def say(self, text: str, *, voice: str | None = None, interrupt: bool = False) -> str:
@@ -71,6 +92,7 @@ class EngineHost:
     def set_scene(self, scene: Scene) -> None:
         self.compositor.set_scene(scene)
         self._apply_background(scene)
+        self._apply_view(scene)
         if not scene.ai_label.enabled:
             self.emit("ai_label_off", scene=scene.name, reason=scene.ai_label.reason)
 
@@ -94,6 +116,22 @@ class EngineHost:
             self._lines.pop(line_id, None)
             if not self.speaker.busy:
                 self.set_overlay(subtitle=None)
+
+    def _apply_view(self, scene: Scene) -> None:
+        """Where the avatar stands, how close the camera is, and the scene's key and fill."""
+        cfg = self.engine.config
+        camera = Camera.head_and_shoulders(self.engine.avatar, cfg.width / cfg.height,
+                                           zoom=scene.camera_zoom * scene.avatar_scale,
+                                           offset_x=scene.avatar_x)
+        lights = scene_lights(scene)
+        if self.engine.render.renderer is not None:
+            def apply(r) -> None:
+                r.set_camera(camera)
+                r.set_lights(lights)
+            self.engine.render.call(apply)
+        else:
+            self.engine.initial_camera = camera
+            self.engine.initial_lights = lights
 
     def _apply_background(self, scene: Scene) -> None:
         bg = scene.background

@@ -54,6 +54,10 @@ class Light:
     direction: tuple[float, float, float] = (-0.4, -0.5, -1.0)
 
 
+#: The fill a scene gets when it sets ``lights.fill`` without all of its fields.
+DEFAULT_FILL = Light(color=(0.85, 0.9, 1.0), intensity=0.45, direction=(0.6, -0.2, -1.0))
+
+
 @dataclass(frozen=True, slots=True)
 class Background:
     """``kind`` is ``color``, ``image`` or ``video``; ``path`` is set for the last two."""
@@ -94,8 +98,8 @@ class Scene:
     avatar_x: float = 0.0          # horizontal offset, fraction of frame width (-0.5..0.5)
     avatar_scale: float = 1.0
     camera_zoom: float = 1.0
-    key_light: Light = Light()
-    fill_light: Light = Light(color=(0.85, 0.9, 1.0), intensity=0.45, direction=(0.6, -0.2, -1.0))
+    key_light: Light | None = None    # None: the renderer's own studio rig
+    fill_light: Light | None = None
     product_card: Placement = Placement(anchor="right")
     subtitles: Placement = Placement(anchor="bottom")
     title_overlay: Placement = Placement(anchor="top-left")
@@ -262,10 +266,10 @@ def parse_scene(data: Any, file: str | Path, probs: Problems, base_dir: Path | N
             unknown_keys(li, ("key", "fill"), "lights", probs)
             if "key" in li:
                 s = replace(s, key_light=_light(li["key"], li.key_line("key"), "lights.key",
-                                                probs, s.key_light))
+                                                probs, s.key_light or Light()))
             if "fill" in li:
                 s = replace(s, fill_light=_light(li["fill"], li.key_line("fill"), "lights.fill",
-                                                 probs, s.fill_light))
+                                                 probs, s.fill_light or DEFAULT_FILL))
     if "overlays" in data:
         ov = data["overlays"]
         if not isinstance(ov, LineDict):
