@@ -65,7 +65,7 @@ def render_strip() -> Image.Image:
     return Image.fromarray(np.concatenate(tiles, axis=1), "RGB")
 
 
-def viewer_screenshot(seconds: float = 14.0) -> Path:
+def viewer_screenshot(seconds: float = 32.0) -> Path:
     """Start the demo show, open it in headless Chromium, screenshot after ``seconds``."""
     from playwright.sync_api import sync_playwright
 
