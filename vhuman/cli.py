@@ -116,12 +116,22 @@ def build_run_parser(prog: str = "run_avatar.py") -> argparse.ArgumentParser:
     return p
 
 
+_last_progress: list = [None]
+
+
 def _progress(stage: str, fraction: float) -> None:
+    """One redrawn bar on a terminal; in a log (not a TTY) one line per stage and 10%."""
     bar = "#" * int(fraction * 20)
-    print(f"\r  {stage:<40} [{bar:<20}] {fraction * 100:5.1f}%", end="", file=sys.stderr,
-          flush=True)
-    if fraction >= 1.0:
-        print(file=sys.stderr)
+    if sys.stderr.isatty():
+        print(f"\r  {stage:<40} [{bar:<20}] {fraction * 100:5.1f}%", end="", file=sys.stderr,
+              flush=True)
+        if fraction >= 1.0:
+            print(file=sys.stderr)
+        return
+    key = (stage, int(fraction * 10))
+    if key != _last_progress[0]:
+        _last_progress[0] = key
+        print(f"  {stage:<40} [{bar:<20}] {fraction * 100:5.1f}%", file=sys.stderr, flush=True)
 
 
 def run_command(args: argparse.Namespace) -> int:
