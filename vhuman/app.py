@@ -153,16 +153,24 @@ class Live:
 async def run_offline(args: argparse.Namespace, progress: Progress | None) -> int:
     from PIL import Image
 
+    from vhuman.stream.outputs import outputs_from_args
+
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    outputs = outputs_from_args(args, offline=True)  # --save: checked before the slow part
     engine = build_engine(args, offline=True, progress=progress)
     _add_capture(args, engine, offline=True)
     live = Live(args, engine, offline=True)  # the AI label is always on, show or not
     await engine.start()
+    if outputs is not None:
+        outputs.attach(engine)
+        outputs.start()
     if live is not None:
         live.start()
     try:
         def save(i: int, frame) -> None:
+            if outputs is not None:
+                outputs.submit_video(frame)
             Image.fromarray(frame.rgba[:, :, :3]).save(out / f"frame_{i:05d}.png",
                                                        compress_level=1)
             if progress is not None:
@@ -173,15 +181,21 @@ async def run_offline(args: argparse.Namespace, progress: Progress | None) -> in
         if live is not None:
             await live.stop()
         await engine.stop()
+        if outputs is not None:
+            await outputs.stop()
     print(f"wrote {args.frames} frames to {out}")
+    if outputs is not None and outputs.recorder is not None:
+        print(f"recorded {outputs.recorder.path}")
     return 0
 
 
 async def run_live(args: argparse.Namespace, progress: Progress | None) -> int:
     from vhuman.scenes.chat import ChatIntake, chat_handler
     from vhuman.scenes.control import control_handler, generate_token
+    from vhuman.stream.outputs import outputs_from_args
     from vhuman.stream.server import MediaServer
 
+    outputs = outputs_from_args(args, offline=False)  # --push/--save: checked first
     engine = build_engine(args, offline=False, progress=progress)
     _add_capture(args, engine, offline=False)
     live = Live(args, engine, offline=False)
@@ -193,13 +207,18 @@ async def run_live(args: argparse.Namespace, progress: Progress | None) -> int:
     engine.add_video_sink(server.submit_video)
     engine.add_audio_sink(server.submit_audio)
     server.set_health_provider(lambda: {**engine.health(),
-                                        "show": live.runner.status() if live.runner else None})
+                                        "show": live.runner.status() if live.runner else None,
+                                        **(outputs.health() if outputs else {})})
+    if outputs is not None:
+        outputs.attach(engine)
     await server.start()  # first: a taken port must fail before anything else runs
     try:
         await engine.start()
     except BaseException:
         await server.stop()
         raise
+    if outputs is not None:
+        outputs.start()
     live.start()
     token = args.token or generate_token()
     examples = Path(__file__).resolve().parent.parent / "examples"
@@ -221,8 +240,10 @@ async def run_live(args: argparse.Namespace, progress: Progress | None) -> int:
         await engine.run()
     finally:
         await live.stop()
+        await engine.stop()  # before the server: its last frames still have somewhere to go
         await server.stop()
-        await engine.stop()
+        if outputs is not None:
+            await outputs.stop()  # finalises the recording
     return 0
 
 

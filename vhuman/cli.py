@@ -63,6 +63,33 @@ def _number(kind: type, lo: float, hi: float, what: str) -> Any:
     return parse
 
 
+def _push_url(text: str) -> str:
+    """An RTMP address, or ``env:NAME`` to read it from the environment (keys in a command
+    line are visible to every user through ``ps``)."""
+    from vhuman.stream.rtmp import check_push_url
+
+    if text.startswith("env:"):
+        name = text[4:]
+        value = os.environ.get(name, "").strip()
+        if not value:
+            raise argparse.ArgumentTypeError(f"environment variable {name} is empty or not set")
+        text = value
+    try:
+        return check_push_url(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _mp4_path(text: str) -> str:
+    from vhuman.stream.recorder import recording_path
+
+    try:
+        recording_path(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 _positive_int = _number(int, 1, 10**9, "a whole number")
 _fps = _number(float, 1, 120, "a number")
 _port = _number(int, 0, 65535, "a port number")
@@ -101,6 +128,17 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tts", default="espeak", help="TTS engine (default %(default)s)")
     g.add_argument("--show", metavar="SHOW.yaml", help="run a live-commerce show script")
     g.add_argument("--no-show", action="store_true", help="do not run the default demo show")
+    g = p.add_argument_group("push and record (docs/streaming.md)")
+    g.add_argument("--push", action="append", default=[], type=_push_url, metavar="URL",
+                   help="push H.264+AAC to rtmp://host/app/streamkey or rtmps://..., or "
+                        "env:VAR to read the address from $VAR (repeatable; the key is never "
+                        "logged)")
+    g.add_argument("--save", type=_mp4_path, metavar="FILE.mp4",
+                   help="record to an MP4 file (live, or with --frames); strftime fields "
+                        "like %%Y%%m%%d are expanded")
+    g.add_argument("--bitrate", type=_number(int, 100, 50_000, "a whole number"),
+                   metavar="KBIT", help="video bitrate for --push/--save in kbit/s "
+                                        "(default 2500 at 1280x720, scaled by frame area)")
     g = p.add_argument_group("offline")
     g.add_argument("--frames", type=_positive_int, metavar="N",
                    help="render N frames offline on the simulated clock and exit")

@@ -1,0 +1,791 @@
+"""Encode once, mux to many: the H.264 + AAC encoder behind RTMP push and MP4 recording.
+
+:class:`AvEncoder` is an engine sink (``submit_video`` / ``submit_audio``). It encodes on
+its own thread and hands the packets to any number of :class:`Destination` s (an RTMP
+pusher, an MP4 recorder), each of which writes its own PyAV container on its own thread.
+Pushing to two platforms and recording therefore costs one x264 encode, not three: on a
+2-core machine that is the difference between fitting beside the renderer and not.
+
+Real time, without blocking the engine:
+
+- ``submit_*`` only append to bounded queues. When encoding falls behind, the oldest
+  waiting video frame is dropped and counted; a destination whose writes fall behind drops
+  video until the next keyframe (and asks for one). Memory never grows with a backlog.
+- Audio is one continuous track: chunks are placed by their pts (resampled to the output
+  rate), and silence fills what no chunk covers once video has moved past it by
+  ``audio_lag_s``. RTMP ingests drop or stall streams whose audio stops.
+- Every timestamp comes from the frames' and chunks' pts on the stream clock, relative to
+  the first video frame, so sync holds by construction (not by counting samples).
+
+Offline (``realtime=False``) nothing is dropped: ``submit_*`` wait for room instead, which
+paces the offline renderer to the encoder.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from vhuman.engine.frames import AudioChunk, VideoFrame
+from vhuman.errors import ConfigError, MissingDependencyError
+from vhuman.stream.resample import StreamResampler
+
+log = logging.getLogger(__name__)
+
+NS_PER_S = 1_000_000_000
+#: Video timestamps: the MPEG 90 kHz clock (exact for 25, 30, 50, 60 fps; muxers rescale).
+VIDEO_TIME_BASE = Fraction(1, 90_000)
+#: The reference point of :func:`default_video_bitrate`: 2.5 Mbit/s at 1280x720.
+REFERENCE_BITRATE = 2_500_000
+REFERENCE_PIXELS = 1280 * 720
+#: AAC-LC codes 1024 samples a frame.
+AAC_FRAME = 1024
+
+
+def default_video_bitrate(width: int, height: int) -> int:
+    """A live-stream bitrate for ``width`` x ``height``: 2.5 Mbit/s at 720p, scaled by area.
+
+    Clamped to 0.3..8 Mbit/s and rounded to 10 kbit/s (1080p gets 5.6 Mbit/s, 360p 0.63).
+    """
+    bps = REFERENCE_BITRATE * width * height / REFERENCE_PIXELS
+    return int(round(min(max(bps, 300_000), 8_000_000), -4))
+
+
+@dataclass(frozen=True, slots=True)
+class OutputSettings:
+    """How :class:`AvEncoder` encodes.
+
+    Attributes:
+        width, height: frame size (even: yuv420p).
+        fps: nominal frame rate (rate control, keyframe interval, container metadata).
+        video_bitrate: bits per second; None picks :func:`default_video_bitrate`.
+        keyframe_interval_s: seconds between IDR frames (ingests ask for 2).
+        audio_rate: AAC sample rate (44100 or 48000 suit every ingest).
+        audio_channels: 1 (mono) or 2 (the engine's mono on both channels).
+        audio_bitrate: AAC bits per second.
+        realtime: True live (drop when behind); False offline (wait, drop nothing).
+        audio_lag_s: how late an audio chunk may arrive, behind the video, before the
+            stretch it would have covered is written as silence.
+        video_queue: video frames that may wait for the encoder before the oldest is dropped.
+    """
+
+    width: int
+    height: int
+    fps: float
+    video_bitrate: int | None = None
+    keyframe_interval_s: float = 2.0
+    audio_rate: int = 48_000
+    audio_channels: int = 2
+    audio_bitrate: int = 128_000
+    realtime: bool = True
+    audio_lag_s: float = 0.1
+    video_queue: int = 4
+
+    def __post_init__(self) -> None:
+        if self.width <= 0 or self.height <= 0 or self.width % 2 or self.height % 2:
+            raise ConfigError(
+                f"H.264 output needs a positive, even width and height, got "
+                f"{self.width}x{self.height}"
+            )
+        if not 0 < self.fps <= 120:
+            raise ConfigError(f"output fps must be in 0..120, got {self.fps}")
+        if self.video_bitrate is not None and not 50_000 <= self.video_bitrate <= 50_000_000:
+            raise ConfigError(
+                f"video bitrate must be 50..50000 kbit/s, got {self.video_bitrate // 1000}"
+            )
+        if not 0.1 <= self.keyframe_interval_s <= 10:
+            raise ConfigError(
+                f"keyframe interval must be 0.1..10 s, got {self.keyframe_interval_s}"
+            )
+        if self.audio_rate not in (44_100, 48_000):
+            raise ConfigError(f"AAC output rate must be 44100 or 48000, got {self.audio_rate}")
+        if self.audio_channels not in (1, 2):
+            raise ConfigError(f"audio channels must be 1 or 2, got {self.audio_channels}")
+        if not 32_000 <= self.audio_bitrate <= 320_000:
+            raise ConfigError(f"audio bitrate must be 32..320 kbit/s, got {self.audio_bitrate}")
+        if not 0 <= self.audio_lag_s <= 2:
+            raise ConfigError(f"audio lag must be 0..2 s, got {self.audio_lag_s}")
+        if self.video_queue < 1:
+            raise ConfigError(f"video queue must hold at least 1 frame, got {self.video_queue}")
+
+    @property
+    def bitrate(self) -> int:
+        """The video bitrate in effect (bits per second)."""
+        return self.video_bitrate or default_video_bitrate(self.width, self.height)
+
+    @property
+    def audio_time_base(self) -> Fraction:
+        return Fraction(1, self.audio_rate)
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedPacket:
+    """One encoded access unit, in the time base of its kind.
+
+    Attributes:
+        kind: "video" (pts in :data:`VIDEO_TIME_BASE`) or "audio" (1 / audio_rate).
+        data: the codec payload (H.264 in AVCC/length-prefixed form, raw AAC).
+        pts, dts: time since the encoder's first video frame, in the kind's time base.
+        keyframe: an IDR picture (always True for audio).
+        duration: in the kind's time base.
+    """
+
+    kind: str
+    data: bytes
+    pts: int
+    dts: int
+    keyframe: bool
+    duration: int
+
+
+@dataclass(slots=True)
+class EncoderStats:
+    """Counters for /health."""
+
+    frames_in: int = 0
+    frames_encoded: int = 0
+    frames_dropped: int = 0  # waited too long for the encoder (the oldest goes first)
+    frames_idle: int = 0  # no destination was accepting: not encoded
+    frames_rejected: int = 0  # pts not after the previous frame
+    audio_chunks: int = 0
+    audio_dropped: int = 0  # audio queue overflow
+    silence_samples: int = 0  # silence written where no chunk was
+    late_samples: int = 0  # samples that arrived after silence had covered their time
+    encode_seconds: float = 0.0
+    errors: int = 0
+    last_error: str | None = None
+
+
+class AvEncoder:
+    """The shared encoder: engine frames in, :class:`EncodedPacket` s out to destinations.
+
+    Args:
+        settings: what to encode.
+        name: thread name suffix and log prefix.
+
+    Wire :meth:`submit_video` and :meth:`submit_audio` as engine sinks, add destinations,
+    then :meth:`start`; :meth:`close` drains, flushes and finalises every destination.
+    """
+
+    def __init__(self, settings: OutputSettings, *, name: str = "avout") -> None:
+        try:
+            import av
+            import cv2
+        except ModuleNotFoundError as exc:  # pragma: no cover - core dependencies
+            raise MissingDependencyError(exc.name or "av/cv2", "pip install av opencv-python") \
+                from None
+        self._av = av
+        self._cv2 = cv2
+        self.settings = settings
+        self.name = name
+        self.stats = EncoderStats()
+        self.destinations: list[Destination] = []
+        self.video_template: Any = None
+        self.audio_template: Any = None
+        self._template: Any = None
+        self._cond = threading.Condition()
+        self._video: collections.deque[VideoFrame] = collections.deque()
+        self._audio: collections.deque[AudioChunk] = collections.deque()
+        self._audio_queue = 250  # chunks: 5 s of the engine's 20 ms chunks
+        self._closing = False
+        self._thread: threading.Thread | None = None
+        self._key_requested = 1
+        self._key_granted = 0
+        self._aac_frame = AAC_FRAME
+        self._layout = "stereo" if settings.audio_channels == 2 else "mono"
+        # encoder-thread state
+        self._resampler = StreamResampler(settings.audio_rate)
+        self._origin_ns: int | None = None
+        self._pending_audio: collections.deque[tuple[np.ndarray, int]] = collections.deque(
+            maxlen=250
+        )
+        self._last_video_ns = -1
+        self._a_next = 0  # next sample index (from the origin) the audio track needs
+        self._a_buf = np.zeros(0, np.int16)  # placed samples not yet encoded
+        self._a_encoded = 0  # sample index of _a_buf[0]
+
+    # -- wiring --------------------------------------------------------------------------
+    def add_destination(self, dest: Destination) -> None:
+        """Send packets to ``dest`` too (call before :meth:`start`)."""
+        if self._thread is not None:
+            raise RuntimeError("add destinations before AvEncoder.start()")
+        dest.bind(self)
+        self.destinations.append(dest)
+
+    def start(self) -> None:
+        """Open the codecs, start the destinations and the encoder thread.
+
+        Raises:
+            MissingDependencyError: PyAV lacks libx264 or the AAC encoder.
+        """
+        if self._thread is not None:
+            return
+        self._open_codecs()
+        for dest in self.destinations:
+            dest.start()
+        self._thread = threading.Thread(target=self._run, name=f"vhuman-{self.name}-encode",
+                                        daemon=True)
+        self._thread.start()
+
+    def _open_codecs(self) -> None:
+        """Open x264 and AAC in a scratch MP4 so their global headers (SPS/PPS, ASC) exist.
+
+        Destinations copy the streams from these templates; the scratch container itself
+        never receives a packet.
+        """
+        import io
+
+        av, s = self._av, self.settings
+        gop = max(1, round(s.fps * s.keyframe_interval_s))
+        rate = s.bitrate
+        try:
+            tmpl = av.open(io.BytesIO(), "w", format="mp4")
+            v = tmpl.add_stream("libx264", rate=Fraction(s.fps).limit_denominator(1001))
+            a = tmpl.add_stream("aac", rate=s.audio_rate)
+        except (av.FFmpegError, ValueError) as exc:
+            raise MissingDependencyError(
+                f"PyAV with libx264 and AAC ({exc})", "pip install --force-reinstall av"
+            ) from None
+        v.width, v.height, v.pix_fmt = s.width, s.height, "yuv420p"
+        v.codec_context.time_base = VIDEO_TIME_BASE
+        v.codec_context.bit_rate = rate
+        v.codec_context.options = {
+            "preset": "ultrafast",
+            "tune": "zerolatency",
+            "g": str(gop),
+            "keyint_min": str(gop),
+            "sc_threshold": "0",
+            # A capped bitrate with a one-second buffer: what ingests expect of a live feed.
+            "maxrate": str(rate),
+            "bufsize": str(rate),
+        }
+        # cv2's RGBA2YUV_I420 is BT.601, limited range: say so in the VUI and the
+        # container (x264 rejects "range=tv" in x264-params; the context fields work).
+        ctx = v.codec_context
+        ctx.color_range = 1  # MPEG (limited)
+        ctx.colorspace = ctx.color_primaries = ctx.color_trc = 6  # SMPTE 170M (BT.601)
+        a.layout = self._layout
+        a.codec_context.time_base = s.audio_time_base
+        a.bit_rate = s.audio_bitrate
+        tmpl.start_encoding()
+        self._template, self.video_template, self.audio_template = tmpl, v, a
+        self._aac_frame = a.codec_context.frame_size or AAC_FRAME
+
+    # -- sinks (event loop thread) -------------------------------------------------------
+    def submit_video(self, frame: VideoFrame) -> None:
+        """Queue a rendered frame; returns at once live (may wait offline).
+
+        The frame's array is read later by the encoder thread and never written: do not
+        write into it after submitting (the engine hands out a fresh array per frame).
+
+        Raises:
+            ValueError: the frame is not uint8[height, width, 4].
+        """
+        rgba = frame.rgba
+        s = self.settings
+        if getattr(rgba, "shape", None) != (s.height, s.width, 4) or rgba.dtype != np.uint8:
+            raise ValueError(
+                f"output frame must be uint8[{s.height}, {s.width}, 4], got "
+                f"{getattr(rgba, 'dtype', '?')}{list(getattr(rgba, 'shape', ()))}"
+            )
+        with self._cond:
+            if self._closing:
+                return
+            self.stats.frames_in += 1
+            if s.realtime:
+                while len(self._video) >= s.video_queue:
+                    self._video.popleft()
+                    self.stats.frames_dropped += 1
+            else:
+                self._wait_for_room(lambda: len(self._video) < s.video_queue)
+            self._video.append(frame)
+            self._cond.notify_all()
+
+    def submit_audio(self, chunk: AudioChunk) -> None:
+        """Queue a mono int16 chunk at any rate (resampled on the encoder thread)."""
+        with self._cond:
+            if self._closing:
+                return
+            self.stats.audio_chunks += 1
+            if self.settings.realtime:
+                if len(self._audio) >= self._audio_queue:
+                    self._audio.popleft()
+                    self.stats.audio_dropped += 1
+            else:
+                self._wait_for_room(lambda: len(self._audio) < self._audio_queue)
+            self._audio.append(chunk)
+            self._cond.notify_all()
+
+    def _wait_for_room(self, room) -> None:
+        # Offline back-pressure; called with the condition held.
+        while not room() and not self._closing:
+            if self._thread is None or not self._thread.is_alive():
+                return  # nobody will make room: let the queue overshoot rather than hang
+            self._cond.wait(0.5)
+
+    def request_keyframe(self) -> None:
+        """Make the next encoded frame an IDR (thread-safe, cheap)."""
+        self._key_requested += 1
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def close(self, timeout: float = 60.0) -> None:
+        """Encode what is queued, flush, finalise every destination, and join the threads.
+
+        Args:
+            timeout: seconds to wait for all of it; a destination still blocked on the
+                network after that is aborted (its container may be left unfinished).
+        """
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(max(0.0, deadline - time.monotonic()))
+            if self._thread.is_alive():
+                log.error("%s: encoder did not finish within %.0f s", self.name, timeout)
+        for dest in self.destinations:
+            dest.finish()
+        for dest in self.destinations:
+            dest.join(max(1.0, deadline - time.monotonic()))
+        if self._template is not None and (self._thread is None or not self._thread.is_alive()):
+            self._close_template()
+
+    async def aclose(self, timeout: float = 60.0) -> None:
+        """:meth:`close` off the event loop."""
+        import asyncio
+
+        await asyncio.to_thread(self.close, timeout)
+
+    def _close_template(self) -> None:
+        tmpl, self._template = self._template, None
+        try:
+            tmpl.close()
+        except (self._av.FFmpegError, ValueError, OSError) as exc:
+            log.debug("%s: closing the scratch container: %s", self.name, exc)
+
+    def health(self) -> dict[str, Any]:
+        """Encoder counters for /health."""
+        st, s = self.stats, self.settings
+        return {
+            "size": f"{s.width}x{s.height}",
+            "video_kbps": s.bitrate // 1000,
+            "frames_in": st.frames_in,
+            "frames_encoded": st.frames_encoded,
+            "frames_dropped": st.frames_dropped,
+            "frames_idle": st.frames_idle,
+            "encode_ms_avg": round(1000 * st.encode_seconds / st.frames_encoded, 2)
+            if st.frames_encoded else None,
+            "audio_chunks": st.audio_chunks,
+            "audio_silence_s": round(st.silence_samples / s.audio_rate, 2),
+            "audio_late_ms": round(1000 * st.late_samples / s.audio_rate),
+            "errors": st.errors,
+            "last_error": st.last_error,
+        }
+
+    # -- the encoder thread --------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._cond:
+                    while not self._video and not self._audio and not self._closing:
+                        self._cond.wait()
+                    audio = list(self._audio)
+                    self._audio.clear()
+                    frame = self._video.popleft() if self._video else None
+                    done = self._closing and not self._video and not self._audio
+                    self._cond.notify_all()
+                for chunk in audio:
+                    self._guarded(self._on_audio, chunk)
+                if frame is not None:
+                    self._guarded(self._on_video, frame)
+                if done:
+                    break
+            self._guarded(self._flush)
+        finally:
+            for dest in self.destinations:
+                dest.finish()
+
+    def _guarded(self, fn, *args) -> None:
+        try:
+            fn(*args)
+        except Exception as exc:  # a bad frame or codec hiccup must not end the stream
+            self.stats.errors += 1
+            self.stats.last_error = f"{type(exc).__name__}: {exc}"
+            if self.stats.errors <= 5 or self.stats.errors % 1000 == 0:
+                log.exception("%s: encoding failed", self.name)
+
+    def _on_audio(self, chunk: AudioChunk) -> None:
+        pcm, pts_ns = self._resampler.process(chunk.pcm, chunk.rate, chunk.pts_ns)
+        if len(pcm) == 0:
+            return
+        if self._origin_ns is None:
+            self._pending_audio.append((pcm, pts_ns))  # placed once video fixes t = 0
+            return
+        self._place_audio(pcm, pts_ns)
+
+    def _place_audio(self, pcm: np.ndarray, pts_ns: int) -> None:
+        rate = self.settings.audio_rate
+        pos = (pts_ns - self._origin_ns) * rate // NS_PER_S
+        if pos > self._a_next:
+            # Audio sources run at most a tick ahead; a chunk far in the future is a bug
+            # upstream, and filling minutes of silence for it would be worse.
+            if pos - self._a_next > 10 * rate:
+                self.stats.late_samples += len(pcm)
+                return
+            self._append_audio(np.zeros(pos - self._a_next, np.int16), silence=True)
+        elif pos < self._a_next:
+            skip = self._a_next - pos
+            self.stats.late_samples += min(skip, len(pcm))
+            pcm = pcm[skip:]
+        if len(pcm):
+            self._append_audio(pcm)
+
+    def _fill_silence_until(self, t_ns: int) -> None:
+        end = max(0, t_ns) * self.settings.audio_rate // NS_PER_S
+        if end > self._a_next:
+            self._append_audio(np.zeros(end - self._a_next, np.int16), silence=True)
+
+    def _append_audio(self, pcm: np.ndarray, *, silence: bool = False) -> None:
+        if silence:
+            self.stats.silence_samples += len(pcm)
+        self._a_buf = np.concatenate((self._a_buf, pcm.astype(np.int16, copy=False)))
+        self._a_next += len(pcm)
+        n = self._aac_frame
+        while len(self._a_buf) >= n:
+            self._encode_audio(self._a_buf[:n])
+            self._a_buf = self._a_buf[n:]
+
+    def _encode_audio(self, pcm: np.ndarray) -> None:
+        av = self._av
+        mono = (pcm.astype(np.float32) / 32768.0)[None, :]
+        planes = np.repeat(mono, self.settings.audio_channels, axis=0)
+        af = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(planes), format="fltp", layout=self._layout
+        )
+        af.sample_rate = self.settings.audio_rate
+        af.pts = self._a_encoded
+        af.time_base = self.settings.audio_time_base
+        self._a_encoded += len(pcm)
+        self._deliver("audio", self.audio_template.encode(af))
+
+    def _on_video(self, frame: VideoFrame) -> None:
+        if self._origin_ns is None:
+            self._origin_ns = frame.pts_ns
+            pending, self._pending_audio = list(self._pending_audio), collections.deque()
+            for pcm, pts_ns in pending:
+                self._place_audio(pcm, pts_ns)
+        t_ns = frame.pts_ns - self._origin_ns
+        if t_ns <= self._last_video_ns:
+            self.stats.frames_rejected += 1
+            return
+        self._last_video_ns = t_ns
+        self._fill_silence_until(t_ns - round(self.settings.audio_lag_s * NS_PER_S))
+        if not any(d.accepting for d in self.destinations):
+            self.stats.frames_idle += 1
+            self.request_keyframe()  # whoever connects next starts on an IDR
+            return
+        av, cv2 = self._av, self._cv2
+        t0 = time.perf_counter()
+        yuv = cv2.cvtColor(np.ascontiguousarray(frame.rgba), cv2.COLOR_RGBA2YUV_I420)
+        vf = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
+        vf.pts = (t_ns * VIDEO_TIME_BASE.denominator + NS_PER_S // 2) // NS_PER_S
+        vf.time_base = VIDEO_TIME_BASE
+        requested = self._key_requested
+        if requested != self._key_granted:
+            self._key_granted = requested
+            vf.pict_type = av.video.frame.PictureType.I
+        packets = self.video_template.encode(vf)
+        self.stats.encode_seconds += time.perf_counter() - t0
+        self.stats.frames_encoded += 1
+        self._deliver("video", packets)
+
+    def _flush(self) -> None:
+        if self._origin_ns is None:
+            return  # no video ever came: nothing to finish
+        # The audio track covers the last frame's display time too.
+        period_ns = round(NS_PER_S / self.settings.fps)
+        self._fill_silence_until(self._last_video_ns + period_ns)
+        if len(self._a_buf):
+            self._encode_audio(self._a_buf)  # AAC takes a short last frame
+            self._a_buf = self._a_buf[:0]
+        self._deliver("video", self.video_template.encode(None))
+        self._deliver("audio", self.audio_template.encode(None))
+
+    def _deliver(self, kind: str, packets) -> None:
+        for p in packets:
+            pts = p.pts if p.pts is not None else p.dts
+            dts = p.dts if p.dts is not None else pts
+            pkt = EncodedPacket(kind, bytes(p), int(pts), int(dts),
+                                bool(p.is_keyframe) or kind == "audio", int(p.duration or 0))
+            for dest in self.destinations:
+                dest.offer(pkt)
+
+
+class Destination:
+    """One output container, written on its own thread from a bounded packet queue.
+
+    A *session* is one open container (a recording; one RTMP connection). Subclasses
+    implement :meth:`_open`; the base class's :meth:`_run` writes one session for the
+    destination's whole life (a recorder), and :meth:`_on_start` opens it at once;
+    :class:`vhuman.stream.rtmp.RtmpPusher` overrides both to reconnect.
+
+    Live, the queue holds at most ``max_queue_s`` of video; past that the queued video is
+    dropped and writing resumes at the next keyframe, which is requested from the encoder.
+    Offline nothing is dropped: the encoder waits for room.
+
+    Args:
+        name: for logs and thread names (never a secret).
+        max_queue_s: seconds of video that may wait to be written.
+    """
+
+    def __init__(self, name: str, *, max_queue_s: float = 2.0) -> None:
+        if not max_queue_s > 0:
+            raise ConfigError(f"{name}: max_queue_s must be positive, got {max_queue_s}")
+        self.name = name
+        self.max_queue_s = max_queue_s
+        self.encoder: AvEncoder | None = None
+        self._realtime = True
+        self._max_video = 2
+        self._cond = threading.Condition()
+        self._queue: collections.deque[EncodedPacket] = collections.deque()
+        self._queued_video = 0
+        self._finishing = False
+        self._session = False  # packets are wanted: a container is open or opening
+        self._keyed = False  # the session's first keyframe has been queued
+        self._skip_to_key = False
+        self._thread: threading.Thread | None = None
+        self._rate_lock = threading.Lock()
+        self._bytes_window: collections.deque[tuple[float, int]] = collections.deque()
+        self.frames_written = 0
+        self.frames_dropped = 0
+        self.bytes_written = 0
+        self.last_error: str | None = None
+
+    # -- set-up ---------------------------------------------------------------------------
+    def bind(self, encoder: AvEncoder) -> None:
+        """Called by :meth:`AvEncoder.add_destination`."""
+        self.encoder = encoder
+        self._realtime = encoder.settings.realtime
+        self._max_video = max(2, round(self.max_queue_s * encoder.settings.fps))
+
+    def start(self) -> None:
+        """Start the writer thread (:meth:`AvEncoder.start` calls this)."""
+        if self._thread is None:
+            self._on_start()
+            self._thread = threading.Thread(target=self._run_guarded,
+                                            name=f"vhuman-{self.name}", daemon=True)
+            self._thread.start()
+
+    def _on_start(self) -> None:
+        # Wanted from the first frame: the queue holds packets while the file opens.
+        self._begin_session()
+
+    @property
+    def accepting(self) -> bool:
+        """Whether packets offered now would be written (the encoder skips work if none)."""
+        return self._session and not self._finishing
+
+    # -- the encoder's side -----------------------------------------------------------------
+    def offer(self, pkt: EncodedPacket) -> None:
+        """Queue ``pkt`` if a session wants it; drop by policy when behind (encoder thread)."""
+        with self._cond:
+            if not self._session or self._finishing:
+                return
+            if not self._realtime:
+                while self._full(pkt) and self._session and not self._finishing:
+                    self._cond.wait(0.5)
+            if pkt.kind == "video":
+                if self._skip_to_key and not pkt.keyframe:
+                    if self._keyed:
+                        self.frames_dropped += 1
+                    return
+                self._skip_to_key = False
+                if self._queued_video >= self._max_video:
+                    self._drop_queued_video()
+                    if not pkt.keyframe:
+                        self.frames_dropped += 1
+                        return
+                    self._skip_to_key = False
+                self._keyed = True
+                self._queued_video += 1
+            elif len(self._queue) >= 8 * self._max_video:
+                # Audio alone piling up means the writer is stuck: keep the newest.
+                old = self._queue.popleft()
+                if old.kind == "video":
+                    self._queued_video -= 1
+                    self.frames_dropped += 1
+                    self._skip_to_key = True
+            self._queue.append(pkt)
+            self._cond.notify_all()
+
+    def _full(self, pkt: EncodedPacket) -> bool:
+        if pkt.kind == "video":
+            return self._queued_video >= self._max_video
+        return len(self._queue) >= 8 * self._max_video
+
+    def _drop_queued_video(self) -> None:
+        self.frames_dropped += self._queued_video
+        self._queue = collections.deque(p for p in self._queue if p.kind != "video")
+        self._queued_video = 0
+        self._skip_to_key = True
+        if self.encoder is not None:
+            self.encoder.request_keyframe()
+        log.warning("%s: writing fell behind; dropped the queued video, resuming at a keyframe",
+                    self.name)
+
+    def finish(self) -> None:
+        """No more packets: write what is queued, close the container, end the thread."""
+        with self._cond:
+            self._finishing = True
+            self._cond.notify_all()
+
+    def join(self, timeout: float) -> None:
+        """Wait for the writer; past ``timeout``, :meth:`abort` its I/O and wait briefly."""
+        if self._thread is None:
+            return
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.warning("%s: still writing after %.0f s; aborting", self.name, timeout)
+            self.abort()
+            self._thread.join(2.0)
+
+    def abort(self) -> None:
+        """Unblock a container call stuck on I/O (subclasses that can, do)."""
+
+    # -- the writer thread --------------------------------------------------------------------
+    def _run_guarded(self) -> None:
+        try:
+            self._run()
+        except Exception as exc:  # noqa: BLE001 - keep the process alive; reported in health
+            self.last_error = self._describe(exc)
+            log.error("%s: stopped: %s", self.name, self.last_error)
+        finally:
+            self._end_session()
+
+    def _describe(self, exc: BaseException) -> str:
+        """One line for health and logs (a subclass removes secrets here)."""
+        return f"{type(exc).__name__}: {exc}"
+
+    def _run(self) -> None:
+        container = None
+        try:
+            container, streams = self._open()
+            self._write_session(container, streams)
+        finally:
+            self._end_session()
+            if container is not None:
+                self._close_container(container)
+
+    def _open(self) -> tuple[Any, tuple[Any, Any]]:
+        """Create the container with its video and audio streams (subclasses)."""
+        raise NotImplementedError
+
+    def _begin_session(self) -> None:
+        with self._cond:
+            self._queue.clear()
+            self._queued_video = 0
+            self._skip_to_key = True  # a session starts on an IDR
+            self._keyed = False
+            self._session = True
+        if self.encoder is not None:
+            self.encoder.request_keyframe()
+
+    def _end_session(self) -> None:
+        with self._cond:
+            self._session = False
+            self._queue.clear()
+            self._queued_video = 0
+            self._cond.notify_all()
+
+    def _add_streams(self, container: Any) -> tuple[Any, Any]:
+        enc = self.encoder
+        if enc is None or enc.video_template is None:
+            raise RuntimeError(f"{self.name}: the encoder is not started")
+        return (container.add_stream_from_template(enc.video_template),
+                container.add_stream_from_template(enc.audio_template))
+
+    def _next_packet(self) -> EncodedPacket | None:
+        """The next packet to write; None once finishing and drained."""
+        with self._cond:
+            while not self._queue:
+                if self._finishing:
+                    return None
+                self._cond.wait(0.5)
+            pkt = self._queue.popleft()
+            if pkt.kind == "video":
+                self._queued_video -= 1
+            self._cond.notify_all()
+            return pkt
+
+    def _write_session(self, container: Any, streams: tuple[Any, Any]) -> None:
+        """Write queued packets to ``container`` until :meth:`finish`, rebased to t = 0.
+
+        The session's t = 0 is its first keyframe. Audio from before it is dropped, except
+        one AAC frame of overlap (the decoder's priming); later audio keeps its place.
+        """
+        enc = self.encoder
+        assert enc is not None
+        av = enc._av
+        vs, as_ = streams
+        a_tb = enc.settings.audio_time_base
+        prime = enc._aac_frame
+        early: collections.deque[EncodedPacket] = collections.deque(maxlen=200)
+        v_off = a_off = 0
+        started = False
+        while (pkt := self._next_packet()) is not None:
+            if not started:
+                if pkt.kind == "audio":
+                    early.append(pkt)
+                    continue
+                if not pkt.keyframe:
+                    continue
+                started = True
+                v_off = pkt.pts
+                a_off = round(pkt.pts * VIDEO_TIME_BASE / a_tb)
+                for a in early:
+                    if a.pts - a_off >= -prime:
+                        self._mux(container, av, as_, a, a_off, a_tb)
+                early.clear()
+            if pkt.kind == "video":
+                self._mux(container, av, vs, pkt, v_off, VIDEO_TIME_BASE)
+                self.frames_written += 1
+            elif pkt.pts - a_off >= -prime:
+                self._mux(container, av, as_, pkt, a_off, a_tb)
+
+    def _mux(self, container: Any, av: Any, stream: Any, pkt: EncodedPacket, offset: int,
+             time_base: Fraction) -> None:
+        p = av.Packet(pkt.data)
+        p.pts = pkt.pts - offset
+        p.dts = pkt.dts - offset
+        p.duration = pkt.duration
+        p.time_base = time_base
+        p.is_keyframe = pkt.keyframe
+        p.stream = stream
+        container.mux(p)
+        now = time.monotonic()
+        self.bytes_written += len(pkt.data)
+        with self._rate_lock:
+            self._bytes_window.append((now, len(pkt.data)))
+            self._trim_window(now)
+
+    def _trim_window(self, now: float, window_s: float = 2.0) -> None:
+        win = self._bytes_window
+        while win and now - win[0][0] > window_s:
+            win.popleft()
+
+    def _close_container(self, container: Any) -> None:
+        container.close()
+
+    def bitrate_kbps(self, window_s: float = 2.0) -> float:
+        """What was written per second over the last two seconds, in kbit/s."""
+        with self._rate_lock:
+            self._trim_window(time.monotonic(), window_s)
+            total = sum(n for _, n in self._bytes_window)
+        return round(total * 8 / window_s / 1000, 1)

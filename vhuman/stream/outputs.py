@@ -1,0 +1,117 @@
+"""``--push`` and ``--save`` as one object: the shared encoder and its destinations.
+
+The app makes a :class:`StreamOutputs` before anything slow starts (a bad address or an
+unwritable folder fails at once), attaches it to the engine, starts it after the engine,
+and closes it last (which finalises the MP4).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from vhuman.engine.frames import AudioChunk, VideoFrame
+from vhuman.errors import ConfigError
+from vhuman.stream.avout import AvEncoder, OutputSettings
+from vhuman.stream.recorder import Mp4Recorder
+from vhuman.stream.rtmp import RtmpPusher
+
+log = logging.getLogger(__name__)
+
+
+class StreamOutputs:
+    """RTMP pushes and an MP4 recording fed by one H.264 + AAC encoder.
+
+    Args:
+        settings: encoder settings (size, fps, bitrate, realtime or offline).
+        push: RTMP addresses (``rtmp://host/app/streamkey``).
+        save: MP4 path, or None.
+
+    Raises:
+        ConfigError: a bad address, a duplicate address, or an unwritable recording path.
+    """
+
+    def __init__(self, settings: OutputSettings, *, push: Sequence[str] = (),
+                 save: str | None = None) -> None:
+        self.pushers = [RtmpPusher(url) for url in dict.fromkeys(push)]
+        self.recorder = Mp4Recorder(save) if save else None
+        self.encoder = AvEncoder(settings)
+        for dest in (*self.pushers, *([self.recorder] if self.recorder else [])):
+            self.encoder.add_destination(dest)
+        self._started = False
+
+    def attach(self, engine: Any) -> None:
+        """Receive the engine's rendered frames (live) and its audio (live and offline).
+
+        Offline, the engine hands frames to its ``on_frame`` callback instead of the video
+        sinks: call :meth:`submit_video` from there.
+        """
+        engine.add_video_sink(self.submit_video)
+        engine.add_audio_sink(self.submit_audio)
+
+    def submit_video(self, frame: VideoFrame) -> None:
+        """Queue a frame for encoding (drops when behind live; waits offline)."""
+        if self._started:
+            self.encoder.submit_video(frame)
+
+    def submit_audio(self, chunk: AudioChunk) -> None:
+        """Queue an audio chunk (any rate, mono int16)."""
+        if self._started:
+            self.encoder.submit_audio(chunk)
+
+    def start(self) -> None:
+        """Open the codecs and start the writer threads (connections are made there)."""
+        self.encoder.start()
+        self._started = True
+
+    async def stop(self) -> None:
+        """Encode what is queued, finalise the recording and close the pushes."""
+        if self._started:
+            self._started = False
+            if self.recorder is not None:
+                log.info("finalising %s ...", self.recorder.path)
+            await self.encoder.aclose()
+
+    def health(self) -> dict[str, Any]:
+        """``outputs`` for /health, plus flat counters that /metrics picks up."""
+        push = [p.health() for p in self.pushers]
+        doc: dict[str, Any] = {
+            "outputs": {
+                "encoder": self.encoder.health(),
+                "push": push,
+                "record": self.recorder.health() if self.recorder else None,
+            },
+        }
+        if push:
+            doc["push_connected"] = sum(p["connected"] for p in push)
+            doc["push_reconnects"] = sum(p["reconnects"] for p in push)
+            doc["push_frames_dropped"] = sum(p["frames_dropped"] for p in push)
+        doc["output_frames_dropped"] = self.encoder.stats.frames_dropped
+        return doc
+
+
+def outputs_from_args(args: Any, *, offline: bool) -> StreamOutputs | None:
+    """The outputs that ``--push``, ``--save`` and ``--bitrate`` ask for (None: none).
+
+    Args:
+        args: parsed ``run_avatar.py`` arguments (``size``, ``fps``, ``push``, ``save``,
+            ``bitrate``).
+        offline: a ``--frames`` render: nothing is dropped, and pushing is refused.
+
+    Raises:
+        ConfigError: ``--push`` with ``--frames``, a bad address or an unwritable path.
+    """
+    push = list(getattr(args, "push", None) or [])
+    save = getattr(args, "save", None)
+    if not push and not save:
+        return None
+    if push and offline:
+        raise ConfigError("--push streams live and cannot be combined with --frames; "
+                          "use --save FILE.mp4 to write the render to a file")
+    width, height = args.size
+    kbit = getattr(args, "bitrate", None)
+    settings = OutputSettings(width, height, args.fps,
+                              video_bitrate=kbit * 1000 if kbit else None,
+                              realtime=not offline)
+    return StreamOutputs(settings, push=push, save=save)
