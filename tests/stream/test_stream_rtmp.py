@@ -186,9 +186,7 @@ def test_push_to_a_closed_port_retries_without_stalling_the_engine(caplog, capfd
     engine.add_driver(IdleDriver())
     engine.add_audio_source(SpeechTone().pump)
     outputs = StreamOutputs(OutputSettings(W, H, FPS))
-    pusher = RtmpPusher(url, backoff_min_s=0.05, backoff_max_s=0.2)
-    outputs.pushers.append(pusher)
-    outputs.encoder.add_destination(pusher)
+    outputs.add_pusher(RtmpPusher(url, backoff_min_s=0.05, backoff_max_s=0.2))
     outputs.attach(engine)
 
     async def go():
@@ -258,10 +256,9 @@ def test_push_to_a_server_that_never_answers_is_cut_and_retried():
     threading.Thread(target=accept_and_say_nothing, args=(server,), daemon=True).start()
     port = server.getsockname()[1]
     outputs = StreamOutputs(OutputSettings(W, H, FPS))
-    pusher = RtmpPusher(f"rtmp://127.0.0.1:{port}/live/{KEY}", backoff_min_s=0.05,
-                        backoff_max_s=0.1, connect_timeout_s=0.3)
-    outputs.pushers.append(pusher)
-    outputs.encoder.add_destination(pusher)
+    pusher = outputs.add_pusher(RtmpPusher(f"rtmp://127.0.0.1:{port}/live/{KEY}",
+                                           backoff_min_s=0.05, backoff_max_s=0.1,
+                                           connect_timeout_s=0.3))
     outputs.start()
     feeder = Feeder(outputs)
     feeder.start()
@@ -282,9 +279,7 @@ def test_push_to_a_server_that_never_answers_is_cut_and_retried():
 
 def test_push_reconnects_when_the_server_goes_away_and_comes_back(nginx):
     outputs = StreamOutputs(OutputSettings(W, H, FPS))
-    pusher = RtmpPusher(nginx.url(KEY), backoff_min_s=0.1, backoff_max_s=0.2)
-    outputs.pushers.append(pusher)
-    outputs.encoder.add_destination(pusher)
+    pusher = outputs.add_pusher(RtmpPusher(nginx.url(KEY), backoff_min_s=0.1, backoff_max_s=0.2))
     outputs.start()
     feeder = Feeder(outputs)
     feeder.start()
@@ -336,10 +331,9 @@ def test_push_to_a_server_that_stops_reading_times_out_and_retries(nginx):
     # Noise at the highest bitrate fills the loopback's socket buffers within seconds once
     # nginx is frozen (SIGSTOP): the send must then give up after io_timeout_s.
     outputs = StreamOutputs(OutputSettings(640, 360, FPS, video_bitrate=50_000_000))
-    pusher = RtmpPusher(nginx.url(KEY), backoff_min_s=0.1, backoff_max_s=0.2,
-                        io_timeout_s=0.5, connect_timeout_s=0.5)
-    outputs.pushers.append(pusher)
-    outputs.encoder.add_destination(pusher)
+    pusher = outputs.add_pusher(RtmpPusher(nginx.url(KEY), backoff_min_s=0.1,
+                                           backoff_max_s=0.2, io_timeout_s=0.5,
+                                           connect_timeout_s=0.5))
     outputs.start()
     frames = [noise_frame(0, 640, 360, seed=s) for s in range(8)]
     halt = threading.Event()

@@ -34,12 +34,20 @@ class StreamOutputs:
 
     def __init__(self, settings: OutputSettings, *, push: Sequence[str] = (),
                  save: str | None = None) -> None:
-        self.pushers = [RtmpPusher(url) for url in dict.fromkeys(push)]
+        self.pushers: list[RtmpPusher] = []
         self.recorder = Mp4Recorder(save) if save else None
         self.encoder = AvEncoder(settings)
-        for dest in (*self.pushers, *([self.recorder] if self.recorder else [])):
-            self.encoder.add_destination(dest)
+        for url in dict.fromkeys(push):
+            self.add_pusher(RtmpPusher(url))
+        if self.recorder is not None:
+            self.encoder.add_destination(self.recorder)
         self._started = False
+
+    def add_pusher(self, pusher: RtmpPusher) -> RtmpPusher:
+        """Push to one more server (call before :meth:`start`); returns ``pusher``."""
+        self.pushers.append(pusher)
+        self.encoder.add_destination(pusher)
+        return pusher
 
     def attach(self, engine: Any) -> None:
         """Receive the engine's rendered frames (live) and its audio (live and offline).
