@@ -29,8 +29,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vhuman.engine.clock import NS_PER_S
-from vhuman.engine.frames import AudioChunk, VideoFrame
+from vhuman.core.clock import NS_PER_S
+from vhuman.core.frames import AudioChunk, VideoFrame
 from vhuman.stream.avout import AvEncoder, OutputSettings
 from vhuman.stream.recorder import Mp4Recorder
 
@@ -38,7 +38,7 @@ from vhuman.stream.recorder import Mp4Recorder
 def avatar_frames(width: int, height: int, n: int, avatar: str) -> list[np.ndarray]:
     from vhuman.avatar.resolve import resolve_avatar
     from vhuman.drivers.idle import IdleDriver
-    from vhuman.engine.clock import SimClock
+    from vhuman.core.clock import SimClock
     from vhuman.engine.config import EngineConfig
     from vhuman.engine.engine import Engine
 

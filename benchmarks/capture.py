@@ -35,7 +35,7 @@ from vhuman.drivers.capture.driver import CaptureDriver
 from vhuman.drivers.capture.landmarker import FaceLandmarker
 from vhuman.drivers.capture.models import ensure_face_landmarker
 from vhuman.drivers.idle import IdleDriver
-from vhuman.engine.clock import SimClock, SystemClock
+from vhuman.core.clock import SimClock, SystemClock
 from vhuman.engine.config import EngineConfig
 from vhuman.engine.engine import Engine
 from vhuman.safety.audit import AuditLog

@@ -20,10 +20,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import mediapipe as mp
 
-from vhuman.avatar.arkit import INDEX
+from vhuman.core.arkit import INDEX
 from vhuman.avatar.resolve import resolve_avatar
 from vhuman.drivers.capture.models import ensure_face_landmarker
-from vhuman.engine.frames import AvatarState
+from vhuman.core.frames import AvatarState
 from vhuman.render.renderer import Renderer
 
 SWEEPS = {

@@ -28,7 +28,7 @@ import websockets
 
 from vhuman.avatar.resolve import resolve_avatar
 from vhuman.drivers.idle import IdleDriver
-from vhuman.engine.clock import SystemClock
+from vhuman.core.clock import SystemClock
 from vhuman.engine.config import EngineConfig, parse_size
 from vhuman.engine.engine import Engine
 from vhuman.stream.server import MediaServer

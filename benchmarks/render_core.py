@@ -20,9 +20,9 @@ import time
 
 import numpy as np
 
-from vhuman.avatar.arkit import INDEX, N_ARKIT
-from vhuman.engine import quat
-from vhuman.engine.frames import AvatarState
+from vhuman.core.arkit import INDEX, N_ARKIT
+from vhuman.core import quat
+from vhuman.core.frames import AvatarState
 from vhuman.render import Renderer
 
 

@@ -27,8 +27,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from vhuman.avatar.arkit import INDEX
-from vhuman.engine.clock import SimClock
+from vhuman.core.arkit import INDEX
+from vhuman.core.clock import SimClock
 from vhuman.speech.queue import Speaker
 
 LINES = [

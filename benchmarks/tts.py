@@ -19,7 +19,7 @@ import json
 import statistics
 import time
 
-from vhuman.engine.clock import SystemClock
+from vhuman.core.clock import SystemClock
 from vhuman.speech.base import get_engine
 from vhuman.speech.normalize import split_sentences
 from vhuman.speech.queue import Speaker

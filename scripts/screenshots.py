@@ -24,10 +24,10 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from vhuman.avatar.arkit import INDEX
+from vhuman.core.arkit import INDEX
 from vhuman.avatar.resolve import resolve_avatar
-from vhuman.engine import quat
-from vhuman.engine.frames import AvatarState
+from vhuman.core import quat
+from vhuman.core.frames import AvatarState
 from vhuman.render import Renderer
 
 OUT = ROOT / "docs" / "img" / "default-host.jpg"

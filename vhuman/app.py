@@ -14,10 +14,10 @@ from typing import Callable
 
 from vhuman.avatar.resolve import resolve_avatar
 from vhuman.drivers.registry import default_registry, parse_driver_spec
-from vhuman.engine.clock import SimClock, SystemClock
+from vhuman.core.clock import SimClock, SystemClock
 from vhuman.engine.config import EngineConfig
 from vhuman.engine.engine import Engine
-from vhuman.errors import ConfigError
+from vhuman.core.errors import ConfigError
 
 log = logging.getLogger("vhuman.app")
 
@@ -56,13 +56,14 @@ def build_engine(args: argparse.Namespace, *, offline: bool,
 def _isolate(driver, engine: Engine):
     """Wrap a plugin so an exception or a slow sample cannot stall the tick."""
     try:
-        from vhuman.engine.isolation import IsolatedDriver
+        from vhuman.drivers.isolation import IsolatedDriver
     except ImportError:  # isolation not available: run it bare
         return driver
     return IsolatedDriver(driver, emit=engine.events.emit, clock=engine.clock)
 
 
-DEMO_SHOW = Path(__file__).resolve().parent.parent / "examples" / "shows" / "demo_zh.yaml"
+ASSETS = Path(__file__).resolve().parent / "assets"  # package data: shows, scenes, products
+DEMO_SHOW = ASSETS / "shows" / "demo_zh.yaml"
 WELCOME = ("大家好，欢迎来到直播间！", "Hello everyone, welcome to the live room!")
 
 
@@ -85,7 +86,7 @@ class Live:
     """The show side of a run: speaker, host, runner (None when not wanted)."""
 
     def __init__(self, args: argparse.Namespace, engine: Engine, *, offline: bool) -> None:
-        from vhuman.scenes.host import EngineHost
+        from vhuman.studio.studio import Studio
         from vhuman.scenes.scene import default_scene, load_scene
         from vhuman.scenes.show import load_show
         from vhuman.speech.queue import Speaker
@@ -103,7 +104,7 @@ class Live:
             self.show.scene if self.show is not None else default_scene())
         self.speaker = Speaker(engine.clock, engine=engine.config.tts_engine,
                                voice=engine.config.voice)
-        self.host = EngineHost(engine, self.speaker, scene, background_raster=not offline)
+        self.host = Studio(engine, self.speaker, scene, background_raster=not offline)
         self.speaker.on_event = self.host.on_speaker_event
         self.runner = None
         self.engine = engine
@@ -190,8 +191,8 @@ async def run_offline(args: argparse.Namespace, progress: Progress | None) -> in
 
 
 async def run_live(args: argparse.Namespace, progress: Progress | None) -> int:
-    from vhuman.scenes.chat import ChatIntake, chat_handler
-    from vhuman.scenes.control import control_handler, generate_token
+    from vhuman.api.chat import ChatIntake, chat_handler
+    from vhuman.api.control import control_handler, generate_token
     from vhuman.stream.outputs import outputs_from_args
     from vhuman.stream.server import MediaServer
 
@@ -221,10 +222,9 @@ async def run_live(args: argparse.Namespace, progress: Progress | None) -> int:
         outputs.start()
     live.start()
     token = args.token or generate_token()
-    examples = Path(__file__).resolve().parent.parent / "examples"
     server.add_websocket_route("/control", control_handler(
         live.host, live.runner, token, moderator=live.moderator,
-        shows_dir=examples / "shows", scenes_dir=examples / "scenes"))
+        shows_dir=ASSETS / "shows", scenes_dir=ASSETS / "scenes"))
     server.add_websocket_route("/chat", chat_handler(ChatIntake(live.runner, live.moderator),
                                                      live.runner))
     loop = asyncio.get_running_loop()

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from vhuman import __version__
-from vhuman.errors import ConfigError, VhumanError
+from vhuman.core.errors import ConfigError, VhumanError
 
 log = logging.getLogger("vhuman.cli")
 

@@ -350,7 +350,7 @@ def vrm_face(path: Path, version: str, *, perfect_sync: bool = False,
 
 def morphed(part, weights: dict[str, float]) -> np.ndarray:
     """What the renderer draws: rest positions + Σ weight[morph_id] · delta."""
-    from vhuman.avatar.arkit import INDEX, N_ARKIT
+    from vhuman.core.arkit import INDEX, N_ARKIT
 
     w = np.zeros(N_ARKIT, np.float32)
     for name, value in weights.items():

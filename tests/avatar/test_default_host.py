@@ -9,11 +9,11 @@ import numpy as np
 import pygltflib
 import pytest
 
-from vhuman.avatar.arkit import ARKIT_52, INDEX
+from vhuman.core.arkit import ARKIT_52, INDEX
 from vhuman.avatar.gltf_export import export_glb
 from vhuman.avatar.makehuman import data, geometry
 from vhuman.avatar.model import Avatar, Material, MeshPart, Skeleton
-from vhuman.errors import MissingDependencyError
+from vhuman.core.errors import MissingDependencyError
 
 
 def _has_anny() -> bool:
@@ -234,8 +234,8 @@ def test_damaged_cache_file_is_rebuilt(built, tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def renders(built):
-    from vhuman.engine.frames import AvatarState
-    from vhuman.engine.quat import from_euler
+    from vhuman.core.frames import AvatarState
+    from vhuman.core.quat import from_euler
     from vhuman.render.renderer import Renderer
 
     avatar = built[0]
@@ -346,8 +346,8 @@ def test_gpu_skinning_and_vertex_lighting_match_the_reference_paths(
         built, monkeypatch: pytest.MonkeyPatch) -> None:
     """The fast paths the CPU rasteriser uses draw the same host as the slow ones: skinning
     in the vertex shader against numpy skinning, and per-vertex against per-pixel light."""
-    from vhuman.engine.frames import AvatarState
-    from vhuman.engine.quat import from_euler
+    from vhuman.core.frames import AvatarState
+    from vhuman.core.quat import from_euler
     from vhuman.render import shaders
     from vhuman.render.renderer import Renderer
 

@@ -14,7 +14,7 @@ from tests.avatar.gltf_factory import (
     skinned,
     two_mesh_head,
 )
-from vhuman.avatar.arkit import INDEX
+from vhuman.core.arkit import INDEX
 from vhuman.avatar.loader import load_avatar
 
 

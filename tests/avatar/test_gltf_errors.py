@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from tests.avatar.gltf_factory import Builder, box, primitive, two_mesh_head
 from vhuman.avatar.loader import load_avatar
-from vhuman.errors import AvatarLoadError
+from vhuman.core.errors import AvatarLoadError
 
 
 def _good_glb(tmp_path):

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from vhuman.avatar.arkit import ARKIT_52, INDEX, N_ARKIT, canonical_name, region_mask
+from vhuman.core.arkit import ARKIT_52, INDEX, N_ARKIT, canonical_name, region_mask
 from vhuman.avatar.mixer import Mixer, gaze_to_eyelook, weights_from
-from vhuman.engine import quat
-from vhuman.engine.frames import Pose
+from vhuman.core import quat
+from vhuman.core.frames import Pose
 
 MS = 1_000_000
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vhuman.avatar.arkit import ARKIT_52, INDEX
+from vhuman.core.arkit import ARKIT_52, INDEX
 from vhuman.avatar.procedural import build_procedural_avatar
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tests.avatar.gltf_factory import Builder, box, morphed, primitive, skinned
-from vhuman.avatar.arkit import ARKIT_52
+from vhuman.core.arkit import ARKIT_52
 from vhuman.avatar.inspect import inspect_avatar
 from vhuman.avatar.loader import load_avatar
 from vhuman.avatar.retarget import (
@@ -19,7 +19,7 @@ from vhuman.avatar.retarget import (
     load_overrides,
     map_target,
 )
-from vhuman.errors import ConfigError
+from vhuman.core.errors import ConfigError
 
 
 def _maps(name):

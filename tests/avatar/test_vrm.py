@@ -99,7 +99,7 @@ def test_stale_bind_is_skipped_and_reported(tmp_path):
 def test_vrm_bind_to_missing_mesh_is_a_load_error(tmp_path):
     import pygltflib as g
 
-    from vhuman.errors import AvatarLoadError
+    from vhuman.core.errors import AvatarLoadError
 
     vrm_face(tmp_path / "f.vrm", "0")
     doc = g.GLTF2.load_binary(str(tmp_path / "f.vrm"))

@@ -5,7 +5,7 @@ import asyncio
 import numpy as np
 import pytest
 
-from vhuman.avatar.arkit import INDEX
+from vhuman.core.arkit import INDEX
 from vhuman.drivers.audio_lipsync import (
     AudioLipsync,
     AudioLipsyncConfig,
@@ -15,8 +15,8 @@ from vhuman.drivers.audio_lipsync import (
 )
 from vhuman.drivers.base import DriverContext
 from vhuman.drivers.mic import MicDriver
-from vhuman.engine.clock import NS_PER_S, SimClock
-from vhuman.errors import ConfigError, MissingDependencyError
+from vhuman.core.clock import NS_PER_S, SimClock
+from vhuman.core.errors import ConfigError, MissingDependencyError
 from vhuman.speech import get_engine
 
 JAW = INDEX["jawOpen"]

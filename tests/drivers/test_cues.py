@@ -8,12 +8,12 @@ import threading
 import numpy as np
 import pytest
 
-from vhuman.avatar.arkit import INDEX, REGIONS
+from vhuman.core.arkit import INDEX, REGIONS
 from vhuman.drivers.base import PRIORITY_CUES, Driver, DriverContext
 from vhuman.drivers.cues import ATTACK_S, CUE_NAMES, RELEASE_S, CuesDriver
-from vhuman.engine import quat
-from vhuman.engine.clock import NS_PER_S, SimClock
-from vhuman.errors import ConfigError
+from vhuman.core import quat
+from vhuman.core.clock import NS_PER_S, SimClock
+from vhuman.core.errors import ConfigError
 
 S = NS_PER_S
 

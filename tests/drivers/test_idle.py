@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from vhuman.avatar.arkit import INDEX
+from vhuman.core.arkit import INDEX
 from vhuman.drivers.idle import IdleDriver
-from vhuman.engine import quat
+from vhuman.core import quat
 
 NS = 1_000_000_000
 

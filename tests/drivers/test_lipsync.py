@@ -4,10 +4,10 @@ import asyncio
 
 import numpy as np
 
-from vhuman.avatar.arkit import INDEX, region_mask
+from vhuman.core.arkit import INDEX, region_mask
 from vhuman.drivers.base import PRIORITY_LIPSYNC, Driver, DriverContext
 from vhuman.drivers.lipsync import LipsyncDriver
-from vhuman.engine.clock import NS_PER_S, SimClock
+from vhuman.core.clock import NS_PER_S, SimClock
 from vhuman.speech.visemes import build_track
 
 MS = 1_000_000

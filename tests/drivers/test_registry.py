@@ -3,7 +3,7 @@
 import pytest
 
 from vhuman.drivers.registry import DriverRegistry, default_registry, parse_driver_spec
-from vhuman.errors import ConfigError
+from vhuman.core.errors import ConfigError
 
 
 class Dummy:

@@ -8,12 +8,12 @@ import json
 import numpy as np
 import pytest
 
-from vhuman.avatar.arkit import INDEX
+from vhuman.core.arkit import INDEX
 from vhuman.drivers.base import DriverContext
 from vhuman.drivers.replay import ReplayDriver, Take, TakeWriter
-from vhuman.engine import quat
-from vhuman.engine.clock import SimClock
-from vhuman.errors import ConfigError
+from vhuman.core import quat
+from vhuman.core.clock import SimClock
+from vhuman.core.errors import ConfigError
 
 JAW = INDEX["jawOpen"]
 MS = 1_000_000

@@ -8,12 +8,12 @@ import pytest
 
 from vhuman.avatar.procedural import build_procedural_avatar
 from vhuman.drivers.idle import IdleDriver
-from vhuman.engine.clock import SimClock
+from vhuman.core.clock import SimClock
 from vhuman.engine.config import EngineConfig
 from vhuman.engine.engine import Engine
-from vhuman.engine.frames import AvatarState
+from vhuman.core.frames import AvatarState
 from vhuman.engine.render_worker import RenderWorker
-from vhuman.errors import ConfigError
+from vhuman.core.errors import ConfigError
 
 
 class GatedRenderer:

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from vhuman.engine.clock import NS_PER_S, SimClock, SystemClock
+from vhuman.core.clock import NS_PER_S, SimClock, SystemClock
 from vhuman.engine.pacing import Ticker
 
 

@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from vhuman.engine.frames import Pose
+from vhuman.core.frames import Pose
 
 
 class _Base:

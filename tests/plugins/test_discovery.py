@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from vhuman.drivers.registry import DriverRegistry, parse_driver_spec
-from vhuman.errors import ConfigError
+from vhuman.core.errors import ConfigError
 from vhuman.plugins import CHAT_GROUP, DRIVERS_GROUP, TTS_GROUP, ChatSource, list_plugins
 
 

@@ -23,7 +23,7 @@ def test_skeleton_and_isolation_check_from_the_docs_run():
     exec(compile(check, "plugins.md:check", "exec"), ns)  # runs 10 s of ticks; asserts inside
 
     # The skeleton really opens the mouth and drives only the mouth region.
-    from vhuman.avatar.arkit import INDEX, REGIONS
+    from vhuman.core.arkit import INDEX, REGIONS
 
     driver = ns["MyDriver"](gain="2")
     driver._latest = 0.3

@@ -16,15 +16,15 @@ import time
 import numpy as np
 import pytest
 
-from vhuman.avatar.arkit import INDEX
+from vhuman.core.arkit import INDEX
 from vhuman.avatar.mixer import Mixer
 from vhuman.drivers.base import DriverContext
 from vhuman.drivers.idle import IdleDriver
 from vhuman.drivers.registry import DriverRegistry
-from vhuman.engine import quat
-from vhuman.engine.clock import NS_PER_S, SimClock
-from vhuman.engine.frames import Pose
-from vhuman.engine.isolation import IsolatedDriver, MalformedPoseError, validate_pose
+from vhuman.core import quat
+from vhuman.core.clock import NS_PER_S, SimClock
+from vhuman.core.frames import Pose
+from vhuman.drivers.isolation import IsolatedDriver, MalformedPoseError, validate_pose
 from vhuman.engine.pacing import Ticker
 
 FPS = 30

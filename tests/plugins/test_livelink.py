@@ -16,14 +16,14 @@ import time
 import numpy as np
 import pytest
 
-from vhuman.avatar.arkit import INDEX
+from vhuman.core.arkit import INDEX
 from vhuman.avatar.mixer import Mixer
 from vhuman.drivers.base import DriverContext
 from vhuman.drivers.livelink import LiveLinkDriver, encode_packet, parse_packet
 from vhuman.drivers.registry import DriverRegistry
-from vhuman.engine import quat
-from vhuman.engine.clock import SimClock
-from vhuman.errors import ConfigError, ProtocolError
+from vhuman.core import quat
+from vhuman.core.clock import SimClock
+from vhuman.core.errors import ConfigError, ProtocolError
 
 MS = 1_000_000
 JAW = INDEX["jawOpen"]

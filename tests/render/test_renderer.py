@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vhuman.avatar.arkit import INDEX, N_ARKIT
+from vhuman.core.arkit import INDEX, N_ARKIT
 from vhuman.avatar.procedural import build_procedural_avatar, landmarks
-from vhuman.engine import quat
-from vhuman.engine.frames import AvatarState
-from vhuman.errors import ConfigError
+from vhuman.core import quat
+from vhuman.core.frames import AvatarState
+from vhuman.core.errors import ConfigError
 from vhuman.render import Renderer
 
 W, H = 480, 270

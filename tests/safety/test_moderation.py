@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vhuman.errors import ConfigError
+from vhuman.core.errors import ConfigError
 from vhuman.safety.audit import AuditLog, verify
 from vhuman.safety.moderation import Moderator, WordList, load_word_list, normalize
 

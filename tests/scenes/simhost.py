@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from vhuman.engine.clock import NS_PER_S, SimClock
+from vhuman.core.clock import NS_PER_S, SimClock
 from vhuman.scenes.scene import Scene
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vhuman.errors import MissingDependencyError
+from vhuman.core.errors import MissingDependencyError
 from vhuman.scenes import compositor as comp_mod
 from vhuman.scenes.compositor import Compositor, OverlayState, Sprite, wrap_text
 from vhuman.scenes.scene import load_scene_text
@@ -18,7 +18,7 @@ BG = (236, 228, 220)
 
 @pytest.fixture(scope="module")
 def product() -> Product:
-    from tests.scenes.conftest import ROOT
+    from tests.conftest import ROOT
 
     return Product("tea", "明前龙井 250g", "89", "129",
                    (ROOT / "examples" / "products" / "tea.png",), ("今年春茶，豆香清爽",), 500)
@@ -201,7 +201,7 @@ def test_missing_font_names_the_package(monkeypatch) -> None:
 
 
 def test_overlay_state_update(product) -> None:
-    from vhuman.errors import ConfigError
+    from vhuman.core.errors import ConfigError
 
     s = OverlayState().update(product=product, subtitle="你好")
     assert s.product is product and s.subtitle == "你好"

@@ -9,7 +9,7 @@ import textwrap
 import pytest
 from simhost import SimHost
 
-from vhuman.engine.clock import NS_PER_S
+from vhuman.core.clock import NS_PER_S
 from vhuman.scenes.runner import Reply, ShowHost, ShowRunner
 from vhuman.scenes.show import load_show_text
 

@@ -17,7 +17,7 @@ def test_empty_scene_has_defaults_and_the_label_on() -> None:
 
 
 def test_example_scenes_load() -> None:
-    from tests.scenes.conftest import ROOT
+    from tests.conftest import ROOT
 
     for p in (ROOT / "examples" / "scenes").glob("*.yaml"):
         sc = load_scene(p)

@@ -212,7 +212,7 @@ def test_demo_show_is_valid_and_clean(demo_path) -> None:
 def test_the_example_in_the_docs_loads() -> None:
     import re
 
-    from tests.scenes.conftest import ROOT
+    from tests.conftest import ROOT
 
     doc = (ROOT / "docs" / "show-format.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```yaml\n(.*?)```", doc, re.DOTALL)

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from vhuman.errors import ConfigError, MissingDependencyError
+from vhuman.core.errors import ConfigError, MissingDependencyError
 
 
 def test_missing_coqui_says_how_to_install(monkeypatch):

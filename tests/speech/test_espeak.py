@@ -5,7 +5,7 @@ import threading
 import numpy as np
 import pytest
 
-from vhuman.errors import ConfigError
+from vhuman.core.errors import ConfigError
 from vhuman.speech import get_engine, list_voices, synthesize
 from vhuman.speech.espeak import EspeakEngine
 

@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from vhuman.errors import ConfigError, MissingDependencyError
+from vhuman.core.errors import ConfigError, MissingDependencyError
 from vhuman.speech.visemes import build_track
 
 

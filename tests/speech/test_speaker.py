@@ -7,9 +7,9 @@ import threading
 import numpy as np
 import pytest
 
-from vhuman.avatar.arkit import INDEX
+from vhuman.core.arkit import INDEX
 from vhuman.drivers.base import PRIORITY_LIPSYNC, Driver
-from vhuman.engine.clock import NS_PER_S, SimClock
+from vhuman.core.clock import NS_PER_S, SimClock
 from vhuman.speech import get_engine
 from vhuman.speech.base import TTSEngine
 from vhuman.speech.queue import Speaker

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from vhuman.avatar.arkit import INDEX
+from vhuman.core.arkit import INDEX
 from vhuman.speech import get_engine
 from vhuman.speech.visemes import (
     CMN_ESPEAK_TO_PINYIN,

@@ -14,8 +14,8 @@ from typing import Self
 
 import numpy as np
 
-from vhuman.engine.clock import NS_PER_S, SystemClock
-from vhuman.engine.frames import AudioChunk, VideoFrame
+from vhuman.core.clock import NS_PER_S, SystemClock
+from vhuman.core.frames import AudioChunk, VideoFrame
 from vhuman.engine.pacing import Ticker
 from vhuman.stream.server import MediaServer
 

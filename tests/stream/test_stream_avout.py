@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from tests.stream.synthetic import noise_frame, square_frame, tone_chunk
-from vhuman.engine.clock import NS_PER_S
-from vhuman.errors import ConfigError
+from vhuman.core.clock import NS_PER_S
+from vhuman.core.errors import ConfigError
 from vhuman.stream.avout import OutputSettings, default_video_bitrate
 from vhuman.stream.outputs import StreamOutputs
 from vhuman.stream.recorder import Mp4Recorder

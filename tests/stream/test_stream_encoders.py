@@ -8,7 +8,7 @@ import pytest
 import simplejpeg
 
 from tests.stream.synthetic import BACKGROUND_RGB, SQUARE_RGB, square_frame, square_x
-from vhuman.errors import ConfigError
+from vhuman.core.errors import ConfigError
 from vhuman.stream.encoders import H264Encoder, JpegEncoder, make_encoder, nal_types
 from vhuman.stream.protocol import Kind
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vhuman.errors import ProtocolError
+from vhuman.core.errors import ProtocolError
 from vhuman.stream.protocol import (
     HEADER_SIZE,
     AudioInfo,

@@ -8,7 +8,7 @@ import pytest
 from websockets.asyncio.server import serve
 
 from tests.stream.synthetic import square_frame
-from vhuman.errors import ConfigError
+from vhuman.core.errors import ConfigError
 from vhuman.stream.protocol import Kind, parse_hello, unpack
 from vhuman.stream.publisher import WebSocketPublisher
 from vhuman.stream.server import MediaServer

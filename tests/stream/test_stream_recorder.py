@@ -12,11 +12,11 @@ import pytest
 from tests.stream.synthetic import square_frame, tone_chunk
 from vhuman.avatar.procedural import build_procedural_avatar
 from vhuman.drivers.idle import IdleDriver
-from vhuman.engine.clock import NS_PER_S, SimClock
+from vhuman.core.clock import NS_PER_S, SimClock
 from vhuman.engine.config import EngineConfig
 from vhuman.engine.engine import Engine
-from vhuman.engine.frames import AudioChunk
-from vhuman.errors import ConfigError
+from vhuman.core.frames import AudioChunk
+from vhuman.core.errors import ConfigError
 from vhuman.stream.avout import OutputSettings
 from vhuman.stream.outputs import StreamOutputs
 from vhuman.stream.recorder import Mp4Recorder, recording_path

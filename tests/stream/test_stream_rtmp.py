@@ -23,11 +23,11 @@ from tests.stream.rtmp_server import NginxRtmp, free_port
 from tests.stream.synthetic import square_frame, tone_chunk
 from vhuman.avatar.procedural import build_procedural_avatar
 from vhuman.drivers.idle import IdleDriver
-from vhuman.engine.clock import NS_PER_S, SystemClock
+from vhuman.core.clock import NS_PER_S, SystemClock
 from vhuman.engine.config import EngineConfig
 from vhuman.engine.engine import Engine
-from vhuman.engine.frames import AudioChunk, VideoFrame
-from vhuman.errors import ConfigError
+from vhuman.core.frames import AudioChunk, VideoFrame
+from vhuman.core.errors import ConfigError
 from vhuman.stream.avout import OutputSettings
 from vhuman.stream.outputs import StreamOutputs
 from vhuman.stream.rtmp import RtmpPusher, check_push_url, redact_url

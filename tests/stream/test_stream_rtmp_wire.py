@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vhuman.errors import ProtocolError
+from vhuman.core.errors import ProtocolError
 from vhuman.stream import rtmp_wire as wire
 from vhuman.stream.rtmp import split_app
 

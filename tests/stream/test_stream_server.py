@@ -16,9 +16,9 @@ import websockets
 from websockets.asyncio.client import connect
 
 from tests.stream.synthetic import noise_frame, square_frame, tone_chunk
-from vhuman.engine.clock import SimClock
-from vhuman.engine.frames import AudioChunk, VideoFrame
-from vhuman.errors import ConfigError
+from vhuman.core.clock import SimClock
+from vhuman.core.frames import AudioChunk, VideoFrame
+from vhuman.core.errors import ConfigError
 from vhuman.stream.protocol import Kind, parse_hello, unpack
 from vhuman.stream.server import MediaServer
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from vhuman.avatar.model import Avatar
-from vhuman.errors import AvatarLoadError
+from vhuman.core.errors import AvatarLoadError
 
 CACHE_ENV = "VHUMAN_CACHE"
 

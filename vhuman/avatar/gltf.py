@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vhuman.avatar.arkit import ARKIT_52, INDEX
+from vhuman.core.arkit import ARKIT_52, INDEX
 from vhuman.avatar.gltf_io import REFUSED_EXTENSIONS, GltfAsset, read_asset
 from vhuman.avatar.gltf_material import MaterialTable
 from vhuman.avatar.gltf_scene import SceneGraph, build_scene
@@ -36,7 +36,7 @@ from vhuman.avatar.retarget import (
     target_key,
 )
 from vhuman.avatar.vrm import VrmInfo, read_vrm
-from vhuman.errors import AvatarLoadError, ConfigError
+from vhuman.core.errors import AvatarLoadError, ConfigError
 
 _MODES = {0: "POINTS", 1: "LINES", 2: "LINE_LOOP", 3: "LINE_STRIP"}
 _ARKIT_KEYS = {target_key(n): n for n in ARKIT_52}

@@ -17,7 +17,7 @@ import numpy as np
 import pygltflib as gl
 from PIL import Image
 
-from vhuman.avatar.arkit import ARKIT_52
+from vhuman.core.arkit import ARKIT_52
 from vhuman.avatar.model import Avatar, Material, MeshPart
 
 _FLOAT, _USHORT, _UINT = 5126, 5123, 5125

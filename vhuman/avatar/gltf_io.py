@@ -2,7 +2,7 @@
 
 pygltflib parses the JSON into dataclasses; everything that touches bytes is here, with
 bounds checked against the real data, so a damaged file ends in one
-:class:`~vhuman.errors.AvatarLoadError` that names the file and the problem instead of a
+:class:`~vhuman.core.errors.AvatarLoadError` that names the file and the problem instead of a
 numpy broadcasting error three calls deep.
 """
 
@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pygltflib
 
-from vhuman.errors import AvatarLoadError
+from vhuman.core.errors import AvatarLoadError
 
 GLB_MAGIC = b"glTF"
 _CHUNK_JSON = 0x4E4F534A

@@ -7,9 +7,9 @@ import sys
 import textwrap
 from pathlib import Path
 
-from vhuman.avatar.arkit import ARKIT_52, N_ARKIT
+from vhuman.core.arkit import ARKIT_52, N_ARKIT
 from vhuman.avatar.model import ROLES, Avatar
-from vhuman.errors import AvatarLoadError, ConfigError
+from vhuman.core.errors import AvatarLoadError, ConfigError
 
 
 def _format_of(path: Path) -> str:

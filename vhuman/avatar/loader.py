@@ -6,7 +6,7 @@ from pathlib import Path
 
 from vhuman.avatar.model import Avatar
 from vhuman.avatar.retarget import Overrides, load_overrides
-from vhuman.errors import AvatarLoadError
+from vhuman.core.errors import AvatarLoadError
 
 #: File suffixes :func:`load_avatar` reads (content is sniffed too, so these are hints).
 SUFFIXES = (".glb", ".gltf", ".vrm")

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vhuman.avatar.arkit import INDEX, N_ARKIT
-from vhuman.engine import quat
-from vhuman.engine.frames import IDENTITY_QUAT, AvatarState, Pose
+from vhuman.core.arkit import INDEX, N_ARKIT
+from vhuman.core import quat
+from vhuman.core.frames import IDENTITY_QUAT, AvatarState, Pose
 
 DEFAULT_FADE_NS = 150_000_000
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vhuman.avatar.arkit import N_ARKIT
+from vhuman.core.arkit import N_ARKIT
 
 #: Skeleton roles the engine drives. Loaders map their bone names onto these.
 ROLES = ("root", "spine", "chest", "upperChest", "neck", "head", "leftEye", "rightEye",

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from vhuman.avatar.arkit import ARKIT_52, INDEX
+from vhuman.core.arkit import ARKIT_52, INDEX
 from vhuman.avatar.model import Avatar, Material, MeshPart, Skeleton
 
 #: Head ellipsoid centre and semi-axes.

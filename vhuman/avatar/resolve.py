@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from vhuman.avatar.model import Avatar
-from vhuman.errors import AvatarLoadError
+from vhuman.core.errors import AvatarLoadError
 
 Progress = Callable[[str, float], None]
 

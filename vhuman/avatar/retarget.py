@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vhuman.avatar.arkit import ARKIT_52, canonical_name
+from vhuman.core.arkit import ARKIT_52, canonical_name
 from vhuman.avatar.model import ROLES
-from vhuman.errors import ConfigError
+from vhuman.core.errors import ConfigError
 
 TIER_OVERRIDE, TIER_NAME, TIER_ALIAS, TIER_EXPRESSION = 0, 1, 2, 3
 

@@ -23,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
-from vhuman.avatar.arkit import INDEX, N_ARKIT
+from vhuman.core.arkit import INDEX, N_ARKIT
 from vhuman.drivers.base import PRIORITY_LIPSYNC, DriverContext
 from vhuman.drivers.lipsync import MOUTH_MASK
-from vhuman.engine.clock import NS_PER_S
-from vhuman.engine.frames import AudioChunk, Pose
-from vhuman.errors import ConfigError
+from vhuman.core.clock import NS_PER_S
+from vhuman.core.frames import AudioChunk, Pose
+from vhuman.core.errors import ConfigError
 from vhuman.speech.visemes import VISEMES, VisemeTrack
 
 #: (F1, F2) in Hz of the vowels we tell apart, and the viseme each one shows.

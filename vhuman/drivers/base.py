@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from vhuman.engine.clock import Clock
-from vhuman.engine.frames import Pose
+from vhuman.core.clock import Clock
+from vhuman.core.frames import Pose
 
 #: Bumped when the contract changes incompatibly; plugins may check it.
 DRIVER_API_VERSION = 1

@@ -11,8 +11,8 @@ accepted on the same port (the first byte tells them apart):
     5       1     flags: bit0 = the head fields are valid
     6       2     reserved, 0
     8       4     uint32 frame sequence number (wraps; older frames are dropped)
-    12      208   52 x float32 weights, ARKit order (vhuman.avatar.arkit.ARKIT_52)
-    220     12    3 x float32 head yaw, pitch, roll in radians (vhuman.engine.quat.from_euler)
+    12      208   52 x float32 weights, ARKit order (vhuman.core.arkit.ARKIT_52)
+    220     12    3 x float32 head yaw, pitch, roll in radians (vhuman.core.quat.from_euler)
 
 **JSON** (UTF-8, starts with ``{``; handy for testing by hand)::
 
@@ -40,12 +40,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vhuman.avatar.arkit import INDEX, N_ARKIT
+from vhuman.core.arkit import INDEX, N_ARKIT
 from vhuman.drivers.base import PRIORITY_CAPTURE, DriverContext
 from vhuman.drivers.registry import option_bool
-from vhuman.engine import quat
-from vhuman.engine.frames import Pose
-from vhuman.errors import ConfigError, ProtocolError
+from vhuman.core import quat
+from vhuman.core.frames import Pose
+from vhuman.core.errors import ConfigError, ProtocolError
 
 log = logging.getLogger("vhuman.driver.livelink")
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from vhuman.errors import ConfigError
+from vhuman.core.errors import ConfigError
 
 ENTRY_POINT_GROUP = "vhuman.drivers"
 

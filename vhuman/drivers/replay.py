@@ -9,7 +9,7 @@ A take is JSONL (``vhuman.take/1``): one header line, then one line per captured
 Only coefficients are written, never pixels. Playback interpolates between frames
 (weights and gaze linearly, head by slerp), so a 30 fps take drives a 60 fps tick smoothly;
 it follows whatever clock the engine runs on (real time on the system clock, as fast as
-rendering allows on a :class:`~vhuman.engine.clock.SimClock`).
+rendering allows on a :class:`~vhuman.core.clock.SimClock`).
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from typing import IO
 
 import numpy as np
 
-from vhuman.avatar.arkit import ARKIT_52, INDEX, N_ARKIT
+from vhuman.core.arkit import ARKIT_52, INDEX, N_ARKIT
 from vhuman.drivers.base import PRIORITY_CAPTURE, DriverContext
 from vhuman.drivers.capture.filters import hold_for, loss_fade
-from vhuman.engine import quat
-from vhuman.engine.frames import Pose
-from vhuman.errors import ConfigError
+from vhuman.core import quat
+from vhuman.core.frames import Pose
+from vhuman.core.errors import ConfigError
 
 TAKE_FORMAT = "vhuman.take/1"
 

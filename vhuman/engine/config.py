@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from vhuman.errors import ConfigError
+from vhuman.core.errors import ConfigError
 
 MAX_WIDTH, MAX_HEIGHT = 3840, 2160
 

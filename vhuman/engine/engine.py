@@ -23,10 +23,10 @@ import numpy as np
 from vhuman.avatar.mixer import Mixer
 from vhuman.avatar.model import Avatar
 from vhuman.drivers.base import Driver, DriverContext
-from vhuman.engine.clock import NS_PER_S, Clock, SystemClock
+from vhuman.core.clock import NS_PER_S, Clock, SystemClock
 from vhuman.engine.config import EngineConfig
-from vhuman.engine.events import EventBus
-from vhuman.engine.frames import AudioChunk, AvatarState, VideoFrame
+from vhuman.core.events import EventBus
+from vhuman.core.frames import AudioChunk, AvatarState, VideoFrame
 from vhuman.engine.pacing import Ticker
 from vhuman.engine.render_worker import RenderWorker
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vhuman.engine.clock import NS_PER_S, Clock
+from vhuman.core.clock import NS_PER_S, Clock
 
 
 @dataclass(slots=True)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from vhuman.engine.frames import AvatarState
+from vhuman.core.frames import AvatarState
 
 log = logging.getLogger("vhuman.render")
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vhuman.avatar.model import Avatar
-from vhuman.errors import ConfigError
+from vhuman.core.errors import ConfigError
 
 #: Where the face sits in a head-and-shoulders shot, as a fraction of the frame from the
 #: top; broadcast framing puts the eyes near the upper third line.

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vhuman.avatar.arkit import N_ARKIT
+from vhuman.core.arkit import N_ARKIT
 
 #: A delta shorter than this (metres) counts as "does not move".
 EPS_DELTA = 1e-7

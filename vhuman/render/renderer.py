@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import moderngl
 import numpy as np
 
-from vhuman.avatar.arkit import ARKIT_52, N_ARKIT
+from vhuman.core.arkit import ARKIT_52, N_ARKIT
 from vhuman.avatar.model import Avatar, Material
-from vhuman.engine.frames import AvatarState
-from vhuman.errors import ConfigError, RenderError
+from vhuman.core.frames import AvatarState
+from vhuman.core.errors import ConfigError, RenderError
 from vhuman.render import shaders
 from vhuman.render.camera import Camera, Lights
 from vhuman.render.morph import Morpher, build_plan, moved_vertices, vertex_normals

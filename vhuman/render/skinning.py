@@ -14,9 +14,9 @@ import math
 
 import numpy as np
 
-from vhuman.avatar.arkit import INDEX
+from vhuman.core.arkit import INDEX
 from vhuman.avatar.model import Avatar, Skeleton
-from vhuman.engine import quat
+from vhuman.core import quat
 
 #: Share of the head rotation taken by the neck chain; the head joint takes the rest.
 NECK_SHARE = 0.35

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vhuman.errors import VhumanError
+from vhuman.core.errors import VhumanError
 
 GENESIS = "0" * 64
 _KEYS = {"seq", "ts", "event", "fields", "prev", "hash"}

@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from vhuman.errors import VhumanError
+from vhuman.core.errors import VhumanError
 from vhuman.safety.audit import AuditLog
 
 NOTICE_VERSION = "1"

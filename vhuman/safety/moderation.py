@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 import ahocorasick
 
-from vhuman.errors import ConfigError
+from vhuman.core.errors import ConfigError
 
 LISTS_DIR = Path(__file__).with_name("lists")
 DEFAULT_LISTS = ("ad_law_absolute", "abuse")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from vhuman.errors import ConfigError
+from vhuman.core.errors import ConfigError
 from vhuman.safety.moderation import Moderator
 from vhuman.scenes.show import load_show
 from vhuman.scenes.yamlsrc import FileProblems

@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
-from vhuman.engine.clock import NS_PER_S
-from vhuman.errors import ConfigError, MissingDependencyError
+from vhuman.core.clock import NS_PER_S
+from vhuman.core.errors import ConfigError, MissingDependencyError
 from vhuman.scenes.scene import Placement, Scene
 from vhuman.scenes.show import Product
 

@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from vhuman.engine.clock import NS_PER_S, Clock
-from vhuman.errors import ConfigError
+from vhuman.core.clock import NS_PER_S, Clock
+from vhuman.core.errors import ConfigError
 from vhuman.scenes.scene import Scene
 from vhuman.scenes.show import (
     Cue,

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from vhuman.drivers.cues import CUE_NAMES
-from vhuman.errors import ConfigError
+from vhuman.core.errors import ConfigError
 from vhuman.safety.moderation import Moderator, describe_hits
 from vhuman.scenes.scene import Scene, default_scene, parse_scene
 from vhuman.scenes.yamlsrc import (

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from vhuman.errors import ConfigError
+from vhuman.core.errors import ConfigError
 
 
 class LineDict(dict):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vhuman.errors import ConfigError
+from vhuman.core.errors import ConfigError
 
 #: Phoneme alphabets an :class:`Utterance` may use (see :mod:`vhuman.speech.visemes`).
 ALPHABETS = ("espeak", "ipa", "chars")

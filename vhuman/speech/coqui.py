@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vhuman.errors import ConfigError, MissingDependencyError
+from vhuman.core.errors import ConfigError, MissingDependencyError
 from vhuman.speech.base import TTSEngine, Utterance, VoiceInfo
 from vhuman.speech.normalize import normalize
 

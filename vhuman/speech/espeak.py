@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vhuman.errors import ConfigError, MissingDependencyError
+from vhuman.core.errors import ConfigError, MissingDependencyError
 from vhuman.speech.base import TTSEngine, Utterance, VoiceInfo, concat_utterances
 from vhuman.speech.normalize import is_mandarin, normalize, script_runs
 

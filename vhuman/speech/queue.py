@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vhuman.drivers.lipsync import LipsyncDriver
-from vhuman.engine.clock import NS_PER_S, Clock
-from vhuman.engine.frames import AudioChunk
+from vhuman.core.clock import NS_PER_S, Clock
+from vhuman.core.frames import AudioChunk
 from vhuman.speech.base import TTSEngine, get_engine
 from vhuman.speech.normalize import split_sentences
 from vhuman.speech.resample import resample

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vhuman.avatar.arkit import ARKIT_52, INDEX, N_ARKIT
+from vhuman.core.arkit import ARKIT_52, INDEX, N_ARKIT
 
 _LR = ("Left", "Right")
 

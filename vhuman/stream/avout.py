@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from vhuman.engine.frames import AudioChunk, VideoFrame
-from vhuman.errors import ConfigError, MissingDependencyError
+from vhuman.core.frames import AudioChunk, VideoFrame
+from vhuman.core.errors import ConfigError, MissingDependencyError
 from vhuman.stream.resample import StreamResampler
 
 log = logging.getLogger(__name__)

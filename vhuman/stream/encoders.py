@@ -13,7 +13,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from vhuman.errors import ConfigError, MissingDependencyError
+from vhuman.core.errors import ConfigError, MissingDependencyError
 from vhuman.stream.protocol import Kind
 
 US_PER_S = 1_000_000

@@ -11,8 +11,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from vhuman.engine.frames import AudioChunk, VideoFrame
-from vhuman.errors import ConfigError
+from vhuman.core.frames import AudioChunk, VideoFrame
+from vhuman.core.errors import ConfigError
 from vhuman.stream.avout import AvEncoder, OutputSettings
 from vhuman.stream.recorder import Mp4Recorder
 from vhuman.stream.rtmp import RtmpPusher

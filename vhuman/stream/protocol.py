@@ -22,7 +22,7 @@ bytes   field
 ======  =====================================================================
 
 Nothing here touches a socket, so the server, the publisher, the recorder and the tests share
-one definition. Every malformed input raises :class:`vhuman.errors.ProtocolError`.
+one definition. Every malformed input raises :class:`vhuman.core.errors.ProtocolError`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from vhuman.errors import ProtocolError
+from vhuman.core.errors import ProtocolError
 
 PROTOCOL = "vhuman.media/1"
 MAGIC = b"VH"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from vhuman.errors import ConfigError
+from vhuman.core.errors import ConfigError
 from vhuman.stream.fanout import OutPacket, ViewerQueue
 
 log = logging.getLogger(__name__)

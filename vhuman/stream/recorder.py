@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from vhuman.errors import ConfigError
+from vhuman.core.errors import ConfigError
 from vhuman.stream.avout import Destination
 
 log = logging.getLogger(__name__)

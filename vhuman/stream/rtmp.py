@@ -30,7 +30,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from vhuman.errors import ConfigError, ProtocolError
+from vhuman.core.errors import ConfigError, ProtocolError
 from vhuman.stream import rtmp_wire as wire
 from vhuman.stream.avout import Destination
 

@@ -15,7 +15,7 @@ import os
 import struct
 from dataclasses import dataclass
 
-from vhuman.errors import ProtocolError
+from vhuman.core.errors import ProtocolError
 
 # Message types (RTMP 1.0, 5.4 and 7.1).
 SET_CHUNK_SIZE = 1

@@ -37,8 +37,8 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from vhuman.engine.frames import AudioChunk, VideoFrame
-from vhuman.errors import ConfigError
+from vhuman.core.frames import AudioChunk, VideoFrame
+from vhuman.core.errors import ConfigError
 from vhuman.stream.encoders import make_encoder
 from vhuman.stream.fanout import Fanout, OutPacket, ViewerQueue
 from vhuman.stream.protocol import AudioInfo, Kind, VideoInfo, make_hello, pack

@@ -6,8 +6,8 @@ import time
 
 import pytest
 from vhuman.drivers.base import DriverContext
-from vhuman.engine import quat
-from vhuman.engine.clock import SimClock
+from vhuman.core import quat
+from vhuman.core.clock import SimClock
 
 from vhuman_nod import NodDriver
 

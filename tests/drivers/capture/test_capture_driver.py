@@ -12,14 +12,14 @@ import time
 import numpy as np
 import pytest
 
-from vhuman.avatar.arkit import INDEX
+from vhuman.core.arkit import INDEX
 from vhuman.drivers.base import PRIORITY_CAPTURE, DriverContext
 from vhuman.drivers.capture import driver as driver_mod
 from vhuman.drivers.capture.driver import FADE_OUT_NS, CaptureDriver
 from vhuman.drivers.replay import ReplayDriver
-from vhuman.engine import quat
-from vhuman.engine.clock import SimClock, SystemClock
-from vhuman.errors import ConfigError
+from vhuman.core import quat
+from vhuman.core.clock import SimClock, SystemClock
+from vhuman.core.errors import ConfigError
 from vhuman.safety.audit import verify
 from vhuman.safety.consent import ConsentError, ConsentRefused, require_consent
 

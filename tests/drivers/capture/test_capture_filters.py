@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from vhuman.drivers.capture.filters import OneEuroFilter, OneEuroParams, QuatOneEuroFilter
-from vhuman.engine import quat
-from vhuman.errors import ConfigError
+from vhuman.core import quat
+from vhuman.core.errors import ConfigError
 
 FRAME_NS = 33_333_333  # 30 fps
 

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vhuman.avatar.arkit import INDEX
+from vhuman.core.arkit import INDEX
 from vhuman.drivers.capture.landmarker import (
     CAPTURE_MASK,
     FaceLandmarker,
@@ -20,7 +20,7 @@ from vhuman.drivers.capture.landmarker import (
     quat_from_matrix,
     unmirror,
 )
-from vhuman.engine import quat
+from vhuman.core import quat
 
 
 class Runner:

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vhuman.avatar.arkit import INDEX
+from vhuman.core.arkit import INDEX
 from vhuman.drivers.base import DriverContext
 from vhuman.drivers.capture.driver import CaptureDriver
 from vhuman.drivers.capture.sources import (
@@ -19,8 +19,8 @@ from vhuman.drivers.capture.sources import (
     WebcamSource,
     open_source,
 )
-from vhuman.engine.clock import SimClock
-from vhuman.errors import ConfigError
+from vhuman.core.clock import SimClock
+from vhuman.core.errors import ConfigError
 
 
 def test_specs_pick_the_right_source(tmp_path, astronaut, write_video):

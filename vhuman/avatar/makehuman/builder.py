@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vhuman.avatar.arkit import ARKIT_52, INDEX
+from vhuman.core.arkit import ARKIT_52, INDEX
 from vhuman.avatar.makehuman import data, geometry, hair, paint
 from vhuman.avatar.makehuman.rig import build_rig, rigid
 from vhuman.avatar.makehuman.spec import CUT_Y_DM, IDENTITY, MATERIAL_WRAP, frame_host

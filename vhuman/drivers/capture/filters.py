@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vhuman.errors import ConfigError
+from vhuman.core.errors import ConfigError
 
 _MS = 1_000_000
 #: No face for this long counts as lost (a single missed frame does not).

@@ -15,7 +15,7 @@ Conventions (tested in ``tests/drivers/capture/test_capture_landmarker.py``):
   camera recording). The measurement is then un-mirrored: Left/Right shapes swap, yaw and
   roll change sign. Flipping a frame and setting ``mirror=True`` gives the same result as
   the original frame with ``mirror=False``.
-* Gaze (yaw, pitch) follows :class:`vhuman.engine.frames.Pose`: + yaw = looking to the
+* Gaze (yaw, pitch) follows :class:`vhuman.core.frames.Pose`: + yaw = looking to the
   avatar's left, + pitch = up; it comes from the eyeLook* shapes.
 """
 
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vhuman.avatar.arkit import ARKIT_52, INDEX, N_ARKIT
+from vhuman.core.arkit import ARKIT_52, INDEX, N_ARKIT
 
 #: Gaze angle (radians) at an eyeLook* weight of 1; the same scale as the mixer's
 #: ``gaze_to_eyelook`` (0.6 / 0.45), so gaze -> eyeLook -> gaze round-trips.

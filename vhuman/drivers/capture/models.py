@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from vhuman.errors import VhumanError
+from vhuman.core.errors import VhumanError
 
 FACE_LANDMARKER = "face_landmarker.task"
 FACE_LANDMARKER_SHA256 = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"

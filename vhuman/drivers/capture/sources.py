@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vhuman.errors import ConfigError
+from vhuman.core.errors import ConfigError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 _URL = re.compile(r"^(rtsp|rtsps|rtmp|http|https|udp|tcp|srt)://", re.IGNORECASE)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 from vhuman.drivers.base import DRIVER_API_VERSION, PRIORITY_CUES
-from vhuman.engine import quat
-from vhuman.engine.frames import Pose
+from vhuman.core import quat
+from vhuman.core.frames import Pose
 
 if DRIVER_API_VERSION != 1:  # refuse to load against a contract we were not written for
     raise ImportError(f"vhuman-nod supports driver API 1, vhuman has {DRIVER_API_VERSION}")

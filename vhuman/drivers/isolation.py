@@ -19,7 +19,7 @@ A failing layer fades out (its confidence ramps to 0 over ``fade_ms`` of stream 
 returns ``None``), ``driver_error`` is emitted with ``name``, ``kind`` and ``message``, and
 the plugin is restarted (``stop()`` then ``start(ctx)``) after a backoff of 1 s, 2 s, 4 s …
 up to ``max_backoff_s``, measured on the engine clock (the ``t_ns`` the tick passes), so the
-same schedule plays out on a :class:`~vhuman.engine.clock.SimClock`. The backoff resets once
+same schedule plays out on a :class:`~vhuman.core.clock.SimClock`. The backoff resets once
 the plugin has run healthy for ``max_backoff_s``. ``driver_restarted`` is emitted when a
 restart succeeds.
 
@@ -49,10 +49,10 @@ from typing import Any
 
 import numpy as np
 
-from vhuman.avatar.arkit import N_ARKIT
-from vhuman.engine.clock import NS_PER_S, Clock
-from vhuman.engine.frames import Pose
-from vhuman.errors import VhumanError
+from vhuman.core.arkit import N_ARKIT
+from vhuman.core.clock import NS_PER_S, Clock
+from vhuman.core.frames import Pose
+from vhuman.core.errors import VhumanError
 
 log = logging.getLogger("vhuman.plugins")
 

@@ -15,8 +15,8 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 
 from vhuman.safety.moderation import Moderator
-from vhuman.scenes.chat import ChatIntake, chat_handler
-from vhuman.scenes.control import ControlSession, control_handler, origin_allowed
+from vhuman.api.chat import ChatIntake, chat_handler
+from vhuman.api.control import ControlSession, control_handler, origin_allowed
 from vhuman.scenes.runner import ShowRunner
 from vhuman.scenes.show import load_show_text
 

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from vhuman.avatar.procedural import build_procedural_avatar
-from vhuman.engine.clock import SimClock
+from vhuman.core.clock import SimClock
 from vhuman.engine.config import EngineConfig
 from vhuman.engine.engine import Engine
-from vhuman.engine.frames import AvatarState
+from vhuman.core.frames import AvatarState
 from vhuman.render.camera import Lights
-from vhuman.scenes.host import EngineHost, scene_lights
+from vhuman.studio.studio import Studio, scene_lights
 from vhuman.scenes.scene import Light, Scene
 
 W, H = 320, 180
@@ -40,8 +40,8 @@ def engine_host():
     except Exception as exc:  # noqa: BLE001 - no espeak: nothing to host a show with
         pytest.skip(f"speech queue unavailable: {exc}")
 
-    def make(scene: Scene) -> tuple[Engine, EngineHost]:
-        return engine, EngineHost(engine, speaker, scene, background_raster=False)
+    def make(scene: Scene) -> tuple[Engine, Studio]:
+        return engine, Studio(engine, speaker, scene, background_raster=False)
 
     yield make
     asyncio.run(engine.stop())

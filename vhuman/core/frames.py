@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vhuman.avatar.arkit import N_ARKIT
+from vhuman.core.arkit import N_ARKIT
 
 IDENTITY_QUAT = np.array([1.0, 0.0, 0.0, 0.0], np.float32)
 

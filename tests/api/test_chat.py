@@ -6,9 +6,9 @@ import json
 import textwrap
 from dataclasses import dataclass
 
-from vhuman.engine.clock import NS_PER_S
+from vhuman.core.clock import NS_PER_S
 from vhuman.safety.moderation import Moderator
-from vhuman.scenes.chat import ChatIntake
+from vhuman.api.chat import ChatIntake
 from vhuman.scenes.show import ChatLimits, Product, Show, load_show_text
 
 SHOW = textwrap.dedent("""\

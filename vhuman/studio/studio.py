@@ -45,7 +45,7 @@ def scene_lights(scene: Scene) -> Lights:
                   rim=rig.rim, sky=rig.sky, ground=rig.ground, exposure=rig.exposure)
 
 
-class EngineHost:
+class Studio:
     """A running engine seen by the show runner and the control API.
 
     Args:

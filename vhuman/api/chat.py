@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 import websockets
 
-from vhuman.engine.clock import NS_PER_S
+from vhuman.core.clock import NS_PER_S
 from vhuman.safety.moderation import Hit, Moderator, normalize
 from vhuman.scenes.show import ChatLimits, MissingValue, Product, Show, render
 
@@ -285,7 +285,7 @@ def chat_handler(intake: ChatIntake, runner: Any, *, token: str | None = None,
     is queued on ``runner`` (a :class:`~vhuman.scenes.runner.ShowRunner`). With ``token``
     set, the first message must be ``{"op": "auth", "token": ...}``, as on /control.
     """
-    from vhuman.scenes.control import Authenticator, _decode, origin_allowed
+    from vhuman.api.control import Authenticator, _decode, origin_allowed
     from vhuman.scenes.runner import Reply
 
     async def handler(ws: Any, request: Any = None) -> None:
