@@ -95,3 +95,33 @@ def test_canonical_names(name, expected):
 def test_arkit_table_is_the_52_apple_names():
     assert len(ARKIT_52) == 52 == len(set(ARKIT_52))
     assert ARKIT_52[0] == "eyeBlinkLeft" and ARKIT_52[-1] == "tongueOut"
+
+
+def test_body_regions_from_different_layers_and_rest_where_undriven() -> None:
+    """A gesture layer on the right arm and an idle layer on the torso mix side by side;
+    bones nobody drives report weight 0 (the avatar keeps its rest pose there)."""
+    from vhuman.core.humanoid import BODY_INDEX, N_BODY, region_mask
+
+    mixer = Mixer(fade_ns=0)
+    raised = np.tile(np.array([1, 0, 0, 0], np.float32), (N_BODY, 1))
+    raised[BODY_INDEX["rightUpperArm"]] = quat.from_euler(0.0, 0.0, 1.2)
+    leaned = np.tile(np.array([1, 0, 0, 0], np.float32), (N_BODY, 1))
+    leaned[BODY_INDEX["spine"]] = quat.from_euler(0.0, 0.1, 0.0)
+    zeros = np.zeros(52, np.float32)
+    gesture = Pose(0, zeros, zeros, bones=raised, bone_mask=region_mask("right_arm"))
+    idle = Pose(0, zeros, zeros, bones=leaned, bone_mask=region_mask("torso"))
+    state = mixer.mix(0, [("idle", 0, idle), ("gesture", 25, gesture)])
+    assert np.allclose(state.bones[BODY_INDEX["rightUpperArm"]], raised[BODY_INDEX["rightUpperArm"]],
+                       atol=1e-5)
+    assert np.allclose(state.bones[BODY_INDEX["spine"]], leaned[BODY_INDEX["spine"]], atol=1e-5)
+    assert state.bone_weight[BODY_INDEX["rightUpperArm"]] == 1.0
+    assert state.bone_weight[BODY_INDEX["leftUpperArm"]] == 0.0
+    assert state.bone_weight[BODY_INDEX["leftIndexProximal"]] == 0.0
+
+
+def test_pose_bones_need_a_mask() -> None:
+    from vhuman.core.humanoid import N_BODY
+
+    zeros = np.zeros(52, np.float32)
+    with pytest.raises(ValueError, match="bone_mask"):
+        Pose(0, zeros, zeros, bones=np.zeros((N_BODY, 4), np.float32))

@@ -16,6 +16,7 @@ import numpy as np
 from vhuman.core.arkit import INDEX, N_ARKIT
 from vhuman.core import quat
 from vhuman.core.frames import IDENTITY_QUAT, AvatarState, Pose
+from vhuman.core.humanoid import N_BODY
 
 DEFAULT_FADE_NS = 150_000_000
 
@@ -83,6 +84,8 @@ class Mixer:
         weights = np.zeros(N_ARKIT, np.float32)
         head = IDENTITY_QUAT.copy()
         gaze = np.zeros(2, np.float32)
+        bones: np.ndarray | None = None
+        bone_weight = np.zeros(N_BODY, np.float32)
         for layer in sorted(self._layers.values(), key=lambda l: (l.priority, l.order)):
             pose = layer.last
             if pose is None or layer.presence <= 0.0:
@@ -96,9 +99,17 @@ class Mixer:
                 head = quat.slerp(head, pose.head, influence)
             if pose.gaze is not None:
                 gaze += influence * (np.asarray(pose.gaze, np.float32) - gaze)
+            if pose.bones is not None:
+                if bones is None:
+                    bones = AvatarState(t_ns).bones
+                _blend_bones(bones, pose.bones, np.clip(pose.bone_mask, 0.0, 1.0) * influence)
+                bone_weight += np.clip(pose.bone_mask, 0.0, 1.0) * influence * (1 - bone_weight)
         np.clip(weights, 0.0, 1.0, out=weights)
-        return AvatarState(t_ns=t_ns, weights=weights, head=head,
-                           gaze=(float(gaze[0]), float(gaze[1])))
+        state = AvatarState(t_ns=t_ns, weights=weights, head=head,
+                            gaze=(float(gaze[0]), float(gaze[1])), bone_weight=bone_weight)
+        if bones is not None:
+            object.__setattr__(state, "bones", bones)
+        return state
 
     def layers(self) -> list[LayerReport]:
         """Current layers, lowest priority first."""
@@ -116,6 +127,21 @@ class Mixer:
             layer.presence = min(1.0, layer.presence + step)
         else:
             layer.presence = max(0.0, layer.presence - step)
+
+
+def _blend_bones(acc: np.ndarray, target: np.ndarray, alpha: np.ndarray) -> None:
+    """``acc[i] = slerp(acc[i], target[i], alpha[i])`` for every bone, in place (nlerp on the
+    short arc: the per-tick steps are small, and it is vectorised)."""
+    live = alpha > 0.0
+    if not live.any():
+        return
+    a = acc[live].astype(np.float64)
+    b = target[live].astype(np.float64)
+    t = alpha[live, None].astype(np.float64)
+    b = np.where(np.sum(a * b, axis=1, keepdims=True) < 0, -b, b)
+    q = a + t * (b - a)
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    acc[live] = q.astype(np.float32)
 
 
 def gaze_to_eyelook(yaw: float, pitch: float, *, max_yaw: float = 0.6,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vhuman.core.arkit import N_ARKIT
+from vhuman.core.humanoid import N_BODY
 
 IDENTITY_QUAT = np.array([1.0, 0.0, 0.0, 0.0], np.float32)
 
@@ -29,6 +30,11 @@ class Pose:
         head: unit quaternion (w, x, y, z) of the head relative to rest, or None.
         gaze: (yaw, pitch) in radians, + yaw = avatar looks to its left, + pitch = up; or None.
         confidence: 0..1; the mixer scales this layer's influence by it.
+        bones: float32[N_BODY, 4] rotations of :data:`vhuman.core.humanoid.BODY_BONES`
+            (T-pose relative, root-parallel axes; see :mod:`vhuman.core.humanoid`), or None
+            for a layer that does not drive the body.
+        bone_mask: float32[N_BODY] 0..1, how much of each bone this layer drives (required
+            with ``bones``; a region left at 0 is free for other layers).
     """
 
     t_ns: int
@@ -37,22 +43,45 @@ class Pose:
     head: np.ndarray | None = None
     gaze: tuple[float, float] | None = None
     confidence: float = 1.0
+    bones: np.ndarray | None = None
+    bone_mask: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "weights", _check_vec("weights", self.weights, N_ARKIT))
         object.__setattr__(self, "mask", _check_vec("mask", self.mask, N_ARKIT))
         if self.head is not None:
             object.__setattr__(self, "head", _check_vec("head", self.head, 4))
+        if self.bones is not None:
+            bones = np.asarray(self.bones, np.float32)
+            if bones.shape != (N_BODY, 4):
+                raise ValueError(f"bones must have shape ({N_BODY}, 4), got {bones.shape}")
+            if self.bone_mask is None:
+                raise ValueError("bones given without bone_mask")
+            object.__setattr__(self, "bones", bones)
+            object.__setattr__(self, "bone_mask", _check_vec("bone_mask", self.bone_mask,
+                                                             N_BODY))
+
+
+def _identity_bones() -> np.ndarray:
+    bones = np.zeros((N_BODY, 4), np.float32)
+    bones[:, 0] = 1.0
+    return bones
 
 
 @dataclass(frozen=True, slots=True)
 class AvatarState:
-    """The mixed result for one tick: what the renderer draws."""
+    """The mixed result for one tick: what the renderer draws.
+
+    ``bones`` are T-pose-relative body rotations and ``bone_weight`` how much of each the
+    layers drove (0: the avatar stays at its own rest pose there; 1: fully ``bones``).
+    """
 
     t_ns: int
     weights: np.ndarray = field(default_factory=lambda: np.zeros(N_ARKIT, np.float32))
     head: np.ndarray = field(default_factory=lambda: IDENTITY_QUAT.copy())
     gaze: tuple[float, float] = (0.0, 0.0)
+    bones: np.ndarray = field(default_factory=_identity_bones)
+    bone_weight: np.ndarray = field(default_factory=lambda: np.zeros(N_BODY, np.float32))
 
 
 @dataclass(frozen=True, slots=True)
