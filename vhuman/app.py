@@ -17,6 +17,7 @@ from vhuman.drivers.registry import default_registry, parse_driver_spec
 from vhuman.core.clock import SimClock, SystemClock
 from vhuman.engine.config import EngineConfig
 from vhuman.engine.engine import Engine
+from vhuman.render import renderer_factory
 from vhuman.core.errors import ConfigError
 
 log = logging.getLogger("vhuman.app")
@@ -31,6 +32,12 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
                         voice=args.voice, tts_engine=args.tts)
 
 
+def make_engine(config: EngineConfig, avatar, *, clock=None) -> Engine:
+    """An engine drawing ``avatar`` with the moderngl renderer (not started)."""
+    return Engine(config, avatar, clock=clock,
+                  make_renderer=renderer_factory(avatar, config.width, config.height))
+
+
 def build_engine(args: argparse.Namespace, *, offline: bool,
                  progress: Progress | None = None) -> Engine:
     """Create the engine with its avatar and driver layers (not started)."""
@@ -39,7 +46,7 @@ def build_engine(args: argparse.Namespace, *, offline: bool,
     avatar = resolve_avatar(cfg.avatar, progress=progress)
     log.info("avatar %s ready in %.1f s", avatar.name, time.monotonic() - t0)
     clock = SimClock() if offline else SystemClock()
-    engine = Engine(cfg, avatar, clock=clock)
+    engine = make_engine(cfg, avatar, clock=clock)
     registry = default_registry()
     if not args.no_idle:
         engine.add_driver(registry.create("idle"))
@@ -96,16 +103,15 @@ class Live:
         if show_path is None and not args.no_show and not args.say and args.camera is None \
                 and args.replay is None and DEMO_SHOW.exists():
             show_path = str(DEMO_SHOW)
-        self.moderator = None
+        self.moderator = self._moderator(engine)
         if show_path is not None:
-            self.moderator = self._moderator(engine)
             self.show = load_show(show_path, moderator=self.moderator)
         scene = load_scene(args.scene) if args.scene else (
             self.show.scene if self.show is not None else default_scene())
         self.speaker = Speaker(engine.clock, engine=engine.config.tts_engine,
                                voice=engine.config.voice)
-        self.host = Studio(engine, self.speaker, scene, background_raster=not offline)
-        self.speaker.on_event = self.host.on_speaker_event
+        self.host = Studio(engine, self.speaker, scene, moderator=self.moderator,
+                           background_raster=not offline)
         self.runner = None
         self.engine = engine
         self.args = args
@@ -120,24 +126,24 @@ class Live:
         """Queue --say lines and start the show runner (call on the running loop)."""
         from vhuman.scenes.runner import ShowRunner
 
-        if self.moderator is None:
-            self.moderator = self._moderator(self.engine)
         for text in self.args.say:
-            self._say_checked(text)
+            self._say_checked(text, "say", "--say")
         # The host greets in both languages on start; a show's own lines follow.
         if not self.args.say and self.args.frames is None:
             for text in WELCOME:
-                self._say_checked(text)
+                self._say_checked(text, "welcome", "welcome")
         self.runner = ShowRunner(self.host, self.show)
         self._task = asyncio.ensure_future(self.runner.run())
 
-    def _say_checked(self, text: str) -> None:
+    def _say_checked(self, text: str, kind: str, source: str) -> None:
+        from vhuman.core.errors import ModerationBlocked
         from vhuman.safety.moderation import describe_hits
 
-        hits = self.moderator.check(text, source="say", where="--say")
-        if hits:
-            raise ConfigError(f"--say text blocked by moderation: {describe_hits(hits)}")
-        self.host.say(text)
+        try:
+            self.host.say(text, kind=kind, source=source)
+        except ModerationBlocked as exc:
+            raise ConfigError(f"{source} text blocked by moderation: "
+                              f"{describe_hits(exc.hits)}") from None
 
     async def stop(self) -> None:
         if self.runner is not None:
@@ -148,7 +154,7 @@ class Live:
             except (asyncio.CancelledError, Exception):
                 pass
         self.speaker.close()
-        self.host.compositor.close()
+        self.host.close()
 
 
 async def run_offline(args: argparse.Namespace, progress: Progress | None) -> int:
@@ -169,9 +175,7 @@ async def run_offline(args: argparse.Namespace, progress: Progress | None) -> in
     if live is not None:
         live.start()
     try:
-        def save(i: int, frame) -> None:
-            if outputs is not None:
-                outputs.submit_video(frame)
+        def save(i: int, frame) -> None:  # the outputs have it from engine.media already
             Image.fromarray(frame.rgba[:, :, :3]).save(out / f"frame_{i:05d}.png",
                                                        compress_level=1)
             if progress is not None:
@@ -205,8 +209,7 @@ async def run_live(args: argparse.Namespace, progress: Progress | None) -> int:
                          codec=cfg.codec, jpeg_quality=cfg.jpeg_quality,
                          label=live.host.compositor.scene.ai_label.text
                          if live.host.compositor.scene.ai_label.enabled else "")
-    engine.add_video_sink(server.submit_video)
-    engine.add_audio_sink(server.submit_audio)
+    engine.media.subscribe(server.consume)
     server.set_health_provider(lambda: {**engine.health(),
                                         "show": live.runner.status() if live.runner else None,
                                         **(outputs.health() if outputs else {})})

@@ -41,6 +41,7 @@ def setup(shows_dir=None):
     host = SimHost()
     runner = ShowRunner(host, load_show_text(SHOW, "c.yaml"))
     mod = Moderator.default(emit=host.emit)
+    host.lines.moderator = mod  # the studio's gate: every spoken line passes it
     sess = ControlSession(host, runner, token=TOKEN, moderator=mod, shows_dir=shows_dir)
     return host, runner, sess
 

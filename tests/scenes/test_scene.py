@@ -34,7 +34,14 @@ def test_full_scene(tmp_path) -> None:
         base_dir=tmp_path)
     assert s.background.kind == "image" and s.background.path == tmp_path / "bg.png"
     assert (s.avatar_x, s.avatar_scale, s.camera_zoom) == (-0.1, 1.2, 1.3)
-    assert s.key_light.color == (1.0, 0xEE / 255, 0xDD / 255) and s.key_light.intensity == 2
+    # the file's terms (display colour, 2 × the standard key, the way the light travels)
+    # become the one Light convention at the edge: linear colour, toward the light
+    from vhuman.core.light import STANDARD_KEY, srgb_to_linear
+
+    assert s.key_light.color == pytest.approx((1.0, srgb_to_linear(0xEE / 255),
+                                               srgb_to_linear(0xDD / 255)))
+    assert s.key_light.intensity == pytest.approx(2 * STANDARD_KEY)
+    assert s.key_light.direction == pytest.approx((0.0, 2 ** -0.5, 2 ** -0.5))
     assert s.product_card.xy == (0.7, 0.1) and s.product_card.scale == 0.8
     assert not s.subtitles.enabled
     assert s.ai_label.text == "AI 主播" and s.ai_label.position.anchor == "bottom-left"

@@ -21,6 +21,7 @@ import pytest
 
 from tests.stream.rtmp_server import NginxRtmp, free_port
 from tests.stream.synthetic import square_frame, tone_chunk
+from vhuman.app import make_engine
 from vhuman.avatar.procedural import build_procedural_avatar
 from vhuman.drivers.idle import IdleDriver
 from vhuman.core.clock import NS_PER_S, SystemClock
@@ -109,7 +110,7 @@ class Player(threading.Thread):
 @pytest.mark.slow
 def test_engine_push_reads_back_as_h264_and_aac_with_the_avatar(nginx, caplog, capfd):
     caplog.set_level(logging.DEBUG)
-    engine = Engine(EngineConfig(width=W, height=H, fps=FPS), build_procedural_avatar(),
+    engine = make_engine(EngineConfig(width=W, height=H, fps=FPS), build_procedural_avatar(),
                     clock=SystemClock())
     engine.add_driver(IdleDriver())
     engine.add_audio_source(SpeechTone().pump)
@@ -119,7 +120,7 @@ def test_engine_push_reads_back_as_h264_and_aac_with_the_avatar(nginx, caplog, c
                             push=[nginx.url(KEY)])
     outputs.attach(engine)
     sent = []
-    engine.add_video_sink(lambda f: sent.append(f.rgba) if len(sent) < 200 else None)
+    engine.media.subscribe(lambda f: sent.append(f.rgba) if isinstance(f, VideoFrame) and len(sent) < 200 else None)
     pusher = outputs.pushers[0]
     player = Player(nginx.url(KEY))
     healths = []
@@ -181,7 +182,7 @@ def test_engine_push_reads_back_as_h264_and_aac_with_the_avatar(nginx, caplog, c
 def test_push_to_a_closed_port_retries_without_stalling_the_engine(caplog, capfd):
     caplog.set_level(logging.DEBUG)
     url = f"rtmp://127.0.0.1:{free_port()}/live/{KEY}?auth={KEY}x"
-    engine = Engine(EngineConfig(width=W, height=H, fps=FPS), build_procedural_avatar(),
+    engine = make_engine(EngineConfig(width=W, height=H, fps=FPS), build_procedural_avatar(),
                     clock=SystemClock())
     engine.add_driver(IdleDriver())
     engine.add_audio_source(SpeechTone().pump)

@@ -35,6 +35,7 @@ import websockets
 
 from vhuman.drivers.cues import CUE_NAMES
 from vhuman.core.errors import ConfigError
+from vhuman.core.errors import ModerationBlocked
 from vhuman.safety.moderation import Moderator, describe_hits
 from vhuman.scenes.runner import ShowHost, ShowRunner
 from vhuman.scenes.scene import load_scene, load_scene_text
@@ -271,13 +272,13 @@ class ControlSession:
         text = self._str(data, "text", max_len=MAX_SAY_CHARS)
         voice = self._str(data, "voice", required=False, max_len=64)
         interrupt = self._bool(data, "interrupt")
-        hits = self.moderator.check(text, source="say", where="control")
-        if hits:
-            raise ControlError("moderation_blocked", f"not said: {describe_hits(hits)}",
-                               {"hits": [h.to_dict() for h in hits],
-                                "suggestion": self.moderator.suggest(text)})
-        line_id = self.runner.say_now(text, voice=voice, interrupt=interrupt)
-        return {"line_id": line_id}
+        try:  # the studio is the one moderation gate for spoken text
+            line = self.runner.say_now(text, voice=voice, interrupt=interrupt)
+        except ModerationBlocked as exc:
+            raise ControlError("moderation_blocked", f"not said: {describe_hits(exc.hits)}",
+                               {"hits": [h.to_dict() for h in exc.hits],
+                                "suggestion": exc.suggestion}) from None
+        return {"line_id": line.line_id}
 
     def _op_interrupt(self, data: dict[str, Any]) -> dict[str, Any]:
         self.host.interrupt()

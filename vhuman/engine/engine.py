@@ -26,14 +26,14 @@ from vhuman.drivers.base import Driver, DriverContext
 from vhuman.core.clock import NS_PER_S, Clock, SystemClock
 from vhuman.engine.config import EngineConfig
 from vhuman.core.events import EventBus
-from vhuman.core.frames import AudioChunk, AvatarState, VideoFrame
+from vhuman.core.frames import AudioChunk, AvatarState, MediaMarker, VideoFrame
+from vhuman.engine.media import MediaStream
 from vhuman.engine.pacing import Ticker
 from vhuman.engine.render_worker import RenderWorker
 
 log = logging.getLogger("vhuman.engine")
 
-VideoSink = Callable[[VideoFrame], None]
-AudioSink = Callable[[AudioChunk], None]
+AudioSource = Callable[[int], "list[AudioChunk | MediaMarker]"]
 
 
 @dataclass(slots=True)
@@ -56,6 +56,19 @@ class EngineStats:
 
 
 @dataclass(slots=True)
+class View:
+    """What the renderer shows around the avatar: camera, lights, clear colour.
+
+    The engine passes these through without looking inside (they are the renderer's
+    types); ``None`` keeps the renderer's own default.
+    """
+
+    camera: Any = None
+    lights: Any = None
+    background: tuple[float, float, float, float] | None = None
+
+
+@dataclass(slots=True)
 class _Slot:
     driver: Any
     name: str
@@ -68,12 +81,14 @@ class Engine:
     Args:
         config: engine settings.
         avatar: the avatar to draw.
+        make_renderer: ``make_renderer(view)`` builds the renderer in the render thread
+            (:func:`vhuman.render.renderer_factory` for the moderngl one); the engine
+            itself knows no GL.
         clock: stream clock (SystemClock live, SimClock offline/tests).
-        make_renderer: factory called in the render thread; defaults to the moderngl one.
     """
 
-    def __init__(self, config: EngineConfig, avatar: Avatar, *, clock: Clock | None = None,
-                 make_renderer: Callable[[], Any] | None = None) -> None:
+    def __init__(self, config: EngineConfig, avatar: Avatar, *,
+                 make_renderer: Callable[[View], Any], clock: Clock | None = None) -> None:
         self.config = config
         self.avatar = avatar
         self.clock = clock or SystemClock()
@@ -81,9 +96,9 @@ class Engine:
         self.mixer = Mixer()
         self.stats = EngineStats()
         self._slots: list[_Slot] = []
-        self._video_sinks: list[VideoSink] = []
-        self._audio_sinks: list[AudioSink] = []
-        self._audio_sources: list[Callable[[int], list[AudioChunk]]] = []
+        #: the one ordered output: video frames, audio chunks, markers
+        self.media = MediaStream()
+        self._audio_sources: list[AudioSource] = []
         self._post: list[Callable[[np.ndarray, int], None]] = []
         self._state: AvatarState = AvatarState(t_ns=0)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -91,20 +106,40 @@ class Engine:
         self._started = False
         self._pending: set[Future] = set()
         self.ticker: Ticker | None = None
-        #: background the renderer clears to when it is built (a scene may set it first)
-        self.initial_background: tuple[float, float, float, float] = config.background
-        #: camera and lights the renderer starts with (None: its defaults); a scene sets them
-        self.initial_camera: Any = None
-        self.initial_lights: Any = None
-        self.render = RenderWorker(make_renderer or self._default_renderer, post=self._compose)
+        self._view = View(background=config.background)
+        self.render = RenderWorker(lambda: make_renderer(self._view), post=self._compose)
 
     # -- wiring ----------------------------------------------------------------------
-    def _default_renderer(self) -> Any:
-        from vhuman.render.renderer import Renderer
+    def set_view(self, *, camera: Any = None, lights: Any = None,
+                 background: tuple[float, float, float, float] | None = None) -> None:
+        """Set the camera, lights and/or clear colour (``None``: leave as is).
 
-        return Renderer(self.avatar, self.config.width, self.config.height,
-                        background=self.initial_background, camera=self.initial_camera,
-                        lights=self.initial_lights)
+        Before :meth:`start` they are what the renderer is built with; afterwards they
+        are applied in the render thread before its next frame.
+        """
+        if camera is not None:
+            self._view.camera = camera
+        if lights is not None:
+            self._view.lights = lights
+        if background is not None:
+            self._view.background = background
+        if self.render.renderer is None:
+            return
+
+        def apply(r: Any) -> None:
+            if camera is not None:
+                r.set_camera(camera)
+            if lights is not None:
+                r.set_lights(lights)
+            if background is not None:
+                r.set_background(background)
+
+        self.render.call(apply)
+
+    @property
+    def view(self) -> View:
+        """The camera, lights and background set so far."""
+        return self._view
 
     def add_driver(self, driver: Driver, *, name: str | None = None) -> None:
         """Add a motion layer (call before :meth:`start`, or after: it is started then)."""
@@ -114,14 +149,9 @@ class Engine:
         if self._started:
             asyncio.ensure_future(self._start_driver(slot))
 
-    def add_video_sink(self, sink: VideoSink) -> None:
-        self._video_sinks.append(sink)
-
-    def add_audio_sink(self, sink: AudioSink) -> None:
-        self._audio_sinks.append(sink)
-
-    def add_audio_source(self, pump: Callable[[int], list[AudioChunk]]) -> None:
-        """``pump(t_ns)`` is called every tick and returns the audio chunks due by then."""
+    def add_audio_source(self, pump: AudioSource) -> None:
+        """``pump(t_ns)`` is called every tick; it returns the audio chunks (and markers)
+        due by then, which go into :attr:`media` in that order."""
         self._audio_sources.append(pump)
 
     def add_post(self, fn: Callable[[np.ndarray, int], None]) -> None:
@@ -199,9 +229,8 @@ class Engine:
             except Exception:
                 log.exception("audio source failed")
                 continue
-            for chunk in chunks:
-                for sink in self._audio_sinks:
-                    sink(chunk)
+            for item in chunks:
+                self.media.push(item)
 
     async def run(self, *, duration_s: float | None = None) -> None:
         """Tick until :meth:`request_stop` (or for ``duration_s`` of stream time)."""
@@ -240,11 +269,7 @@ class Engine:
         frame = VideoFrame(pts_ns=t_ns, rgba=fut.result())
         self.stats.frames_out += 1
         self.stats.frame_times.append(time.monotonic())
-        for sink in self._video_sinks:
-            try:
-                sink(frame)
-            except Exception:
-                log.exception("video sink failed")
+        self.media.push(frame)
 
     def health(self) -> dict[str, Any]:
         """A JSON-able snapshot for /health."""
@@ -273,4 +298,6 @@ class Engine:
             state = self.step(t_ns)
             self.pump_audio(t_ns)
             rgba = await loop.run_in_executor(None, self.render.render_now, state)
-            on_frame(i, VideoFrame(pts_ns=t_ns, rgba=rgba))
+            frame = VideoFrame(pts_ns=t_ns, rgba=rgba)
+            self.media.push(frame)
+            on_frame(i, frame)

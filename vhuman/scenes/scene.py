@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from vhuman.core.light import Light
 from vhuman.scenes.yamlsrc import (
     LineDict,
     Problems,
@@ -46,16 +47,22 @@ class Placement:
 
 
 @dataclass(frozen=True, slots=True)
-class Light:
-    """A directional light: RGB 0..1, intensity, direction the light travels (x, y, z)."""
+class _FileLight:
+    """A light as a scene file writes it (turned into a :class:`Light` at the edge):
+    display RGB 0..1, intensity (1 = the standard key), direction the light travels."""
 
     color: tuple[float, float, float] = (1.0, 1.0, 1.0)
     intensity: float = 1.0
     direction: tuple[float, float, float] = (-0.4, -0.5, -1.0)
 
+    def light(self) -> Light:
+        return Light.from_scene(travels=self.direction, display_color=self.color,
+                                relative=self.intensity)
 
-#: The fill a scene gets when it sets ``lights.fill`` without all of its fields.
-DEFAULT_FILL = Light(color=(0.85, 0.9, 1.0), intensity=0.45, direction=(0.6, -0.2, -1.0))
+
+#: What a scene gets for the fields it leaves out of ``lights.key`` / ``lights.fill``.
+DEFAULT_KEY = _FileLight()
+DEFAULT_FILL = _FileLight(color=(0.85, 0.9, 1.0), intensity=0.45, direction=(0.6, -0.2, -1.0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,10 +182,10 @@ def _vec3(v: Any, line: int, where: str, probs: Problems, lo: float, hi: float
     return None
 
 
-def _light(v: Any, line: int, where: str, probs: Problems, default: Light) -> Light:
+def _light(v: Any, line: int, where: str, probs: Problems, default: _FileLight) -> Light:
     if not isinstance(v, LineDict):
         probs.add(line, f"{where} must be a mapping with color, intensity, direction")
-        return default
+        return default.light()
     unknown_keys(v, ("color", "intensity", "direction"), where, probs)
     out = default
     if "color" in v:
@@ -201,7 +208,7 @@ def _light(v: Any, line: int, where: str, probs: Problems, default: Light) -> Li
                 probs.add(v.key_line("direction"), f"{where}.direction cannot be [0, 0, 0]")
             else:
                 out = replace(out, direction=d)
-    return out
+    return out.light()
 
 
 SCENE_KEYS = ("name", "title", "background", "avatar", "camera", "lights", "overlays",
@@ -266,10 +273,10 @@ def parse_scene(data: Any, file: str | Path, probs: Problems, base_dir: Path | N
             unknown_keys(li, ("key", "fill"), "lights", probs)
             if "key" in li:
                 s = replace(s, key_light=_light(li["key"], li.key_line("key"), "lights.key",
-                                                probs, s.key_light or Light()))
+                                                probs, DEFAULT_KEY))
             if "fill" in li:
                 s = replace(s, fill_light=_light(li["fill"], li.key_line("fill"), "lights.fill",
-                                                 probs, s.fill_light or DEFAULT_FILL))
+                                                 probs, DEFAULT_FILL))
     if "overlays" in data:
         ov = data["overlays"]
         if not isinstance(ov, LineDict):

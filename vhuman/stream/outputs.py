@@ -50,13 +50,16 @@ class StreamOutputs:
         return pusher
 
     def attach(self, engine: Any) -> None:
-        """Receive the engine's rendered frames (live) and its audio (live and offline).
+        """Consume the engine's one ordered media stream (live and offline)."""
+        engine.media.subscribe(self.consume)
 
-        Offline, the engine hands frames to its ``on_frame`` callback instead of the video
-        sinks: call :meth:`submit_video` from there.
-        """
-        engine.add_video_sink(self.submit_video)
-        engine.add_audio_sink(self.submit_audio)
+    def consume(self, item: Any) -> None:
+        """A media stream item: frames and audio go to the encoder; markers need nothing
+        here (the encoder holds no more than a tick of a cut line's audio)."""
+        if isinstance(item, VideoFrame):
+            self.submit_video(item)
+        elif isinstance(item, AudioChunk):
+            self.submit_audio(item)
 
     def submit_video(self, frame: VideoFrame) -> None:
         """Queue a frame for encoding (drops when behind live; waits offline)."""

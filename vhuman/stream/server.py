@@ -37,7 +37,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from vhuman.core.frames import AudioChunk, VideoFrame
+from vhuman.core.frames import AudioChunk, MediaItem, MediaMarker, VideoFrame
 from vhuman.core.errors import ConfigError
 from vhuman.stream.encoders import make_encoder
 from vhuman.stream.fanout import Fanout, OutPacket, ViewerQueue
@@ -77,6 +77,7 @@ class ServerStats:
     encode_errors: int = 0
     encode_seconds: float = 0.0
     audio_chunks: int = 0
+    audio_cleared: int = 0  # queued audio packets of cut lines dropped for slow viewers
     bytes_out: int = 0
     viewers_total: int = 0
 
@@ -128,6 +129,27 @@ def _response(status: int, body: bytes, content_type: str, extra: dict | None = 
 
 def _text(status: int, text: str) -> Response:
     return _response(status, (text + "\n").encode(), "text/plain; charset=utf-8")
+
+
+MEDIA_SNDBUF = 128 * 1024
+
+
+def _limit_send_buffer(ws: ServerConnection) -> None:
+    """Keep a slow viewer's backlog in its :class:`ViewerQueue`, not the kernel.
+
+    Loopback and LAN sockets autotune their send buffers to megabytes: seconds of video
+    that no drop or clear policy can reach any more. A small buffer makes the queue's
+    keyframe skipping and the ``clear`` of an interrupted line apply to what the viewer
+    has not received yet.
+    """
+    import socket
+
+    sock = ws.transport.get_extra_info("socket") if ws.transport is not None else None
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, MEDIA_SNDBUF)
+        except OSError:  # pragma: no cover - a platform that refuses: keep its default
+            pass
 
 
 class MediaServer:
@@ -327,6 +349,32 @@ class MediaServer:
         if self._encode_task is None or self._encode_task.done():
             self._encode_task = self._loop.create_task(self._encode_pending())
 
+    def consume(self, item: MediaItem) -> None:
+        """The engine's media stream in: frames, audio chunks and markers, in order.
+
+        Subscribe it with ``engine.media.subscribe(server.consume)``; call on the loop.
+        """
+        if isinstance(item, VideoFrame):
+            self.submit_video(item)
+        elif isinstance(item, AudioChunk):
+            self.submit_audio(item)
+        elif isinstance(item, MediaMarker):
+            self.submit_marker(item)
+
+    def submit_marker(self, marker: MediaMarker) -> None:
+        """Pass a marker on to viewers; a ``clear`` first drops their queued audio of the
+        cut line (a slow viewer would otherwise hear up to a second more of it)."""
+        if self._loop is None or self._server is None:
+            raise RuntimeError("MediaServer.submit_marker called before start()")
+        if marker.kind == "clear" and marker.line_id is not None:
+            self.stats.audio_cleared += self._fanout.clear_line(marker.line_id)
+        if not self._fanout and not self._listeners:
+            return
+        pts_us = marker.pts_ns // 1000
+        body = json.dumps({"marker": marker.kind, "line_id": marker.line_id},
+                          separators=(",", ":")).encode()
+        self._emit(OutPacket(pack(Kind.MARKER, pts_us, body), Kind.MARKER, pts_us))
+
     def submit_audio(self, chunk: AudioChunk) -> None:
         """Send a mono int16 chunk, resampled to the hello's rate; returns at once."""
         if self._loop is None or self._server is None:
@@ -339,7 +387,8 @@ class MediaServer:
             return
         pts_us = pts_ns // 1000
         data = pack(Kind.AUDIO_PCM_S16LE, pts_us, pcm.astype("<i2", copy=False).tobytes())
-        self._emit(OutPacket(data, Kind.AUDIO_PCM_S16LE, pts_us, keyframe=True))
+        self._emit(OutPacket(data, Kind.AUDIO_PCM_S16LE, pts_us, keyframe=True,
+                             line_id=chunk.line_id))
 
     # ----------------------------------------------------------------- internals
 
@@ -517,6 +566,7 @@ class MediaServer:
             independent_frames=self._video_kind == Kind.VIDEO_JPEG,
         )
         self.stats.viewers_total += 1
+        _limit_send_buffer(ws)
         self._fanout.add(viewer)
         # A new H.264 viewer can only start at a keyframe; don't make it wait for the GOP.
         self._encoder.request_keyframe()
