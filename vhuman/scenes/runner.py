@@ -28,7 +28,6 @@ from vhuman.scenes.show import (
     Cue,
     HideProduct,
     Loop,
-    MissingValue,
     Product,
     Say,
     Show,
@@ -36,8 +35,8 @@ from vhuman.scenes.show import (
     Step,
     SwitchScene,
     Wait,
-    render,
 )
+from vhuman.scenes.templates import MissingValue, render
 
 _log = logging.getLogger("vhuman.show")
 
