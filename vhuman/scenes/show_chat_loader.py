@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from vhuman.scenes.show import ChatConfig, ChatLimits, ChatRule, FaqEntry
 from vhuman.scenes.show_fields import ShowFields
 from vhuman.scenes.yamlsrc import LineDict, LineList, unknown_keys
+
+T = TypeVar("T")
 
 
 def parse_chat(ck: ShowFields, v: Any, line: int) -> ChatConfig:
@@ -16,26 +19,8 @@ def parse_chat(ck: ShowFields, v: Any, line: int) -> ChatConfig:
         ck.probs.add(line, "chat must be a mapping (rules, faq, default_reply, limits)")
         return ChatConfig()
     unknown_keys(v, ("rules", "faq", "default_reply", "limits"), "chat", ck.probs)
-    rules: list[ChatRule] = []
-    if "rules" in v:
-        lst = v["rules"]
-        if not isinstance(lst, LineList):
-            ck.probs.add(v.key_line("rules"), "chat.rules must be a list")
-        else:
-            for i, r in enumerate(lst):
-                rule = _rule(ck, r, lst.item_line(i))
-                if rule is not None:
-                    rules.append(rule)
-    faq: list[FaqEntry] = []
-    if "faq" in v:
-        lst = v["faq"]
-        if not isinstance(lst, LineList):
-            ck.probs.add(v.key_line("faq"), "chat.faq must be a list of {q, a}")
-        else:
-            for i, f in enumerate(lst):
-                e = _faq(ck, f, lst.item_line(i))
-                if e is not None:
-                    faq.append(e)
+    rules = _each(ck, v, "rules", "chat.rules must be a list", _rule)
+    faq = _each(ck, v, "faq", "chat.faq must be a list of {q, a}", _faq)
     default: tuple[str, ...] = ()
     if "default_reply" in v:
         lst = v["default_reply"]
@@ -64,6 +49,19 @@ def parse_chat(ck: ShowFields, v: Any, line: int) -> ChatConfig:
                                                    "max_len") else x
             limits = ChatLimits(**{**_limits_dict(limits), **vals2})
     return ChatConfig(tuple(rules), tuple(faq), default, limits)
+
+def _each(ck: ShowFields, v: LineDict, key: str, not_a_list: str,
+          parse: Callable[[ShowFields, Any, int], T | None]) -> list[T]:
+    """Parse each item of the list under ``key`` (absent: none); items that fail are left out."""
+    if key not in v:
+        return []
+    lst = v[key]
+    if not isinstance(lst, LineList):
+        ck.probs.add(v.key_line(key), not_a_list)
+        return []
+    parsed = (parse(ck, item, lst.item_line(i)) for i, item in enumerate(lst))
+    return [x for x in parsed if x is not None]
+
 
 def _rule(ck: ShowFields, r: Any, line: int) -> ChatRule | None:
     if not isinstance(r, LineDict):

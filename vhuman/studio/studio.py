@@ -15,7 +15,8 @@ import numpy as np
 from vhuman.drivers.cues import CuesDriver
 from vhuman.engine.engine import Engine
 from vhuman.render.camera import Camera, Light, Lights
-from vhuman.scenes.compositor import Compositor, OverlayState
+from vhuman.scenes.overlays.compositor import Compositor
+from vhuman.scenes.overlays.state import OverlayState
 from vhuman.scenes.scene import Scene
 
 log = logging.getLogger("vhuman.show")
