@@ -95,7 +95,7 @@ class Live:
     def __init__(self, args: argparse.Namespace, engine: Engine, *, offline: bool) -> None:
         from vhuman.studio.studio import Studio
         from vhuman.scenes.scene import default_scene, load_scene
-        from vhuman.scenes.show import load_show
+        from vhuman.scenes.show_loader import load_show
         from vhuman.speech.queue import Speaker
 
         self.show = None

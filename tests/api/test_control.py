@@ -18,7 +18,7 @@ from vhuman.safety.moderation import Moderator
 from vhuman.api.chat import ChatIntake, chat_handler
 from vhuman.api.control import ControlSession, control_handler, origin_allowed
 from vhuman.scenes.runner import ShowRunner
-from vhuman.scenes.show import load_show_text
+from vhuman.scenes.show_loader import load_show_text
 
 TOKEN = "s3cret-token"
 SHOW = textwrap.dedent("""\

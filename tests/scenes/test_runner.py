@@ -11,7 +11,7 @@ from simhost import SimHost
 
 from vhuman.core.clock import NS_PER_S
 from vhuman.scenes.runner import Reply, ShowHost, ShowRunner
-from vhuman.scenes.show import load_show_text
+from vhuman.scenes.show_loader import load_show_text
 
 SHOW = textwrap.dedent("""\
     title: 测试直播

@@ -29,7 +29,8 @@ import websockets
 
 from vhuman.core.clock import NS_PER_S
 from vhuman.safety.moderation import Hit, Moderator, normalize
-from vhuman.scenes.show import ChatLimits, MissingValue, Product, Show, render
+from vhuman.scenes.show import ChatLimits, Product, Show
+from vhuman.scenes.templates import MissingValue, render
 
 _log = logging.getLogger("vhuman.chat")
 

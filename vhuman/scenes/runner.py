@@ -29,7 +29,6 @@ from vhuman.scenes.show import (
     Cue,
     HideProduct,
     Loop,
-    MissingValue,
     Product,
     Say,
     Show,
@@ -37,8 +36,8 @@ from vhuman.scenes.show import (
     Step,
     SwitchScene,
     Wait,
-    render,
 )
+from vhuman.scenes.templates import MissingValue, render
 
 _log = logging.getLogger("vhuman.show")
 
