@@ -109,7 +109,7 @@ class Live:
         scene = load_scene(args.scene) if args.scene else (
             self.show.scene if self.show is not None else default_scene())
         self.speaker = Speaker(engine.clock, engine=engine.config.tts_engine,
-                               voice=engine.config.voice)
+                               voice=engine.config.voice, out_rate=engine.config.audio_rate)
         self.host = Studio(engine, self.speaker, scene, moderator=self.moderator,
                            background_raster=not offline)
         self.runner = None
@@ -207,6 +207,7 @@ async def run_live(args: argparse.Namespace, progress: Progress | None) -> int:
     cfg = engine.config
     server = MediaServer(cfg.host, cfg.port, width=cfg.width, height=cfg.height, fps=cfg.fps,
                          codec=cfg.codec, jpeg_quality=cfg.jpeg_quality,
+                         audio_rate=cfg.audio_rate,
                          label=live.host.compositor.scene.ai_label.text
                          if live.host.compositor.scene.ai_label.enabled else "")
     engine.media.subscribe(server.consume)

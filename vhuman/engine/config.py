@@ -27,6 +27,11 @@ def _check_size(w: int, h: int) -> None:
         raise ConfigError(f"size {w}x{h} must have even width and height (video encoders need it)")
 
 
+#: The engine's declared audio rate: what the wire, AAC and WebAudio all take without
+#: resampling.
+AUDIO_RATE = 48000
+
+
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
     """Everything the engine needs to run one host.
@@ -41,6 +46,8 @@ class EngineConfig:
         drivers: extra driver specs ``name:key=value,...``.
         voice, tts_engine: speech defaults.
         background: linear RGBA the renderer clears to when no scene sets one.
+        audio_rate: the one audio rate of the engine's media stream (Hz); audio sources
+            resample to it where they make their samples, outputs take it as it is.
     """
 
     width: int = 1280
@@ -55,6 +62,7 @@ class EngineConfig:
     voice: str | None = None
     tts_engine: str = "espeak"
     background: tuple[float, float, float, float] = (0.06, 0.07, 0.09, 1.0)
+    audio_rate: int = AUDIO_RATE
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -65,5 +73,7 @@ class EngineConfig:
             raise ConfigError(f"port {self.port} is out of range 0..65535")
         if self.codec not in ("jpeg", "h264"):
             raise ConfigError(f"codec {self.codec!r} is not one of: jpeg, h264")
+        if self.audio_rate not in (44100, 48000):
+            raise ConfigError(f"audio rate {self.audio_rate} must be 44100 or 48000")
         if not 1 <= self.jpeg_quality <= 100:
             raise ConfigError(f"jpeg quality {self.jpeg_quality} is out of range 1..100")

@@ -26,6 +26,7 @@ from vhuman.drivers.base import Driver, DriverContext
 from vhuman.core.clock import NS_PER_S, Clock, SystemClock
 from vhuman.engine.config import EngineConfig
 from vhuman.core.events import EventBus
+from vhuman.core.meter import RateMeter
 from vhuman.core.frames import AudioChunk, AvatarState, MediaMarker, VideoFrame
 from vhuman.engine.media import MediaStream
 from vhuman.engine.pacing import Ticker
@@ -45,14 +46,11 @@ class EngineStats:
     render_dropped: int = 0
     frames_out: int = 0
     sample_errors: int = 0
-    frame_times: deque = field(default_factory=lambda: deque(maxlen=90))
+    frames: RateMeter = field(default_factory=lambda: RateMeter(window_s=3.0))
 
     def fps(self) -> float:
-        ts = self.frame_times
-        if len(ts) < 2:
-            return 0.0
-        span = ts[-1] - ts[0]
-        return (len(ts) - 1) / span if span > 0 else 0.0
+        """Frames delivered per second over the last few seconds."""
+        return self.frames.rate()
 
 
 @dataclass(slots=True)
@@ -268,7 +266,7 @@ class Engine:
             return
         frame = VideoFrame(pts_ns=t_ns, rgba=fut.result())
         self.stats.frames_out += 1
-        self.stats.frame_times.append(time.monotonic())
+        self.stats.frames.tick()
         self.media.push(frame)
 
     def health(self) -> dict[str, Any]:

@@ -9,9 +9,11 @@ encoder costs frames, never latency. Each viewer has its own bounded queue (see
 :mod:`vhuman.stream.fanout`), so a slow or stuck viewer loses frames without touching the
 tick or the other viewers.
 
-Audio: the hello announces ``audio_rate`` (default 48 kHz) for the whole connection and
-chunks at any other rate are resampled to it (linear, continuous across chunks) before
-they are sent, so a viewer never has to handle a rate change mid-stream.
+Audio: the hello announces ``audio_rate`` (the engine's one declared rate, 48 kHz) for the
+whole connection; sources resample where they make their samples, so nothing here does.
+Each audio packet remembers its spoken line; a ``clear`` marker from the engine's media
+stream drops every viewer's queued audio of a cut line, then goes out as a marker packet
+so players can drop what they have scheduled too.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import email.utils
+import json
 import http
 import importlib.resources
 import logging
@@ -39,10 +42,11 @@ from websockets.http11 import Request, Response
 
 from vhuman.core.frames import AudioChunk, MediaItem, MediaMarker, VideoFrame
 from vhuman.core.errors import ConfigError
+from vhuman.core.meter import RateMeter
+from vhuman.core.slot import LatestSlot
 from vhuman.stream.encoders import make_encoder
 from vhuman.stream.fanout import Fanout, OutPacket, ViewerQueue
 from vhuman.stream.protocol import AudioInfo, Kind, VideoInfo, make_hello, pack
-from vhuman.stream.resample import StreamResampler
 
 log = logging.getLogger(__name__)
 
@@ -80,29 +84,6 @@ class ServerStats:
     audio_cleared: int = 0  # queued audio packets of cut lines dropped for slow viewers
     bytes_out: int = 0
     viewers_total: int = 0
-
-
-class _RateMeter:
-    """Events per second over a sliding window of wall time."""
-
-    def __init__(self, window_s: float = 2.0) -> None:
-        self.window_s = window_s
-        self._times: collections.deque[float] = collections.deque()
-
-    def tick(self, now: float) -> None:
-        self._times.append(now)
-        self._trim(now)
-
-    def _trim(self, now: float) -> None:
-        while self._times and now - self._times[0] > self.window_s:
-            self._times.popleft()
-
-    def rate(self, now: float) -> float:
-        self._trim(now)
-        if len(self._times) < 2:
-            return 0.0
-        span = self._times[-1] - self._times[0]
-        return (len(self._times) - 1) / span if span > 0 else 0.0
 
 
 def _load_static() -> dict[str, bytes]:
@@ -164,7 +145,8 @@ class MediaServer:
         codec: "jpeg" (every browser) or "h264" (WebCodecs; far less bandwidth).
         jpeg_quality: 1..100.
         label: AI-content label sent in the hello; the page shows it.
-        audio_rate: PCM rate announced in the hello; other rates are resampled to it.
+        audio_rate: PCM rate announced in the hello: the engine's declared rate (chunks at
+            another rate are refused; sources resample where they make their samples).
         keyframe_interval_s: H.264 periodic keyframe interval.
         max_viewers: further /media connections get HTTP 503.
     """
@@ -200,7 +182,6 @@ class MediaServer:
             keyframe_interval_s=keyframe_interval_s,
         )
         self._video_kind = self.video_info.kind
-        self._resampler = StreamResampler(audio_rate)
         self._fanout = Fanout()
         self._listeners: list[PacketListener] = []
         self._ws_routes: dict[str, WebSocketHandler] = {}
@@ -209,11 +190,11 @@ class MediaServer:
         self._executor: ThreadPoolExecutor | None = None
         self._server: Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._pending: VideoFrame | None = None
+        self._pending: LatestSlot[VideoFrame] = LatestSlot()
         self._encode_task: asyncio.Task | None = None
         self._t_start = time.monotonic()
-        self._out_meter = _RateMeter()
-        self._in_meter = _RateMeter()
+        self._out_meter = RateMeter()
+        self._in_meter = RateMeter()
         self.stats = ServerStats()
 
     # ----------------------------------------------------------------- lifecycle
@@ -258,7 +239,7 @@ class MediaServer:
                 await self._encode_task
             except Exception:  # noqa: BLE001, S110 - already logged in the task
                 pass
-        self._pending = None
+        self._pending.take()
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
@@ -343,9 +324,8 @@ class MediaServer:
             self.stats.frames_idle += 1
             self._out_meter.tick(now)
             return
-        if self._pending is not None:
+        if self._pending.put(frame):
             self.stats.dropped_encoder += 1
-        self._pending = frame
         if self._encode_task is None or self._encode_task.done():
             self._encode_task = self._loop.create_task(self._encode_pending())
 
@@ -376,10 +356,18 @@ class MediaServer:
         self._emit(OutPacket(pack(Kind.MARKER, pts_us, body), Kind.MARKER, pts_us))
 
     def submit_audio(self, chunk: AudioChunk) -> None:
-        """Send a mono int16 chunk, resampled to the hello's rate; returns at once."""
+        """Send a mono int16 chunk at the hello's rate; returns at once.
+
+        Raises:
+            ValueError: the chunk is at another rate than the stream's (one declared rate:
+                the source resamples, see :mod:`vhuman.speech.resample`).
+        """
         if self._loop is None or self._server is None:
             raise RuntimeError("MediaServer.submit_audio called before start()")
-        pcm, pts_ns = self._resampler.process(chunk.pcm, chunk.rate, chunk.pts_ns)
+        if chunk.rate != self.audio_info.rate:
+            raise ValueError(f"audio chunk at {chunk.rate} Hz on a {self.audio_info.rate} Hz "
+                             "stream: resample where the samples are made")
+        pcm, pts_ns = chunk.pcm, chunk.pts_ns
         if len(pcm) == 0:
             return
         self.stats.audio_chunks += 1
@@ -403,8 +391,7 @@ class MediaServer:
 
     async def _encode_pending(self) -> None:
         loop = asyncio.get_running_loop()
-        while self._pending is not None and self._executor is not None:
-            frame, self._pending = self._pending, None
+        while self._executor is not None and (frame := self._pending.take()) is not None:
             pts_us = frame.pts_ns // 1000
             t0 = time.perf_counter()
             try:

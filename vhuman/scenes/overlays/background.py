@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from vhuman.core.slot import LatestSlot
 from vhuman.core.errors import ConfigError
 from vhuman.scenes.scene import Background as BackgroundSpec
 
@@ -84,8 +85,8 @@ class VideoBackground:
         fps = cap.get(cv2.CAP_PROP_FPS)
         self.period = 1.0 / fps if fps and 1 <= fps <= 240 else 1 / 30
         self._cap = cap
-        self._lock = threading.Lock()
-        self._latest = self._convert(frame)
+        self._latest: LatestSlot[np.ndarray] = LatestSlot()
+        self._latest.put(self._convert(frame))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="vhuman-bg-video", daemon=True)
         self._thread.start()
@@ -111,8 +112,7 @@ class VideoBackground:
                     _log.warning("background video %s stopped yielding frames", self.path)
                     return
             rgba = self._convert(frame)
-            with self._lock:
-                self._latest = rgba
+            self._latest.put(rgba)
             # absolute schedule, like the tick: no drift from read/convert time
             nxt += self.period
             delay = nxt - time.monotonic()
@@ -123,8 +123,7 @@ class VideoBackground:
 
     def latest(self) -> np.ndarray:
         """The newest decoded frame (uint8 HxWx4, RGBA)."""
-        with self._lock:
-            return self._latest
+        return self._latest.peek()
 
     def close(self) -> None:
         """Stop the reader thread and release the file."""
