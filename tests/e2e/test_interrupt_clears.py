@@ -9,7 +9,6 @@ real app (``run_avatar.py``) and a real websocket viewer with a small receive bu
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
 import struct
@@ -45,55 +44,100 @@ def _loud(payload: bytes) -> bool:
     return bool(len(pcm)) and int(np.abs(pcm).max()) > 200
 
 
-async def _viewer(base: str) -> dict:
-    import websockets
+class StallingViewer:
+    """A ``/media`` viewer on a plain blocking socket (websockets' Sans-I/O client), so
+    that "reads nothing" really means nothing is read: no library reads on our behalf."""
 
-    host, port = urlsplit(base.replace("ws://", "http://")).hostname, urlsplit(
-        base.replace("ws://", "http://")).port
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)  # a slow, thin viewer
-    sock.connect((host, port))
-    sock.setblocking(False)
-    async with websockets.connect(base + "/media", sock=sock, max_queue=4,
-                                  max_size=None) as media:
-        json.loads(await media.recv())  # hello
-        # Read until the line is audible, then half a second more.
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 60
-        heard_at = None
-        before: list[bytes] = []
-        while loop.time() < deadline:
-            data = await asyncio.wait_for(media.recv(), 30)
+    def __init__(self, url: str) -> None:
+        from websockets.client import ClientProtocol
+        from websockets.uri import parse_uri
+
+        parts = urlsplit(url)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
+        self.sock.connect((parts.hostname, parts.port))
+        self.sock.settimeout(0.5)
+        self.proto = ClientProtocol(parse_uri(url.replace("http://", "ws://") + "media"),
+                                    max_size=None)
+        self.proto.send_request(self.proto.connect())
+        self._flush()
+        self.pending: list = []
+
+    def _flush(self) -> None:
+        for data in self.proto.data_to_send():
+            if data:
+                self.sock.sendall(data)
+
+    def recv(self) -> bytes | str | None:
+        """One message, or None after 0.5 s without one."""
+        from websockets.frames import Frame
+
+        while not self.pending:
+            try:
+                data = self.sock.recv(65536)
+            except TimeoutError:
+                return None
+            if not data:
+                raise ConnectionError("server closed /media")
+            self.proto.receive_data(data)
+            self._flush()
+            self.pending += [e for e in self.proto.events_received() if isinstance(e, Frame)]
+        return self.pending.pop(0).data
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _viewer(url: str) -> dict:
+    import time
+
+    from websockets.sync.client import connect
+
+    viewer = StallingViewer(url)
+    try:
+        first = viewer.recv()
+        while first is None:
+            first = viewer.recv()
+        json.loads(first)  # hello
+        before, heard_at = [], None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            data = viewer.recv()
+            if data is None:
+                continue
             before.append(data)
             kind, _, payload = _packets([data])[0]
             if heard_at is None and kind == 3 and _loud(payload):
-                heard_at = loop.time()
-            if heard_at is not None and loop.time() - heard_at > 0.5:
+                heard_at = time.monotonic()
+            if heard_at is not None and time.monotonic() - heard_at > 0.5:
                 break
         assert heard_at is not None, "the line never became audible on /media"
         t_stall = max(p for _, p, _ in _packets(before))
-        await asyncio.sleep(STALL_S)  # reads nothing: the server queues for us
-        async with websockets.connect(base + "/control") as control:
-            await control.send(json.dumps({"id": "1", "op": "auth", "token": TOKEN}))
-            await control.send(json.dumps({"id": "2", "op": "interrupt"}))
+        time.sleep(STALL_S)  # reads nothing: the server queues for this viewer
+        base = url.replace("http://", "ws://").rstrip("/")
+        with connect(base + "/control") as control:
+            control.send(json.dumps({"id": "1", "op": "auth", "token": TOKEN}))
+            control.send(json.dumps({"id": "2", "op": "interrupt"}))
             while True:
-                msg = json.loads(await asyncio.wait_for(control.recv(), 20))
+                msg = json.loads(control.recv(timeout=20))
                 if msg.get("id") == "2":
                     assert msg["ok"], msg
                     break
-        after: list[bytes] = []
-        end = loop.time() + 3.0
-        while loop.time() < end:
-            try:
-                after.append(await asyncio.wait_for(media.recv(), 0.5))
-            except asyncio.TimeoutError:
-                continue
+        time.sleep(0.3)  # the cut takes effect on the next tick; still not reading
+        after = []
+        end = time.monotonic() + 3.0
+        while time.monotonic() < end:
+            data = viewer.recv()
+            if data is not None:
+                after.append(data)
+    finally:
+        viewer.close()
     return {"t_stall": t_stall, "after": _packets(after)}
 
 
 def test_interrupt_clears_a_slow_viewers_queued_audio_of_the_cut_line(app) -> None:  # noqa: F811
     url = app("--token", TOKEN, "--say", LONG)
-    got = asyncio.run(_viewer(url.replace("http://", "ws://").rstrip("/")))
+    got = _viewer(url)
     after = got["after"]
     markers = [(i, pts, json.loads(body)) for i, (kind, pts, body) in enumerate(after)
                if kind == 5]

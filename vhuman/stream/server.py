@@ -463,6 +463,7 @@ class MediaServer:
             if s.frames_encoded
             else None,
             "audio_chunks": s.audio_chunks,
+            "audio_cleared": s.audio_cleared,
             "bytes_out": s.bytes_out,
             "codec": self.video_info.codec,
             "width": self.video_info.width,
