@@ -1,10 +1,14 @@
-"""Encode once, mux to many: the H.264 + AAC encoder behind RTMP push and MP4 recording.
+"""Encode once, send to many: the one H.264 + AAC encoder behind /media, RTMP and MP4.
 
 :class:`AvEncoder` is an engine sink (``submit_video`` / ``submit_audio``). It encodes on
-its own thread and hands the packets to any number of :class:`Destination` s (an RTMP
-pusher, an MP4 recorder), each of which writes its own PyAV container on its own thread.
-Pushing to two platforms and recording therefore costs one x264 encode, not three: on a
-2-core machine that is the difference between fitting beside the renderer and not.
+its own thread and hands the packets to any number of destinations: RTMP pushers and an
+MP4 recorder (:class:`Destination` s, each writing its own PyAV container on its own
+thread) and the ``/media`` viewers' tap (:class:`vhuman.stream.media_tap.H264Tap`, which
+reframes the packets as Annex B access units). Watching in a browser, pushing to two
+platforms and recording therefore cost one I420 conversion and one x264 encode per frame,
+not four: on a 2-core machine that is the difference between fitting beside the renderer
+and not. x264 runs with ``tune=zerolatency`` (no B-frames, no lookahead: one packet out
+per frame in, at once), which live viewers need and ingests accept.
 
 Real time, without blocking the engine:
 
@@ -29,12 +33,12 @@ import threading
 import time
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from vhuman.core.frames import AudioChunk, VideoFrame
 from vhuman.core.errors import ConfigError, MissingDependencyError
+from vhuman.core.frames import AudioChunk, VideoFrame
 from vhuman.stream.resample import StreamResampler
 
 log = logging.getLogger(__name__)
@@ -135,6 +139,9 @@ class EncodedPacket:
         pts, dts: time since the encoder's first video frame, in the kind's time base.
         keyframe: an IDR picture (always True for audio).
         duration: in the kind's time base.
+        stream_pts_ns: video: the source frame's pts on the stream clock, exactly as the
+            engine stamped it (what ``/media`` puts on the wire beside the audio's); None
+            for audio.
     """
 
     kind: str
@@ -143,6 +150,33 @@ class EncodedPacket:
     dts: int
     keyframe: bool
     duration: int
+    stream_pts_ns: int | None = None
+
+
+class PacketSink(Protocol):
+    """What :meth:`AvEncoder.add_destination` takes (:class:`Destination`, ``H264Tap``).
+
+    ``offer`` runs on the encoder thread and must not block (live); ``accepting`` is read
+    there before each frame, and when no sink accepts the frame is not encoded at all.
+    A sink whose ``wants_audio`` is False never gets audio; when no sink wants it, no
+    AAC is encoded.
+    """
+
+    name: str
+    wants_audio: bool
+
+    @property
+    def accepting(self) -> bool: ...
+
+    def bind(self, encoder: AvEncoder) -> None: ...
+
+    def start(self) -> None: ...
+
+    def offer(self, pkt: EncodedPacket) -> None: ...
+
+    def finish(self) -> None: ...
+
+    def join(self, timeout: float) -> None: ...
 
 
 @dataclass(slots=True)
@@ -186,7 +220,7 @@ class AvEncoder:
         self.settings = settings
         self.name = name
         self.stats = EncoderStats()
-        self.destinations: list[Destination] = []
+        self.destinations: list[PacketSink] = []
         self.video_template: Any = None
         self.audio_template: Any = None
         self._template: Any = None
@@ -196,6 +230,7 @@ class AvEncoder:
         self._audio_queue = 250  # chunks: 5 s of the engine's 20 ms chunks
         self._closing = False
         self._thread: threading.Thread | None = None
+        self._audio_wanted = True  # fixed at start(): does any destination take audio?
         self._key_requested = 1
         self._key_granted = 0
         self._aac_frame = AAC_FRAME
@@ -207,12 +242,14 @@ class AvEncoder:
             maxlen=250
         )
         self._last_video_ns = -1
+        # video pts (90 kHz) -> the source frame's stream pts, for the packets in flight
+        self._stream_pts: dict[int, int] = {}
         self._a_next = 0  # next sample index (from the origin) the audio track needs
         self._a_buf = np.zeros(0, np.int16)  # placed samples not yet encoded
         self._a_encoded = 0  # sample index of _a_buf[0]
 
     # -- wiring --------------------------------------------------------------------------
-    def add_destination(self, dest: Destination) -> None:
+    def add_destination(self, dest: PacketSink) -> None:
         """Send packets to ``dest`` too (call before :meth:`start`)."""
         if self._thread is not None:
             raise RuntimeError("add destinations before AvEncoder.start()")
@@ -228,6 +265,7 @@ class AvEncoder:
         if self._thread is not None:
             return
         self._open_codecs()
+        self._audio_wanted = any(d.wants_audio for d in self.destinations)
         for dest in self.destinations:
             dest.start()
         self._thread = threading.Thread(target=self._run, name=f"vhuman-{self.name}-encode",
@@ -309,11 +347,17 @@ class AvEncoder:
             self._cond.notify_all()
 
     def submit_audio(self, chunk: AudioChunk) -> None:
-        """Queue a mono int16 chunk at any rate (resampled on the encoder thread)."""
+        """Queue a mono int16 chunk at any rate (resampled on the encoder thread).
+
+        Dropped at once when no destination takes audio (only the /media tap: the
+        viewers get their PCM from the server), so no AAC is encoded for nobody.
+        """
         with self._cond:
             if self._closing:
                 return
             self.stats.audio_chunks += 1
+            if not self._audio_wanted:
+                return
             if self.settings.realtime:
                 if len(self._audio) >= self._audio_queue:
                     self._audio.popleft()
@@ -448,6 +492,8 @@ class AvEncoder:
             self._append_audio(pcm)
 
     def _fill_silence_until(self, t_ns: int) -> None:
+        if not self._audio_wanted:
+            return
         end = max(0, t_ns) * self.settings.audio_rate // NS_PER_S
         if end > self._a_next:
             self._append_audio(np.zeros(end - self._a_next, np.int16), silence=True)
@@ -497,6 +543,9 @@ class AvEncoder:
         vf = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
         vf.pts = (t_ns * VIDEO_TIME_BASE.denominator + NS_PER_S // 2) // NS_PER_S
         vf.time_base = VIDEO_TIME_BASE
+        if len(self._stream_pts) >= 64:  # never: x264 zerolatency returns every frame at once
+            self._stream_pts.pop(next(iter(self._stream_pts)))
+        self._stream_pts[vf.pts] = frame.pts_ns
         requested = self._key_requested
         if requested != self._key_granted:
             self._key_granted = requested
@@ -516,16 +565,24 @@ class AvEncoder:
             self._encode_audio(self._a_buf)  # AAC takes a short last frame
             self._a_buf = self._a_buf[:0]
         self._deliver("video", self.video_template.encode(None))
-        self._deliver("audio", self.audio_template.encode(None))
+        if self._audio_wanted:
+            self._deliver("audio", self.audio_template.encode(None))
 
     def _deliver(self, kind: str, packets) -> None:
         for p in packets:
             pts = p.pts if p.pts is not None else p.dts
             dts = p.dts if p.dts is not None else pts
+            stream_ns = None
+            if kind == "video":
+                stream_ns = self._stream_pts.pop(int(pts), None)
+                if stream_ns is None and self._origin_ns is not None:
+                    stream_ns = self._origin_ns + int(pts) * NS_PER_S // VIDEO_TIME_BASE.denominator
             pkt = EncodedPacket(kind, bytes(p), int(pts), int(dts),
-                                bool(p.is_keyframe) or kind == "audio", int(p.duration or 0))
+                                bool(p.is_keyframe) or kind == "audio", int(p.duration or 0),
+                                stream_ns)
             for dest in self.destinations:
-                dest.offer(pkt)
+                if kind == "video" or dest.wants_audio:
+                    dest.offer(pkt)
 
 
 class Destination:
@@ -550,6 +607,7 @@ class Destination:
             raise ConfigError(f"{name}: max_queue_s must be positive, got {max_queue_s}")
         self.name = name
         self.max_queue_s = max_queue_s
+        self.wants_audio = True
         self.encoder: AvEncoder | None = None
         self._realtime = True
         self._max_video = 2
