@@ -103,10 +103,10 @@ def ping_pong(i: int, n: int) -> int:
 
 
 def run_once(variant: str, pics: list[np.ndarray], frames: int, fps: float, url: str,
-             tmp: Path) -> dict:
+             save: Path) -> dict:
     h, w = pics[0].shape[:2]
     outputs = StreamOutputs(OutputSettings(w, h, fps, realtime=False), push=[url],
-                            save=str(tmp / f"{variant}.mp4"))
+                            save=str(save))
     sent = [0, 0]
     old = None
     if variant == "after":
@@ -190,8 +190,9 @@ def main() -> None:
                 for r in range(args.runs):
                     order = ("before", "after") if r % 2 == 0 else ("after", "before")
                     for variant in order:
+                        name = f"{source}{r}{variant}"
                         runs[variant].append(run_once(variant, pics, args.frames, args.fps,
-                                                      nginx.url(f"{source}{r}{variant}"), tmp))
+                                                      nginx.url(name), tmp / f"{name}.mp4"))
                 before, after = summarise(runs["before"]), summarise(runs["after"])
                 result[source] = {
                     "before": before, "after": after,

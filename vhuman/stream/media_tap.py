@@ -25,10 +25,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vhuman.stream.annexb import NAL_PPS, NAL_SPS, StreamFormat, join_annexb, stream_format
-from vhuman.stream.avout import AvEncoder, EncodedPacket
+from vhuman.stream.avtypes import EncodedPacket
+
+if TYPE_CHECKING:
+    from vhuman.stream.avout import AvEncoder
 
 log = logging.getLogger(__name__)
 
