@@ -200,7 +200,8 @@ async def run_live(args: argparse.Namespace, progress: Progress | None) -> int:
     from vhuman.stream.outputs import outputs_from_args
     from vhuman.stream.server import MediaServer
 
-    outputs = outputs_from_args(args, offline=False)  # --push/--save: checked first
+    # --push/--save checked first; with --codec h264 the /media viewers share the one x264
+    outputs = outputs_from_args(args, offline=False, media_h264=args.codec == "h264")
     engine = build_engine(args, offline=False, progress=progress)
     _add_capture(args, engine, offline=False)
     live = Live(args, engine, offline=False)
@@ -208,6 +209,7 @@ async def run_live(args: argparse.Namespace, progress: Progress | None) -> int:
     server = MediaServer(cfg.host, cfg.port, width=cfg.width, height=cfg.height, fps=cfg.fps,
                          codec=cfg.codec, jpeg_quality=cfg.jpeg_quality,
                          audio_rate=cfg.audio_rate,
+                         outputs=outputs if cfg.codec == "h264" else None,
                          label=live.host.compositor.scene.ai_label.text
                          if live.host.compositor.scene.ai_label.enabled else "")
     engine.media.subscribe(server.consume)

@@ -32,7 +32,7 @@ class Beep:
     """An audio source silent except during FLASH_NS (the rest must be filled with silence
     by the encoder), at 22.05 kHz like espeak, so the resampler is in the path."""
 
-    rate = 22_050
+    rate = 48_000  # the engine's declared audio rate
 
     def __init__(self) -> None:
         self.next_ns = 0

@@ -51,7 +51,7 @@ def nginx(tmp_path):
 class SpeechTone:
     """An audio source: 300 ms tone bursts with 200 ms pauses, 20 ms chunks at 22.05 kHz."""
 
-    rate = 22_050
+    rate = 48_000  # the engine's declared audio rate
     chunk_ns = 20_000_000
 
     def __init__(self, lead_ns: int = NS_PER_S // FPS) -> None:

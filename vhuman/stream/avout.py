@@ -49,7 +49,6 @@ from vhuman.stream.avtypes import (
     default_video_bitrate,
 )
 from vhuman.stream.destination import Destination
-from vhuman.stream.resample import StreamResampler
 
 # The names the encoder's users import from here (the destinations, settings and packets
 # live in their own modules; recorder.py and rtmp.py import Destination from here).
@@ -123,7 +122,6 @@ class AvEncoder:
         self._aac_frame = AAC_FRAME
         self._layout = "stereo" if settings.audio_channels == 2 else "mono"
         # encoder-thread state
-        self._resampler = StreamResampler(settings.audio_rate)
         self._origin_ns: int | None = None
         self._pending_audio: collections.deque[tuple[np.ndarray, int]] = collections.deque(
             maxlen=250
@@ -234,11 +232,14 @@ class AvEncoder:
             self._cond.notify_all()
 
     def submit_audio(self, chunk: AudioChunk) -> None:
-        """Queue a mono int16 chunk at any rate (resampled on the encoder thread).
+        """Queue a mono int16 chunk at the engine's declared rate (``settings.audio_rate``).
 
         Dropped at once when no destination takes audio (only the /media tap: the
         viewers get their PCM from the server), so no AAC is encoded for nobody.
         """
+        if chunk.rate != self.settings.audio_rate:
+            raise ValueError(f"audio chunk at {chunk.rate} Hz, the outputs take "
+                             f"{self.settings.audio_rate} Hz: resample where it is made")
         with self._cond:
             if self._closing:
                 return
@@ -353,7 +354,7 @@ class AvEncoder:
                 log.exception("%s: encoding failed", self.name)
 
     def _on_audio(self, chunk: AudioChunk) -> None:
-        pcm, pts_ns = self._resampler.process(chunk.pcm, chunk.rate, chunk.pts_ns)
+        pcm, pts_ns = chunk.pcm, chunk.pts_ns
         if len(pcm) == 0:
             return
         if self._origin_ns is None:

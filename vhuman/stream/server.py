@@ -165,6 +165,7 @@ class MediaServer:
         audio_rate: int = 48000,
         keyframe_interval_s: float = 2.0,
         max_viewers: int = 64,
+        outputs: Any = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -173,14 +174,19 @@ class MediaServer:
         self.label = label
         self.hello = make_hello(video=self.video_info, audio=self.audio_info, label=label)
         self.max_viewers = max_viewers
-        self._encoder = make_encoder(
-            codec,
-            width,
-            height,
-            fps,
-            jpeg_quality=jpeg_quality,
-            keyframe_interval_s=keyframe_interval_s,
-        )
+        self._tap = None
+        self._own_outputs = None
+        if codec == "h264":
+            from vhuman.stream.avout import OutputSettings
+            from vhuman.stream.outputs import StreamOutputs
+
+            if outputs is None:  # standalone server (tests, embedders): a tap-only encoder
+                outputs = self._own_outputs = StreamOutputs(
+                    OutputSettings(width, height, fps, keyframe_interval_s=keyframe_interval_s))
+            self._tap = outputs.add_media_tap(self._deliver_h264, active=self._wants_video)
+            self._encoder = None
+        else:
+            self._encoder = make_encoder(codec, width, height, fps, jpeg_quality=jpeg_quality)
         self._video_kind = self.video_info.kind
         self._fanout = Fanout()
         self._listeners: list[PacketListener] = []
@@ -226,11 +232,17 @@ class MediaServer:
             ) from exc
         sock = next(iter(self._server.sockets))
         self.port = sock.getsockname()[1]
+        if self._own_outputs is not None:
+            self._own_outputs.start()
 
     async def stop(self) -> None:
         """Close every connection (code 1001, going away) and release the encoder."""
         if self._server is None:
             return
+        if self._tap is not None:
+            self._tap.detach()
+        if self._own_outputs is not None:
+            await self._own_outputs.stop()
         self._server.close(close_connections=True)
         await self._server.wait_closed()
         self._server = None
@@ -243,7 +255,8 @@ class MediaServer:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
-        self._encoder.close()
+        if self._encoder is not None:
+            self._encoder.close()
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -295,7 +308,8 @@ class MediaServer:
 
     def request_keyframe(self) -> None:
         """Ask the encoder to make the next frame a keyframe (H.264; JPEG ignores it)."""
-        self._encoder.request_keyframe()
+        if self._tap is not None:
+            self._tap.request_keyframe()
 
     def submit_video(self, frame: VideoFrame) -> None:
         """Hand over a rendered frame; returns at once. Call on the event loop thread.
@@ -319,6 +333,10 @@ class MediaServer:
         now = time.monotonic()
         self.stats.frames_submitted += 1
         self._in_meter.tick(now)
+        if self._tap is not None:
+            if self._own_outputs is not None:
+                self._own_outputs.submit_video(frame)
+            return
         if not self._fanout and not self._listeners:
             # Nobody to send to: skip the encode; the next viewer asks for a keyframe.
             self.stats.frames_idle += 1
@@ -379,6 +397,26 @@ class MediaServer:
                              line_id=chunk.line_id))
 
     # ----------------------------------------------------------------- internals
+
+    def _wants_video(self) -> bool:
+        # read on the encoder thread: len() of a set/list is atomic under the GIL
+        return self._server is not None and (len(self._fanout) > 0 or bool(self._listeners))
+
+    def _deliver_h264(self, payload: bytes, pts_us: int, keyframe: bool, config: bool) -> None:
+        loop = self._loop  # encoder thread: pack here, emit on the loop
+        if loop is None or loop.is_closed():
+            return
+        data = pack(Kind.VIDEO_H264, pts_us, payload, keyframe=keyframe, config=config)
+        pkt = OutPacket(data, Kind.VIDEO_H264, pts_us, keyframe=keyframe)
+        try:
+            loop.call_soon_threadsafe(self._emit_encoded, pkt)
+        except RuntimeError:  # the loop closed under us during shutdown
+            pass
+
+    def _emit_encoded(self, pkt: OutPacket) -> None:
+        self.stats.frames_encoded += 1
+        self._out_meter.tick(time.monotonic())
+        self._emit(pkt)
 
     def _emit(self, pkt: OutPacket) -> None:
         self._fanout.broadcast(pkt)
@@ -550,14 +588,14 @@ class MediaServer:
 
     async def _serve_media(self, ws: ServerConnection) -> None:
         viewer = ViewerQueue(
-            request_keyframe=self._encoder.request_keyframe,
+            request_keyframe=self.request_keyframe,
             independent_frames=self._video_kind == Kind.VIDEO_JPEG,
         )
         self.stats.viewers_total += 1
         _limit_send_buffer(ws)
         self._fanout.add(viewer)
         # A new H.264 viewer can only start at a keyframe; don't make it wait for the GOP.
-        self._encoder.request_keyframe()
+        self.request_keyframe()
         pump = asyncio.create_task(self._pump(ws, viewer))
         drain = asyncio.create_task(self._drain_incoming(ws))
         try:
