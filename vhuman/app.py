@@ -96,6 +96,7 @@ class Live:
         from vhuman.studio.studio import Studio
         from vhuman.scenes.scene import default_scene, load_scene
         from vhuman.scenes.show_loader import load_show
+        from vhuman.drivers.lipsync import LipsyncDriver
         from vhuman.speech.queue import Speaker
 
         self.show = None
@@ -109,7 +110,8 @@ class Live:
         scene = load_scene(args.scene) if args.scene else (
             self.show.scene if self.show is not None else default_scene())
         self.speaker = Speaker(engine.clock, engine=engine.config.tts_engine,
-                               voice=engine.config.voice, out_rate=engine.config.audio_rate)
+                               voice=engine.config.voice, out_rate=engine.config.audio_rate,
+                               lipsync=LipsyncDriver())
         self.host = Studio(engine, self.speaker, scene, moderator=self.moderator,
                            background_raster=not offline)
         self.runner = None

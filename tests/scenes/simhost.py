@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from vhuman.drivers.lipsync import LipsyncDriver
 from vhuman.core.clock import NS_PER_S, SimClock
 from vhuman.core.lines import Line
 from vhuman.scenes.scene import Scene
@@ -149,7 +150,7 @@ class SpeakerHost(_Recorder):
         super().__init__(SimClock())
         from vhuman.speech.queue import Speaker
 
-        self.speaker = Speaker(self.clock, engine="espeak", voice=voice,
+        self.speaker = Speaker(self.clock, engine="espeak", voice=voice, lipsync=LipsyncDriver(),
                                on_event=self._from_speaker)
         self.audio_ns = 0
         self._task: asyncio.Task[None] | None = None

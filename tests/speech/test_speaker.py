@@ -7,6 +7,7 @@ import threading
 import numpy as np
 import pytest
 
+from vhuman.drivers.lipsync import LipsyncDriver
 from vhuman.core.frames import AudioChunk, MediaMarker
 
 from vhuman.core.arkit import INDEX
@@ -89,7 +90,7 @@ def clock():
 
 
 def test_chunks_are_contiguous_20ms_from_the_line_t0(clock, rec):
-    sp = Speaker(clock, voice="cmn", on_event=rec)
+    sp = Speaker(clock, lipsync=LipsyncDriver(), voice="cmn", on_event=rec)
     try:
         line = sp.say("大家好！今天只要¥199。")
         assert rec.of("line_queued")[0]["line_id"] == line
@@ -114,7 +115,7 @@ def test_chunks_are_contiguous_20ms_from_the_line_t0(clock, rec):
 
 
 def test_pump_hands_out_at_most_one_tick_ahead(clock, rec):
-    sp = Speaker(clock, voice="en-us", on_event=rec)
+    sp = Speaker(clock, lipsync=LipsyncDriver(), voice="en-us", on_event=rec)
     try:
         sp.wait_synthesized(sp.say("Hello everyone, and welcome."), 30)
         t = clock.now_ns()
@@ -127,7 +128,7 @@ def test_pump_hands_out_at_most_one_tick_ahead(clock, rec):
 
 
 def test_lipsync_is_a_mouth_only_driver_whose_jaw_follows_the_audio(clock, rec):
-    sp = Speaker(clock, voice="cmn", on_event=rec)
+    sp = Speaker(clock, lipsync=LipsyncDriver(), voice="cmn", on_event=rec)
     try:
         lips = sp.lipsync
         assert isinstance(lips, Driver) and lips.priority == PRIORITY_LIPSYNC
@@ -161,7 +162,7 @@ def test_lipsync_is_a_mouth_only_driver_whose_jaw_follows_the_audio(clock, rec):
 
 
 def test_interrupt_stops_audio_and_mouth_within_one_tick(clock, rec):
-    sp = Speaker(clock, voice="en-us", on_event=rec)
+    sp = Speaker(clock, lipsync=LipsyncDriver(), voice="en-us", on_event=rec)
     try:
         line = sp.say("This is a long line that the host will cut off in the middle of it.")
         queued = sp.say("And this one never plays.")
@@ -188,7 +189,7 @@ def test_interrupt_stops_audio_and_mouth_within_one_tick(clock, rec):
 
 
 def test_say_with_interrupt_replaces_the_current_line(clock, rec):
-    sp = Speaker(clock, voice="en-us", on_event=rec)
+    sp = Speaker(clock, lipsync=LipsyncDriver(), voice="en-us", on_event=rec)
     try:
         first = sp.say("A long opening line that gets replaced very soon indeed.")
         sp.wait_synthesized(first, 30)
@@ -207,7 +208,7 @@ def test_say_with_interrupt_replaces_the_current_line(clock, rec):
 
 
 def test_engine_error_skips_the_line_and_the_next_plays(clock, rec):
-    sp = Speaker(clock, engine=FlakyEngine(), voice="cmn", on_event=rec)
+    sp = Speaker(clock, lipsync=LipsyncDriver(), engine=FlakyEngine(), voice="cmn", on_event=rec)
     try:
         bad = sp.say("BOOM")
         good = sp.say("大家好")
@@ -225,7 +226,7 @@ def test_engine_error_skips_the_line_and_the_next_plays(clock, rec):
 def test_a_line_starts_playing_before_its_later_sentences_are_synthesized(clock, rec):
     eng = FlakyEngine()
     eng.release.clear()
-    sp = Speaker(clock, engine=eng, voice="cmn", on_event=rec)
+    sp = Speaker(clock, lipsync=LipsyncDriver(), engine=eng, voice="cmn", on_event=rec)
     try:
         line = sp.say("大家好！WAIT欢迎来到直播间。")
         assert eng.waiting.wait(30)  # sentence 1 is done, sentence 2 is held back
@@ -260,7 +261,7 @@ def test_a_line_starts_playing_before_its_later_sentences_are_synthesized(clock,
 
 
 def test_lines_queue_back_to_back(clock, rec):
-    sp = Speaker(clock, voice="en-us", on_event=rec)
+    sp = Speaker(clock, lipsync=LipsyncDriver(), voice="en-us", on_event=rec)
     try:
         a = sp.say("First line.")
         b = sp.say("第二句。", voice="cmn")

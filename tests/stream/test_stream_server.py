@@ -134,8 +134,9 @@ def test_http_routes():
                 assert key in doc
             status, headers, body = await http_get(server, "/metrics")
             text = body.decode()
-            assert status == 200 and "vhuman_viewers 0" in text
+            assert status == 200 and "vhuman_viewers 0.0" in text
             assert "vhuman_health_render_ms 21.5" in text
+            assert "vhuman_viewers_connected_total 0.0" in text  # counters get _total
             assert (await http_get(server, "/nope"))[0] == 404
             assert (await http_get(server, "/static/../server.py"))[0] == 404
             assert (await http_get(server, "/media"))[0] == 426

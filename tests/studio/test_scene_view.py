@@ -8,6 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from vhuman.drivers.lipsync import LipsyncDriver
 from vhuman.app import make_engine
 from vhuman.avatar.procedural import build_procedural_avatar
 from vhuman.core.clock import SimClock
@@ -38,7 +39,8 @@ def engine_host():
 
         engine = make_engine(EngineConfig(width=W, height=H, fps=30), build_procedural_avatar(),
                         clock=SimClock())
-        speaker = Speaker(engine.clock, engine="espeak", voice="en-us")
+        speaker = Speaker(engine.clock, engine="espeak", voice="en-us",
+                          lipsync=LipsyncDriver())
     except Exception as exc:  # noqa: BLE001 - no espeak: nothing to host a show with
         pytest.skip(f"speech queue unavailable: {exc}")
 

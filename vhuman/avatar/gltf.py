@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vhuman.avatar.normals import vertex_normals
 from vhuman.core.arkit import ARKIT_52, INDEX
 from vhuman.avatar.gltf_io import REFUSED_EXTENSIONS, GltfAsset, read_asset
 from vhuman.avatar.gltf_material import MaterialTable
@@ -514,19 +515,6 @@ def _vec(asset: GltfAsset, index: int, width: int, label: str, what: str,
 def _unit(v: np.ndarray) -> np.ndarray:
     n = np.linalg.norm(v, axis=-1, keepdims=True)
     return (v / np.where(n > 1e-12, n, 1.0)).astype(np.float32)
-
-
-def vertex_normals(positions: np.ndarray, tris: np.ndarray) -> np.ndarray:
-    """Area-weighted vertex normals (counter-clockwise front faces)."""
-    p = positions.astype(np.float64)
-    t = tris.astype(np.int64)
-    face = np.cross(p[t[:, 1]] - p[t[:, 0]], p[t[:, 2]] - p[t[:, 0]])
-    out = np.zeros_like(p)
-    for k in range(3):
-        np.add.at(out, t[:, k], face)
-    unit = _unit(out)
-    unit[np.linalg.norm(out, axis=1) < 1e-20] = (0.0, 0.0, 1.0)
-    return unit
 
 
 #: A full body's head is about this fraction of its height (crown to chin).

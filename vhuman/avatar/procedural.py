@@ -105,7 +105,7 @@ class _Part:
         self.morphs[name] = self.morphs.get(name, 0.0) + d
 
     def finish(self) -> MeshPart:
-        from vhuman.render.morph import vertex_normals  # numpy-only helper, no GL
+        from vhuman.avatar.normals import vertex_normals
 
         pos = self.pos.astype(np.float32)
         names = [n for n in ARKIT_52 if n in self.morphs and np.any(self.morphs[n])]

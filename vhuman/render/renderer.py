@@ -22,7 +22,8 @@ from vhuman.core.frames import AvatarState
 from vhuman.core.errors import ConfigError, RenderError
 from vhuman.render import shaders
 from vhuman.render.camera import Camera, Lights
-from vhuman.render.morph import Morpher, build_plan, moved_vertices, vertex_normals
+from vhuman.avatar.normals import vertex_normals
+from vhuman.render.morph import Morpher, build_plan, moved_vertices
 from vhuman.render.skinning import HeadRig, Skinner
 
 AA_MODES = ("auto", "fxaa", "msaa", "none")

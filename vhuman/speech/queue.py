@@ -26,10 +26,10 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
-from vhuman.drivers.lipsync import LipsyncDriver
 from vhuman.core.clock import NS_PER_S, Clock
 from vhuman.core.frames import AudioChunk, MediaMarker
 from vhuman.speech.base import TTSEngine, get_engine
@@ -41,6 +41,31 @@ log = logging.getLogger("vhuman.speech")
 
 CHUNK_NS = 20_000_000
 EventSink = Callable[..., None]
+
+
+class LipTrack(Protocol):
+    """Where a speaker schedules each sentence's visemes (the lip-sync driver)."""
+
+    def begin_line(self, line_id: str, t0_ns: int) -> None: ...  # noqa: D102
+    def schedule(self, track: VisemeTrack, start_ns: int, line_id: str) -> None: ...  # noqa: D102
+    def end_line(self, line_id: str, end_ns: int, *, interrupted: bool) -> None: ...  # noqa: D102
+    def clear(self) -> None: ...  # noqa: D102
+
+
+class _NoLips:
+    """Audio only: nothing to move."""
+
+    def begin_line(self, line_id: str, t0_ns: int) -> None:
+        pass
+
+    def schedule(self, track: VisemeTrack, start_ns: int, line_id: str) -> None:
+        pass
+
+    def end_line(self, line_id: str, end_ns: int, *, interrupted: bool) -> None:
+        pass
+
+    def clear(self) -> None:
+        pass
 
 
 @dataclass(slots=True)
@@ -80,12 +105,15 @@ class Speaker:
         on_event: ``callable(event: str, **fields)``.
         lead_ns: how far ahead of ``t_ns`` ``pump`` hands out audio (one tick).
         lipsync_gain: scales the mouth movement (a calmer or livelier speaker).
+        lipsync: the mouth layer the viseme tracks are scheduled on (a
+            :class:`vhuman.drivers.lipsync.LipsyncDriver`: the studio passes one); None
+            schedules nothing (audio only).
     """
 
     def __init__(self, clock: Clock, *, engine: str | TTSEngine = "espeak",
                  voice: str | None = None, out_rate: int = 48000,
                  on_event: EventSink | None = None, lead_ns: int = NS_PER_S // 30,
-                 lipsync_gain: float = 1.0) -> None:
+                 lipsync_gain: float = 1.0, lipsync: LipTrack | None = None) -> None:
         self.clock = clock
         self.engine = get_engine(engine) if isinstance(engine, str) else engine
         self.voice = voice or self.engine.default_voice
@@ -94,7 +122,7 @@ class Speaker:
         self.lipsync_gain = lipsync_gain
         self.on_event: EventSink = on_event or (lambda event, **fields: None)
         self.chunk_samples = out_rate * CHUNK_NS // NS_PER_S
-        self._lipsync = LipsyncDriver()
+        self._lipsync: LipTrack = lipsync if lipsync is not None else _NoLips()
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._pending: collections.deque[_Line] = collections.deque()  # to synthesize
@@ -110,7 +138,7 @@ class Speaker:
 
     # -- public API ----------------------------------------------------------------------
     @property
-    def lipsync(self) -> LipsyncDriver:
+    def lipsync(self) -> LipTrack:
         """The mouth layer (a Driver, priority PRIORITY_LIPSYNC, mouth region only)."""
         return self._lipsync
 

@@ -45,6 +45,8 @@ from vhuman.core.errors import ConfigError
 from vhuman.core.meter import RateMeter
 from vhuman.core.slot import LatestSlot
 from vhuman.stream.encoders import make_encoder
+from vhuman.stream.http import CSP, MIME, load_static, response, text_response
+from vhuman.stream.metrics import render_metrics
 from vhuman.stream.fanout import Fanout, OutPacket, ViewerQueue
 from vhuman.stream.protocol import AudioInfo, Kind, VideoInfo, make_hello, pack
 
@@ -54,22 +56,6 @@ WebSocketHandler = Callable[[ServerConnection, Request], Awaitable[None]]
 PacketListener = Callable[[OutPacket], None]
 
 MEDIA_PATH = "/media"
-_MIME = {
-    ".html": "text/html; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".svg": "image/svg+xml",
-    ".png": "image/png",
-    ".ico": "image/x-icon",
-    ".json": "application/json",
-}
-# The page only talks to its own origin; blob: is for decoded JPEG frames.
-_CSP = (
-    "default-src 'self'; img-src 'self' blob: data:; connect-src 'self' ws: wss:; "
-    "style-src 'self'; script-src 'self'; media-src 'self' blob:"
-)
-
-
 @dataclass(slots=True)
 class ServerStats:
     """Counters exported on /health and /metrics."""
@@ -84,32 +70,6 @@ class ServerStats:
     audio_cleared: int = 0  # queued audio packets of cut lines dropped for slow viewers
     bytes_out: int = 0
     viewers_total: int = 0
-
-
-def _load_static() -> dict[str, bytes]:
-    root = importlib.resources.files("vhuman.stream") / "static"
-    files = {}
-    for entry in root.iterdir():
-        if entry.is_file() and not entry.name.startswith("."):
-            files[entry.name] = entry.read_bytes()
-    return files
-
-
-def _response(status: int, body: bytes, content_type: str, extra: dict | None = None) -> Response:
-    headers = Headers()
-    headers["Date"] = email.utils.formatdate(usegmt=True)
-    headers["Connection"] = "close"
-    headers["Content-Length"] = str(len(body))
-    headers["Content-Type"] = content_type
-    headers["Cache-Control"] = "no-cache"
-    headers["X-Content-Type-Options"] = "nosniff"
-    for k, v in (extra or {}).items():
-        headers[k] = v
-    return Response(status, http.HTTPStatus(status).phrase, headers, body)
-
-
-def _text(status: int, text: str) -> Response:
-    return _response(status, (text + "\n").encode(), "text/plain; charset=utf-8")
 
 
 MEDIA_SNDBUF = 128 * 1024
@@ -192,7 +152,7 @@ class MediaServer:
         self._listeners: list[PacketListener] = []
         self._ws_routes: dict[str, WebSocketHandler] = {}
         self._health_provider: Callable[[], dict[str, Any]] | None = None
-        self._static = _load_static()
+        self._static = load_static()
         self._executor: ThreadPoolExecutor | None = None
         self._server: Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -453,12 +413,12 @@ class MediaServer:
         wants_ws = "websocket" in request.headers.get("Upgrade", "").lower()
         if path == MEDIA_PATH or path in self._ws_routes:
             if not wants_ws:
-                return _text(426, f"{path} is a websocket endpoint")
+                return text_response(426, f"{path} is a websocket endpoint")
             if path == MEDIA_PATH and len(self._fanout) >= self.max_viewers:
-                return _text(503, f"too many viewers (limit {self.max_viewers}); try later")
+                return text_response(503, f"too many viewers (limit {self.max_viewers}); try later")
             return None
         if wants_ws:
-            return _text(404, f"no websocket endpoint at {path}")
+            return text_response(404, f"no websocket endpoint at {path}")
         if path in ("/", "/index.html"):
             return self._static_response("viewer.html")
         if path.startswith("/static/"):
@@ -468,18 +428,18 @@ class MediaServer:
         if path == "/health":
             return self._health_response()
         if path == "/metrics":
-            return _response(
+            return response(
                 200, self.metrics_text().encode(), "text/plain; version=0.0.4; charset=utf-8"
             )
-        return _text(404, f"not found: {path}")
+        return text_response(404, f"not found: {path}")
 
     def _static_response(self, name: str) -> Response:
         body = self._static.get(name)
         if body is None:
-            return _text(404, f"not found: /static/{name}")
+            return text_response(404, f"not found: /static/{name}")
         ext = name[name.rfind(".") :] if "." in name else ""
-        extra = {"Content-Security-Policy": _CSP} if ext == ".html" else None
-        return _response(200, body, _MIME.get(ext, "application/octet-stream"), extra)
+        extra = {"Content-Security-Policy": CSP} if ext == ".html" else None
+        return response(200, body, MIME.get(ext, "application/octet-stream"), extra)
 
     def health(self) -> dict[str, Any]:
         """The /health document."""
@@ -519,61 +479,13 @@ class MediaServer:
         return doc
 
     def _health_response(self) -> Response:
-        import json
-
         doc = self.health()
         body = json.dumps(doc, ensure_ascii=False, default=str).encode()
-        return _response(200 if doc.get("ok") else 503, body, "application/json")
+        return response(200 if doc.get("ok") else 503, body, "application/json")
 
     def metrics_text(self) -> str:
-        """Prometheus text exposition of the counters and gauges."""
-        doc = self.health()
-        s = self.stats
-        lines: list[str] = []
-
-        def metric(name: str, kind: str, help_: str, samples: list[tuple[str, float]]) -> None:
-            lines.append(f"# HELP {name} {help_}")
-            lines.append(f"# TYPE {name} {kind}")
-            for labels, value in samples:
-                lines.append(f"{name}{labels} {value:g}")
-
-        metric("vhuman_up", "gauge", "1 while the server accepts viewers.", [("", int(doc["ok"]))])
-        metric("vhuman_uptime_seconds", "gauge", "Seconds since start.", [("", doc["uptime_s"])])
-        metric("vhuman_viewers", "gauge", "Connected /media viewers.", [("", doc["viewers"])])
-        metric("vhuman_stream_fps", "gauge", "Frames per second sent out.", [("", doc["fps"])])
-        metric(
-            "vhuman_input_fps", "gauge", "Frames per second submitted.", [("", doc["input_fps"])]
-        )
-        metric("vhuman_frames_submitted_total", "counter", "Frames submitted.",
-               [("", s.frames_submitted)])  # fmt: skip
-        metric(
-            "vhuman_frames_encoded_total", "counter", "Frames encoded.", [("", s.frames_encoded)]
-        )
-        metric(
-            "vhuman_frames_dropped_total",
-            "counter",
-            "Frames dropped, by where.",
-            [
-                ('{stage="encoder"}', s.dropped_encoder),
-                ('{stage="viewer"}', doc["dropped_viewers"]),
-            ],
-        )
-        metric("vhuman_encode_seconds_total", "counter", "Time spent encoding.",
-               [("", s.encode_seconds)])  # fmt: skip
-        metric("vhuman_audio_chunks_total", "counter", "Audio chunks sent.", [("", s.audio_chunks)])
-        metric("vhuman_bytes_sent_total", "counter", "Bytes sent to viewers.", [("", s.bytes_out)])
-        metric("vhuman_viewers_total", "counter", "Viewers ever connected.",
-               [("", s.viewers_total)])  # fmt: skip
-        known = {"ok", "uptime_s", "fps", "input_fps", "viewers"}
-        for key, value in doc.items():
-            if key in known or isinstance(value, bool) or not isinstance(value, (int, float)):
-                continue
-            if not math.isfinite(value):
-                continue
-            name = "vhuman_health_" + re.sub(r"[^a-zA-Z0-9_]", "_", key)
-            lines.append(f"# TYPE {name} gauge")
-            lines.append(f"{name} {value:g}")
-        return "\n".join(lines) + "\n"
+        """Prometheus text exposition of the counters and gauges (prometheus-client)."""
+        return render_metrics(self.health(), self.stats)
 
     async def _handle_ws(self, ws: ServerConnection) -> None:
         path = urlsplit(ws.request.path).path

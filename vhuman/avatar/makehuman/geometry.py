@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import sparse
+
+from vhuman.avatar.normals import vertex_normals  # noqa: F401 (re-used by the builder)
 from scipy.spatial import cKDTree
 
 
@@ -13,18 +15,6 @@ def quads_to_tris(faces: np.ndarray) -> np.ndarray:
     is_quad = faces[:, 2] != faces[:, 3]
     b = faces[is_quad][:, [0, 2, 3]]
     return np.concatenate([a, b]).astype(np.int64)
-
-
-def vertex_normals(positions: np.ndarray, tris: np.ndarray) -> np.ndarray:
-    """Area-weighted smooth normals, float32[N, 3] (unit; +Y where undefined)."""
-    p = positions.astype(np.float64)
-    fn = np.cross(p[tris[:, 1]] - p[tris[:, 0]], p[tris[:, 2]] - p[tris[:, 0]])
-    n = np.zeros_like(p)
-    for k in range(3):
-        np.add.at(n, tris[:, k], fn)
-    length = np.linalg.norm(n, axis=1, keepdims=True)
-    out = np.where(length > 1e-12, n / np.maximum(length, 1e-12), [0.0, 1.0, 0.0])
-    return out.astype(np.float32)
 
 
 def submesh(tris: np.ndarray, keep_tri: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
