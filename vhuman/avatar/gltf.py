@@ -74,6 +74,7 @@ class _MorphPlan:
     entries: dict[tuple[int, int], list[tuple[int, float]]]
     mapped: dict[str, list[str]]
     unmapped: list[str]
+    empty: list[str]
 
 
 class _Builder:
@@ -85,6 +86,8 @@ class _Builder:
         fix = self.vrm.root_fix if self.vrm else None
         self.scene: SceneGraph = build_scene(asset, fix)
         self.materials = MaterialTable(asset)
+        #: morph-target accessor → decoded deltas (file space), read once
+        self._deltas: dict[int, np.ndarray] = {}
 
     # -- top level ------------------------------------------------------------------------
 
@@ -103,7 +106,8 @@ class _Builder:
             raise self.asset.fail("the meshes have no triangles")
         name = (self.vrm.title if self.vrm and self.vrm.title else None) or self.asset.path.stem
         avatar = Avatar(name=name, parts=parts, skeleton=skeleton, mapped=plan.mapped,
-                        unmapped=plan.unmapped, source=str(self.asset.path))
+                        unmapped=plan.unmapped, empty_targets=plan.empty,
+                        source=str(self.asset.path))
         _frame(avatar, self._head_position(skeleton))
         self._restore_vhuman_extras(avatar, joint_of_node)
         return avatar
@@ -248,20 +252,53 @@ class _Builder:
         return [names[i] if i < len(names) else f"{mesh.name or 'mesh' + str(mesh_index)}"
                 f".target{i}" for i in range(count)]
 
+    def _live_targets(self, meshes: set[int]) -> set[tuple[int, int]]:
+        """(mesh, target) pairs whose POSITION deltas are non-zero on some primitive.
+
+        Exports often carry ARKit-named placeholders with all-zero deltas next to real
+        viseme or expression shapes; a placeholder must not win the name match and silence
+        the real shape. The decoded deltas are kept for :meth:`_primitive`.
+        """
+        live: set[tuple[int, int]] = set()
+        for m in sorted(meshes):
+            mesh = self.asset.item("meshes", m)
+            for pi, prim in enumerate(mesh.primitives or []):
+                n = None
+                for t, target in enumerate(prim.targets or []):
+                    acc = target.get("POSITION") if isinstance(target, dict) else None
+                    if acc is None or (m, t) in live:
+                        continue
+                    if acc not in self._deltas:
+                        if n is None:
+                            pos = prim.attributes.POSITION if prim.attributes else None
+                            n = self.asset.item("accessors", pos).count if pos is not None \
+                                else None
+                        label = f"mesh {m} ({mesh.name or 'unnamed'}) primitive {pi}"
+                        self._deltas[acc] = _vec(self.asset, acc, 3, label,
+                                                 f"morph target {t} POSITION", n)
+                    if np.any(self._deltas[acc]):
+                        live.add((m, t))
+        return live
+
     def _morph_plan(self, meshes: set[int]) -> _MorphPlan:
-        # (mesh, target, arkit) → summed coefficient, per tier; labels for inspect.
+        # (mesh, target) → [(arkit, coefficient)] per tier; labels for inspect.
         cands: list[tuple[int, int, TargetMap, str]] = []
         unmapped: list[str] = []
+        empty: list[str] = []
         names_of = {m: self._target_names(m) for m in sorted(meshes)}
+        live = self._live_targets(meshes)
         exprs = self.vrm.expressions if self.vrm else ()
         for m, names in names_of.items():
             for t, name in enumerate(names):
+                if (m, t) not in live:
+                    empty.append(name)
+                    continue
                 maps = map_target(name, self.overrides)
                 # VRM expressions are authoritative for expression-like names ("A", "Blink")
                 maps = [mp for mp in maps if not (exprs and mp.tier == TIER_EXPRESSION)]
                 if not maps and not self._bound_by_expression(m, t):
                     unmapped.append(name)
-                cands.extend((m, t, mp, name) for mp in maps)
+                cands.extend((m, t, mp, _label(name, mp)) for mp in maps)
         have = {e.name for e in exprs}
         for expr in exprs:
             if expr.name == "blink" and {"blinkLeft", "blinkRight"} <= have:
@@ -278,6 +315,8 @@ class _Builder:
                     unmapped.append(f"expression:{expr.name} (binds missing target {t} of "
                                     f"mesh {m})")
                     continue
+                if (m, t) not in live:
+                    continue  # listed under empty already
                 label = f"{names[t]} (expression {expr.name})"
                 if arkit is not None:  # perfect-sync: the custom expression is an ARKit name
                     cands.append((m, t, TargetMap(arkit, w, TIER_NAME, "expression"), label))
@@ -289,20 +328,23 @@ class _Builder:
         for _, _, mp, _ in cands:
             best[mp.arkit] = min(best.get(mp.arkit, 99), mp.tier)
         summed: dict[tuple[int, int, int], float] = defaultdict(float)
-        mapped: dict[str, list[str]] = {}
+        labels_of: dict[tuple[int, int, int], list[str]] = defaultdict(list)
         for m, t, mp, label in cands:
             if mp.tier != best[mp.arkit]:
                 continue
-            summed[(m, t, INDEX[mp.arkit])] += mp.coeff
-            labels = mapped.setdefault(mp.arkit, [])
-            if label not in labels:
-                labels.append(label)
+            key = (m, t, INDEX[mp.arkit])
+            summed[key] += mp.coeff
+            labels_of[key].append(label)
         entries: dict[tuple[int, int], list[tuple[int, float]]] = defaultdict(list)
+        mapped: dict[str, list[str]] = {}
         for (m, t, a), c in summed.items():
             if c != 0.0:
                 entries[(m, t)].append((a, c))
+                labels = mapped.setdefault(ARKIT_52[a], [])
+                labels.extend(x for x in labels_of[(m, t, a)] if x not in labels)
         mapped = {n: mapped[n] for n in ARKIT_52 if n in mapped}
-        return _MorphPlan(dict(entries), mapped, list(dict.fromkeys(unmapped)))
+        return _MorphPlan(dict(entries), mapped, list(dict.fromkeys(unmapped)),
+                          list(dict.fromkeys(empty)))
 
     def _bound_by_expression(self, mesh: int, target: int) -> bool:
         if not self.vrm:
@@ -370,7 +412,9 @@ class _Builder:
             acc = target.get("POSITION") if isinstance(target, dict) else None
             if acc is None:
                 continue
-            d = _vec(a, acc, 3, label, f"morph target {t} POSITION", n)
+            d = self._deltas.get(acc)
+            if d is None or d.shape[0] != n:
+                d = _vec(a, acc, 3, label, f"morph target {t} POSITION", n)
             maps = plan.entries.get((mesh_index, t))
             if maps:
                 if np.any(d):
@@ -496,6 +540,11 @@ class _Builder:
         remap = np.array([joint_of_node[jn] for jn in skin.joints], np.int64)
         joints = remap[j].astype(np.uint16)
         return joints, w, m
+
+
+def _label(name: str, mp: TargetMap) -> str:
+    """How inspect names a source: the bare name for a name match, else how it was found."""
+    return name if mp.via == "name" else f"{name} ({mp.via})"
 
 
 def _vec(asset: GltfAsset, index: int, width: int, label: str, what: str,

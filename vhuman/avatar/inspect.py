@@ -73,13 +73,20 @@ def render_report(avatar: Avatar, fmt: str = "") -> str:
             f"{' [' + ', '.join(tex) + ']' if tex else ''}  {skin}, "
             f"{len(set(p.morph_ids.tolist()))} ARKit morphs")
     add("")
+    # One table, from the baked morphs: a weight is listed as mapped only when it moves
+    # vertices, so "mapped" and "not covered" can never both name it.
     have = avatar.arkit_coverage()
-    add(f"ARKit    {int(have.sum())}/{N_ARKIT} weights move the mesh")
-    for name, sources in avatar.mapped.items():
-        add(f"  {name:<19} <- {', '.join(sources)}")
+    add(f"ARKit    {int(have.sum())}/{N_ARKIT} weights move the mesh "
+        "(source target, and how it was matched when not by name)")
+    for name, ok in zip(ARKIT_52, have, strict=True):
+        if ok:
+            add(f"  {name:<19} <- {', '.join(avatar.mapped.get(name) or ['?'])}")
     missing = [n for n, ok in zip(ARKIT_52, have, strict=True) if not ok]
     if missing:
         _wrapped(add, f"  not covered ({len(missing)}): ", missing)
+    if avatar.empty_targets:
+        _wrapped(add, f"  empty targets, all deltas zero, ignored ({len(avatar.empty_targets)}): ",
+                 avatar.empty_targets)
     if avatar.unmapped:
         _wrapped(add, f"  unmapped targets ({len(avatar.unmapped)}): ", avatar.unmapped)
     add("")
