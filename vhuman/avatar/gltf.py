@@ -35,6 +35,8 @@ from vhuman.avatar.retarget import (
     map_target,
     target_key,
 )
+from vhuman.avatar.facing import detect_facing, turn_to_front
+from vhuman.avatar.framing import frame_avatar
 from vhuman.avatar.vrm import VrmInfo, read_vrm
 from vhuman.core.errors import AvatarLoadError, ConfigError
 
@@ -108,9 +110,32 @@ class _Builder:
         avatar = Avatar(name=name, parts=parts, skeleton=skeleton, mapped=plan.mapped,
                         unmapped=plan.unmapped, empty_targets=plan.empty,
                         source=str(self.asset.path))
-        _frame(avatar, self._head_position(skeleton))
+        head = self._head_position(skeleton)
+        turn = self._face_front(avatar)
+        if head is not None:
+            head = turn @ np.asarray(head, np.float64)
+        frame_avatar(avatar, head)
         self._restore_vhuman_extras(avatar, joint_of_node)
+        ovr = self.overrides
+        if ovr is not None and ovr.frame_center is not None:
+            avatar.frame_center = np.asarray(ovr.frame_center, np.float32)
+        if ovr is not None and ovr.frame_height is not None:
+            avatar.frame_height = float(ovr.frame_height)
         return avatar
+
+    def _face_front(self, avatar: Avatar) -> np.ndarray:
+        """Turn the avatar to face +Z: the override's facing, else the detected one."""
+        if self.overrides is not None and self.overrides.facing is not None:
+            facing, how = self.overrides.facing, f"override {self.overrides.source}"
+        else:
+            found = detect_facing(avatar)
+            if found is None:
+                avatar.facing = "+Z (assumed: glTF's front; no skeleton sides or face morphs)"
+                return np.eye(3)
+            facing, how = found
+        avatar.facing = f"{facing} ({how})" + ("" if facing == "+Z" else
+                                                 "; turned to face the camera")
+        return turn_to_front(avatar, facing)
 
     def _restore_vhuman_extras(self, avatar: Avatar, joint_of_node: dict[int, int]) -> None:
         """Take back what :mod:`vhuman.avatar.gltf_export` stored in ``extras.vhuman``."""
@@ -576,54 +601,3 @@ def vertex_normals(positions: np.ndarray, tris: np.ndarray) -> np.ndarray:
     unit = _unit(out)
     unit[np.linalg.norm(out, axis=1) < 1e-20] = (0.0, 0.0, 1.0)
     return unit
-
-
-#: A full body's head is about this fraction of its height (crown to chin).
-HEAD_FRACTION = 0.13
-#: The default head-and-shoulders view shows this many head heights.
-FRAME_HEADS = 2.6
-
-
-def _frame(avatar: Avatar, head: np.ndarray | None) -> None:
-    """Set frame_center/frame_height (and head pivot/weights for rigid avatars)."""
-    lo, hi = avatar.bounds()
-    height = float(hi[1] - lo[1])
-    top = float(hi[1])
-    head_len = None
-    if head is not None and np.all(np.isfinite(head)):
-        above = top - float(head[1])
-        # The head bone sits at the skull base; the chin is about a quarter head lower.
-        if height > 0 and 0.02 * height < above < 0.6 * height:
-            head_len = min(above * 1.25, height)
-    if head_len is None:
-        if height < 0.45:  # only a head (or smaller): frame all of it
-            head_len = height
-        elif height < 1.2:  # a bust: a human head is ~0.24 m crown to chin
-            head_len = min(0.24, 0.5 * height)
-        else:
-            head_len = HEAD_FRACTION * height
-    chin = top - head_len
-    region = [p.positions[p.positions[:, 1] >= chin] for p in avatar.parts]
-    region = np.concatenate([r for r in region if r.size] or [np.array([(lo + hi) / 2])])
-    rlo, rhi = region.min(0), region.max(0)
-    cx = float(head[0]) if head is not None and head_len < height else float(rlo[0] + rhi[0]) / 2
-    cz = float(rlo[2] + rhi[2]) / 2
-    if head_len >= height * 0.999:
-        avatar.frame_center = ((lo + hi) / 2).astype(np.float32)
-        avatar.frame_height = float(height * 1.25) or 0.6
-    else:
-        avatar.frame_center = np.array([cx, top - head_len / 2, cz], np.float32)
-        avatar.frame_height = float(FRAME_HEADS * head_len)
-    if avatar.skeleton is None:
-        # Rigid avatar: the head turns about the neck with a soft blend into the torso.
-        if head_len >= height * 0.999:  # only a head: all of it turns, about its base
-            avatar.head_pivot = np.array([cx, float(lo[1]), cz], np.float32)
-            avatar.head_weight = [np.ones(p.n_vertices, np.float32) for p in avatar.parts]
-            return
-        avatar.head_pivot = np.array([cx, chin, cz], np.float32)
-        band = 0.25 * head_len
-        weights = []
-        for p in avatar.parts:
-            x = np.clip((p.positions[:, 1] - (chin - band)) / (2 * band), 0.0, 1.0)
-            weights.append((x * x * (3 - 2 * x)).astype(np.float32))
-        avatar.head_weight = weights
