@@ -142,7 +142,7 @@ def test_same_avatar_error_exits_2_from_run_and_inspect(tmp_path):
     p_run = run("--avatar", str(bad), "--frames", "1", "--out", str(tmp_path / "o"))
     p_inspect = subprocess.run([sys.executable, "-m", "vhuman.cli", "avatar", "inspect",
                                 str(bad)], cwd=ROOT, capture_output=True, text=True,
-                               timeout=120)
+                               timeout=120, check=False)
     assert p_run.returncode == p_inspect.returncode == 2
     line = p_inspect.stderr.strip()
     assert p_run.stderr.strip().splitlines()[-1] == line and "truncated" in line
@@ -182,10 +182,10 @@ def test_avatar_overrides_flag_reaches_the_render(tmp_path):
 
 
 def _take(path: Path) -> Path:
+    import json
+
     from vhuman.core.arkit import ARKIT_52, INDEX
     from vhuman.drivers.replay import TAKE_FORMAT
-
-    import json
 
     w = [0.0] * len(ARKIT_52)
     w[INDEX["jawOpen"]] = 1.0

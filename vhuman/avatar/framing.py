@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from vhuman.core.arkit import INDEX
 from vhuman.avatar.model import Avatar
+from vhuman.core.arkit import INDEX
 
 #: A full body's head is about this fraction of its height (crown to chin).
 HEAD_FRACTION = 0.13

@@ -130,7 +130,7 @@ class _Builder:
         else:
             found = detect_facing(avatar)
             if found is None:
-                avatar.facing = "+Z (assumed: glTF's front; no skeleton sides or face morphs)"
+                avatar.facing = "+Z (assumed: glTF's front; neither skeleton nor face morphs tell)"
                 return np.eye(3)
             facing, how = found
         avatar.facing = f"{facing} ({how})" + ("" if facing == "+Z" else

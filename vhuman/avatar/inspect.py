@@ -33,11 +33,18 @@ def inspect_avatar(path: Path | str, *, overrides: Path | str | None = None) -> 
         AvatarLoadError: the file cannot be loaded.
         ConfigError: the override file is bad.
     """
-    from vhuman.avatar.loader import load_avatar
+    from vhuman.avatar.loader import load_avatar, sidecar_overrides
 
     path = Path(path)
+    if overrides is None and path.is_file():
+        overrides = sidecar_overrides(path)
     avatar = load_avatar(path, overrides=overrides)
-    return render_report(avatar, _format_of(path))
+    report = render_report(avatar, _format_of(path))
+    if overrides is not None:
+        head, _, rest = report.partition("\n")
+        head2, _, rest = rest.partition("\n")
+        report = f"{head}\n{head2}\noverrides {overrides}\n{rest}"
+    return report
 
 
 def render_report(avatar: Avatar, fmt: str = "") -> str:
@@ -107,8 +114,12 @@ def render_report(avatar: Avatar, fmt: str = "") -> str:
                    if "head" in lacking or "neck" in lacking else ""))
     add("")
     c = avatar.frame_center
+    if avatar.facing:
+        add(f"facing   {avatar.facing}")
     add(f"framing  looks at ({c[0]:.3f}, {c[1]:.3f}, {c[2]:.3f}), "
-        f"{avatar.frame_height:.3f} m tall view")
+        f"{avatar.frame_height:.3f} m tall view"
+        + ("  (set 'facing' or 'framing' in an override file to change them)"
+           if avatar.facing else ""))
     return "\n".join(lines)
 
 

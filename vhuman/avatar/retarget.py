@@ -305,7 +305,7 @@ def load_overrides(path: Path | str) -> Overrides:
                           "'bones'")
     unknown = set(data) - set(_OVERRIDE_KEYS)
     if unknown:
-        raise ConfigError(f"{path}: unknown key {sorted(map(str, unknown))[0]!r}; "
+        raise ConfigError(f"{path}: unknown key {min(map(str, unknown))!r}; "
                           f"allowed: {', '.join(repr(k) for k in _OVERRIDE_KEYS)}")
     targets_raw = data.get("targets") or {}
     bones_raw = data.get("bones") or {}
@@ -350,7 +350,7 @@ def _framing(path: Path, value: Any) -> tuple[tuple[float, float, float] | None,
         raise ConfigError(f"{path}: framing must be a mapping with center and/or height")
     extra = set(value) - {"center", "height"}
     if extra:
-        raise ConfigError(f"{path}: framing.{sorted(map(str, extra))[0]}: unknown key; "
+        raise ConfigError(f"{path}: framing.{min(map(str, extra))}: unknown key; "
                           "allowed: center, height")
     center = height = None
     if value.get("center") is not None:
@@ -388,7 +388,7 @@ def _parse(path: Path, text: str) -> Any:
             return super().compose_node(parent, index)
 
     try:
-        return yaml.load(text, Loader=NoAliases)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=NoAliases)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
