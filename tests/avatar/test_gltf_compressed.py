@@ -166,3 +166,35 @@ def test_every_unsupported_required_extension_in_one_refusal(tmp_path):
     assert "KHR_draco_mesh_compression" in msg and "KHR_materials_volume_from_the_future" in msg
     assert "EXT_meshopt_compression" not in msg and "KHR_texture_basisu" not in msg
     assert msg.count("\n") == 0
+
+
+def test_corrupted_compressed_bytes_never_crash(tmp_path):
+    """The C decoders see random damage: each file loads or is refused with one
+    AvatarLoadError; nothing aborts the process or escapes as another exception."""
+    import random
+
+    quantized_head(tmp_path / "m.glb", meshopt=True)
+    data = (tmp_path / "m.glb").read_bytes()
+    bin_at = 20 + struct.unpack_from("<I", data, 12)[0] + 8
+    rng = random.Random(7)
+    outcomes = set()
+    for k in range(150):
+        b = bytearray(data)
+        for _ in range(rng.randint(1, 20)):
+            b[rng.randrange(bin_at, len(b))] = rng.randrange(256)
+        (tmp_path / "f.glb").write_bytes(bytes(b))
+        try:
+            load_avatar(tmp_path / "f.glb")
+            outcomes.add("loaded")
+        except AvatarLoadError:
+            outcomes.add("refused")
+    assert outcomes == {"loaded", "refused"}
+    good = uastc_solid_ktx2(np.full((8, 8, 4), 77, np.uint8))
+    for k in range(300):
+        b = bytearray(good)
+        for _ in range(rng.randint(1, 8)):
+            b[rng.randrange(len(b))] = rng.randrange(256)
+        try:
+            gltf_ext.decode_ktx2(bytes(b[:rng.randrange(60, len(b) + 1)]))
+        except gltf_ext.DecodeError:
+            pass
