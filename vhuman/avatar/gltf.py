@@ -6,7 +6,10 @@ graph is walked (:mod:`~vhuman.avatar.gltf_scene`), VRM extensions are read
 (:mod:`~vhuman.avatar.retarget`), then each primitive becomes a :class:`MeshPart` in
 avatar space: unskinned meshes get their node's global transform baked in, skinned meshes
 are posed into their rest pose with the file's inverse bind matrices, and the skeleton's
-inverse binds are reset to the rest pose so an unposed skeleton changes nothing.
+inverse binds are reset to the rest pose so an unposed skeleton changes nothing. Last, the
+avatar is turned to face +Z (:mod:`~vhuman.avatar.facing`) and framed
+(:mod:`~vhuman.avatar.framing`). Compressed content (meshopt, KTX2) is decoded where the
+bytes are read (:mod:`~vhuman.avatar.gltf_ext`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from vhuman.core.arkit import ARKIT_52, INDEX
+from vhuman.avatar.facing import detect_facing, turn_to_front
+from vhuman.avatar.framing import frame_avatar
 from vhuman.avatar.gltf_io import REFUSED_EXTENSIONS, GltfAsset, read_asset
 from vhuman.avatar.gltf_material import MaterialTable
 from vhuman.avatar.gltf_scene import SceneGraph, build_scene
@@ -35,8 +40,6 @@ from vhuman.avatar.retarget import (
     map_target,
     target_key,
 )
-from vhuman.avatar.facing import detect_facing, turn_to_front
-from vhuman.avatar.framing import frame_avatar
 from vhuman.avatar.vrm import VrmInfo, read_vrm
 from vhuman.core.errors import AvatarLoadError, ConfigError
 
