@@ -28,7 +28,8 @@ Progress = Callable[[str, float], None]
 def config_from_args(args: argparse.Namespace) -> EngineConfig:
     w, h = args.size
     return EngineConfig(width=w, height=h, fps=args.fps, host=args.host, port=args.port,
-                        avatar=args.avatar, codec=args.codec, drivers=tuple(args.driver),
+                        avatar=args.avatar, avatar_overrides=args.avatar_overrides,
+                        codec=args.codec, drivers=tuple(args.driver),
                         voice=args.voice, tts_engine=args.tts)
 
 
@@ -43,7 +44,13 @@ def build_engine(args: argparse.Namespace, *, offline: bool,
     """Create the engine with its avatar and driver layers (not started)."""
     cfg = config_from_args(args)
     t0 = time.monotonic()
-    avatar = resolve_avatar(cfg.avatar, progress=progress)
+    spec, overrides = cfg.avatar, cfg.avatar_overrides
+    if args.scene:  # a scene file may name the host (the command line wins)
+        from vhuman.avatar.resolve import avatar_choice
+        from vhuman.scenes.scene import load_scene
+
+        spec, overrides = avatar_choice(cfg.avatar, cfg.avatar_overrides, load_scene(args.scene))
+    avatar = resolve_avatar(spec, overrides=overrides, progress=progress)
     log.info("avatar %s ready in %.1f s", avatar.name, time.monotonic() - t0)
     clock = SimClock() if offline else SystemClock()
     engine = make_engine(cfg, avatar, clock=clock)

@@ -1,7 +1,8 @@
 """Command line: ``run_avatar.py`` / ``vhuman run`` and the ``vhuman`` subcommands.
 
-Bad arguments print one clear line and exit with code 2; runtime errors from vhuman print
-one line and exit with code 1. Tracebacks are for bugs only.
+Bad arguments and bad input files (settings, avatars) print one clear line and exit with
+code 2, the same from every command; runtime errors from vhuman print one line and exit
+with code 1. Tracebacks are for bugs only.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from vhuman import __version__
-from vhuman.core.errors import ConfigError, VhumanError
+from vhuman.core.errors import AvatarLoadError, ConfigError, VhumanError
 
 log = logging.getLogger("vhuman.cli")
 
@@ -90,6 +91,12 @@ def _mp4_path(text: str) -> str:
     return text
 
 
+def _existing_file(text: str) -> str:
+    if not Path(text).expanduser().is_file():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a file")
+    return str(Path(text).expanduser())
+
+
 _positive_int = _number(int, 1, 10**9, "a whole number")
 _fps = _number(float, 1, 120, "a number")
 _port = _number(int, 0, 65535, "a port number")
@@ -110,6 +117,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--fps", type=_fps, default=30.0, help="frame rate (default 30)")
     g.add_argument("--avatar", default="default",
                    help="'default' (realistic host), 'procedural', or a .glb/.gltf/.vrm file")
+    g.add_argument("--avatar-overrides", type=_existing_file, metavar="FILE",
+                   help="override file for --avatar (YAML/JSON: targets, bones, facing, "
+                        "framing; docs/avatars.md); default: <avatar>.vhuman.yaml beside it")
     g.add_argument("--scene", help="scene YAML file")
     g = p.add_argument_group("motion and speech")
     g.add_argument("--driver", action="append", default=[], metavar="NAME[:K=V,...]",
@@ -205,7 +215,7 @@ def _guard(fn: Any, args: argparse.Namespace) -> int:
         return int(fn(args) or 0)
     except BrokenPipeError:  # output piped into head & co.
         return 0
-    except ConfigError as exc:
+    except (ConfigError, AvatarLoadError) as exc:  # bad input: the same 2 as `avatar inspect`
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except VhumanError as exc:

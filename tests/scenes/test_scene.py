@@ -80,3 +80,22 @@ def test_every_problem_with_its_line() -> None:
     lines = [p.line for p in info.value.problems]
     assert lines == [1, 2, 3, 5, 6, 8, 9]
     assert "did you mean 'ai_label'" in str(info.value)
+
+
+def test_scene_names_the_avatar_file_and_its_overrides(tmp_path) -> None:
+    (tmp_path / "hosts").mkdir()
+    (tmp_path / "hosts" / "mei.glb").write_bytes(b"glTF")
+    (tmp_path / "hosts" / "mei.vhuman.yaml").write_text("facing: +X\n")
+    s = load_scene_text("avatar: {file: hosts/mei.glb, overrides: hosts/mei.vhuman.yaml, "
+                        "x: 0.1}\n", base_dir=tmp_path)
+    assert s.avatar_file == (tmp_path / "hosts" / "mei.glb").resolve()
+    assert s.avatar_overrides == (tmp_path / "hosts" / "mei.vhuman.yaml").resolve()
+    assert s.avatar_x == 0.1
+    assert load_scene_text("avatar: hosts/mei.glb\n", base_dir=tmp_path).avatar_file \
+        == s.avatar_file
+    with pytest.raises(FileProblems) as info:
+        load_scene_text("avatar:\n  file: nope.glb\n  overrides: 3\n", base_dir=tmp_path)
+    text = str(info.value)
+    assert "line 2" in text or ":2:" in text
+    assert "avatar.file 'nope.glb' not found" in text and "avatar.overrides must be a file" \
+        in text

@@ -108,6 +108,10 @@ class Avatar:
         frame_height: metres of avatar visible vertically in the default framing.
         mapped: ARKit name → list of source target names that drive it (for inspect).
         unmapped: source morph target names with no ARKit meaning.
+        empty_targets: source morph targets whose deltas are all zero (placeholders); they
+            drive nothing, whatever their name.
+        facing: which way the file's model faced ("+Z" is glTF's front) and how that was
+            found ("" for built-in avatars); loaders turn every avatar to face +Z.
         source: file the avatar came from, or "procedural".
     """
 
@@ -120,6 +124,8 @@ class Avatar:
     frame_height: float = 0.6
     mapped: dict[str, list[str]] = field(default_factory=dict)
     unmapped: list[str] = field(default_factory=list)
+    empty_targets: list[str] = field(default_factory=list)
+    facing: str = ""
     source: str = "procedural"
 
     def arkit_coverage(self) -> np.ndarray:

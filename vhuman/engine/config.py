@@ -41,6 +41,8 @@ class EngineConfig:
         fps: tick and video rate.
         host, port: where the server listens.
         avatar: "default" (the realistic host), "procedural", or a glTF/GLB/VRM path.
+        avatar_overrides: override file for an avatar file (``--avatar-overrides``); None
+            uses ``<avatar>.vhuman.yaml`` beside it when there is one.
         codec: "jpeg" or "h264" on /media.
         jpeg_quality: 1..100.
         drivers: extra driver specs ``name:key=value,...``.
@@ -56,6 +58,7 @@ class EngineConfig:
     host: str = "127.0.0.1"
     port: int = 8765
     avatar: str = "default"
+    avatar_overrides: str | None = None
     codec: str = "jpeg"
     jpeg_quality: int = 80
     drivers: tuple[str, ...] = ()

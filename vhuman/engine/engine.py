@@ -288,6 +288,7 @@ class Engine:
                              ) -> None:
         """Render ``n_frames`` ticks on the engine clock (a SimClock) without pacing."""
         period = round(NS_PER_S / self.config.fps)
+        self.mixer.start_present = True  # a still shows its layers, not 0 % of a fade-in
         loop = asyncio.get_running_loop()
         for i in range(n_frames):
             t_ns = i * period

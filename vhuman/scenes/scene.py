@@ -104,6 +104,8 @@ class Scene:
     background: Background = Background()
     avatar_x: float = 0.0          # horizontal offset, fraction of frame width (-0.5..0.5)
     avatar_scale: float = 1.0
+    avatar_file: Path | None = None        # avatar.file: the host's .glb/.gltf/.vrm
+    avatar_overrides: Path | None = None   # avatar.overrides: its override file
     camera_zoom: float = 1.0
     key_light: Light | None = None    # None: the renderer's own studio rig
     fill_light: Light | None = None
@@ -238,10 +240,20 @@ def parse_scene(data: Any, file: str | Path, probs: Problems, base_dir: Path | N
         s = replace(s, background=_background(data["background"], L("background"), base, probs))
     if "avatar" in data:
         a = data["avatar"]
-        if not isinstance(a, LineDict):
-            probs.add(L("avatar"), "avatar must be a mapping with x and scale")
+        if isinstance(a, str):  # avatar: host.glb
+            s = replace(s, avatar_file=_avatar_path(a, L("avatar"), "avatar", base, probs))
+        elif not isinstance(a, LineDict):
+            probs.add(L("avatar"), "avatar must be a file path or a mapping with file, "
+                      "overrides, x and scale")
         else:
-            unknown_keys(a, ("x", "scale"), "avatar", probs)
+            unknown_keys(a, ("file", "overrides", "x", "scale"), "avatar", probs)
+            for key, attr in (("file", "avatar_file"), ("overrides", "avatar_overrides")):
+                if key in a:
+                    s = replace(s, **{attr: _avatar_path(a[key], a.key_line(key),
+                                                         f"avatar.{key}", base, probs)})
+            if s.avatar_overrides is not None and s.avatar_file is None:
+                probs.add(a.key_line("overrides"), "avatar.overrides needs avatar.file",
+                          "overrides belong to an avatar file; add file: your_host.glb")
             if "x" in a:
                 if not is_number(a["x"]) or not -0.5 <= a["x"] <= 0.5:
                     probs.add(a.key_line("x"), "avatar.x must be a number -0.5..0.5",
@@ -310,6 +322,19 @@ def parse_scene(data: Any, file: str | Path, probs: Problems, base_dir: Path | N
     if not s.ai_label.enabled:
         _log.warning("%s: AI label turned off; reason: %s", file, s.ai_label.reason)
     return s
+
+
+def _avatar_path(v: Any, line: int, where: str, base: Path, probs: Problems) -> Path | None:
+    """A file named in the scene, relative to the scene file; it must exist."""
+    if not isinstance(v, str) or not v.strip():
+        probs.add(line, f"{where} must be a file path")
+        return None
+    p = (base / v).expanduser().resolve()
+    if not p.is_file():
+        probs.add(line, f"{where} {v!r} not found (looked at {p})",
+                  "paths are relative to this file")
+        return None
+    return p
 
 
 def _background(v: Any, line: int, base: Path, probs: Problems) -> Background:
