@@ -12,10 +12,10 @@ import asyncio
 import importlib
 import logging
 import os
-import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from vhuman import __version__
 from vhuman.core.errors import AvatarLoadError, ConfigError, VhumanError
@@ -66,7 +66,8 @@ def _number(kind: type, lo: float, hi: float, what: str) -> Any:
 
 def _push_url(text: str) -> str:
     """An RTMP address, or ``env:NAME`` to read it from the environment (keys in a command
-    line are visible to every user through ``ps``)."""
+    line are visible to every user through ``ps``).
+    """
     from vhuman.stream.rtmp import check_push_url
 
     if text.startswith("env:"):

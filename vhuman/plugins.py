@@ -168,7 +168,7 @@ def list_plugins(groups: tuple[str, ...] = GROUPS,
 
 
 def _entry_point_sources(group: str) -> dict[str, tuple[str, str, str]]:
-    """name → (distribution version, "module:attr", metadata folder) per entry point."""
+    """Name → (distribution version, "module:attr", metadata folder) per entry point."""
     found: dict[str, tuple[str, str, str]] = {}
     for ep in importlib.metadata.entry_points(group=group):
         version = where = ""

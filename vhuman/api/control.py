@@ -33,9 +33,8 @@ from urllib.parse import urlsplit
 
 import websockets
 
+from vhuman.core.errors import ConfigError, ModerationBlocked
 from vhuman.drivers.cues import CUE_NAMES
-from vhuman.core.errors import ConfigError
-from vhuman.core.errors import ModerationBlocked
 from vhuman.safety.moderation import Moderator, describe_hits
 from vhuman.scenes.runner import ShowHost, ShowRunner
 from vhuman.scenes.scene import load_scene, load_scene_text

@@ -18,8 +18,8 @@ import math
 
 import numpy as np
 
-from vhuman.core.arkit import ARKIT_52, INDEX
 from vhuman.avatar.model import Avatar, Material, MeshPart, Skeleton
+from vhuman.core.arkit import ARKIT_52, INDEX
 
 #: Head ellipsoid centre and semi-axes.
 HEAD_C = np.array([0.0, 0.168, 0.0])
@@ -576,7 +576,7 @@ def _lashes(c: np.ndarray, psi: np.ndarray, o: np.ndarray, cl: np.ndarray, wi: n
 
 # ------------------------------------------------------------------- brows and hair
 def _surface_z(head_pos: np.ndarray, xy: np.ndarray) -> np.ndarray:
-    """z of the (front) head surface under each (x, y), by inverse-distance over vertices."""
+    """Z of the (front) head surface under each (x, y), by inverse-distance over vertices."""
     front = head_pos[head_pos[:, 2] > HEAD_C[2] + 0.02]
     d = np.linalg.norm(front[None, :, :2] - xy[:, None, :], axis=2)
     idx = np.argsort(d, axis=1)[:, :4]

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vhuman.core.arkit import ARKIT_52, canonical_name
 from vhuman.avatar.model import ROLES
+from vhuman.core.arkit import ARKIT_52, canonical_name
 from vhuman.core.errors import ConfigError
 
 TIER_OVERRIDE, TIER_NAME, TIER_ALIAS, TIER_EXPRESSION = 0, 1, 2, 3

@@ -41,7 +41,8 @@ class RateMeter:
 
     def rate(self, now: float | None = None) -> float:
         """Events per second: the span between the first and last event in the window
-        (so a steady 30 fps stream reads 30 at once, not after a full window)."""
+        (so a steady 30 fps stream reads 30 at once, not after a full window).
+        """
         now = time.monotonic() if now is None else now
         self._trim(now)
         if len(self._events) < 2:

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vhuman.core.arkit import INDEX, N_ARKIT, REGIONS
-from vhuman.drivers.base import PRIORITY_CUES, DriverContext
 from vhuman.core import quat
+from vhuman.core.arkit import INDEX, N_ARKIT, REGIONS
 from vhuman.core.clock import NS_PER_S, Clock
-from vhuman.core.frames import Pose
 from vhuman.core.errors import ConfigError
+from vhuman.core.frames import Pose
+from vhuman.drivers.base import PRIORITY_CUES, DriverContext
 
 
 def _w(**weights: float) -> dict[str, float]:

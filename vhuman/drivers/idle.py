@@ -14,11 +14,11 @@ from bisect import bisect_right
 
 import numpy as np
 
-from vhuman.core.arkit import INDEX, N_ARKIT, region_mask
 from vhuman.avatar.mixer import gaze_to_eyelook
-from vhuman.drivers.base import PRIORITY_IDLE, DriverContext
 from vhuman.core import quat
+from vhuman.core.arkit import INDEX, N_ARKIT, region_mask
 from vhuman.core.frames import Pose
+from vhuman.drivers.base import PRIORITY_IDLE, DriverContext
 
 NS = 1_000_000_000
 BLINK_CLOSE_S = 0.06

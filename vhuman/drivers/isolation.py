@@ -51,8 +51,8 @@ import numpy as np
 
 from vhuman.core.arkit import N_ARKIT
 from vhuman.core.clock import NS_PER_S, Clock
-from vhuman.core.frames import Pose
 from vhuman.core.errors import VhumanError
+from vhuman.core.frames import Pose
 
 log = logging.getLogger("vhuman.plugins")
 

@@ -13,11 +13,11 @@ import threading
 
 import numpy as np
 
+from vhuman.core.errors import ConfigError, MissingDependencyError
+from vhuman.core.frames import Pose
 from vhuman.drivers.audio_lipsync import AudioLipsync, AudioLipsyncConfig
 from vhuman.drivers.base import PRIORITY_LIPSYNC, DriverContext
 from vhuman.drivers.lipsync import MOUTH_MASK
-from vhuman.core.frames import Pose
-from vhuman.core.errors import ConfigError, MissingDependencyError
 
 _MAX_BLOCKS = 64  # ~1 s at 16 ms blocks: a stalled tick drops old audio, not memory
 

@@ -22,12 +22,12 @@ from typing import IO
 
 import numpy as np
 
+from vhuman.core import quat
 from vhuman.core.arkit import ARKIT_52, INDEX, N_ARKIT
+from vhuman.core.errors import ConfigError
+from vhuman.core.frames import Pose
 from vhuman.drivers.base import PRIORITY_CAPTURE, DriverContext
 from vhuman.drivers.capture.filters import hold_for, loss_fade
-from vhuman.core import quat
-from vhuman.core.frames import Pose
-from vhuman.core.errors import ConfigError
 
 TAKE_FORMAT = "vhuman.take/1"
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -22,12 +20,12 @@ import numpy as np
 
 from vhuman.avatar.mixer import Mixer
 from vhuman.avatar.model import Avatar
-from vhuman.drivers.base import Driver, DriverContext
 from vhuman.core.clock import NS_PER_S, Clock, SystemClock
-from vhuman.engine.config import EngineConfig
 from vhuman.core.events import EventBus
-from vhuman.core.meter import RateMeter
 from vhuman.core.frames import AudioChunk, AvatarState, MediaMarker, VideoFrame
+from vhuman.core.meter import RateMeter
+from vhuman.drivers.base import Driver, DriverContext
+from vhuman.engine.config import EngineConfig
 from vhuman.engine.media import MediaStream
 from vhuman.engine.pacing import Ticker
 from vhuman.engine.render_worker import RenderWorker
@@ -149,7 +147,8 @@ class Engine:
 
     def add_audio_source(self, pump: AudioSource) -> None:
         """``pump(t_ns)`` is called every tick; it returns the audio chunks (and markers)
-        due by then, which go into :attr:`media` in that order."""
+        due by then, which go into :attr:`media` in that order.
+        """
         self._audio_sources.append(pump)
 
     def add_post(self, fn: Callable[[np.ndarray, int], None]) -> None:

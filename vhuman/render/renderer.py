@@ -16,13 +16,13 @@ from dataclasses import dataclass
 import moderngl
 import numpy as np
 
-from vhuman.core.arkit import ARKIT_52, N_ARKIT
 from vhuman.avatar.model import Avatar, Material
-from vhuman.core.frames import AvatarState
+from vhuman.avatar.normals import vertex_normals
+from vhuman.core.arkit import ARKIT_52, N_ARKIT
 from vhuman.core.errors import ConfigError, RenderError
+from vhuman.core.frames import AvatarState
 from vhuman.render import shaders
 from vhuman.render.camera import Camera, Lights
-from vhuman.avatar.normals import vertex_normals
 from vhuman.render.morph import Morpher, build_plan, moved_vertices
 from vhuman.render.skinning import HeadRig, Skinner
 
@@ -123,7 +123,8 @@ class _Part:
 @dataclass(slots=True)
 class _Geometry:
     """CPU side of all parts' vertices, concatenated and reordered so that what moves is
-    one contiguous prefix: morphed, then renormal-only, then skinned-only, then static."""
+    one contiguous prefix: morphed, then renormal-only, then skinned-only, then static.
+    """
 
     n_dyn: int
     rest: np.ndarray            # float32[n_dyn, 3] rest positions
@@ -251,7 +252,8 @@ class Renderer:
 
     def _program(self, key: tuple[int, bool, bool, bool, bool]) -> tuple[object, dict]:
         """The mesh program for (alpha mode, has texture, has normal map, glossy,
-        double-sided), built once."""
+        double-sided), built once.
+        """
         if key not in self._programs:
             try:
                 defines = shaders.mesh_defines(alpha_mode=key[0], has_tex=key[1],

@@ -60,7 +60,8 @@ class ShowHost(Protocol):
     def say(self, text: str, *, voice: str | None = None, interrupt: bool = False,
             kind: str = "say", source: str = "") -> Line:
         """Queue a line (``interrupt`` cuts the current one first); ModerationBlocked if
-        the gate refuses it."""
+        the gate refuses it.
+        """
 
     async def wait_line(self, line: Line) -> str:
         """``ended``, ``interrupted`` or ``error``, once the line is over."""

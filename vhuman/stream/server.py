@@ -19,14 +19,8 @@ so players can drop what they have scheduled too.
 from __future__ import annotations
 
 import asyncio
-import collections
-import email.utils
 import json
-import http
-import importlib.resources
 import logging
-import math
-import re
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -36,18 +30,17 @@ from urllib.parse import urlsplit
 
 import numpy as np
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from vhuman.core.frames import AudioChunk, MediaItem, MediaMarker, VideoFrame
 from vhuman.core.errors import ConfigError
+from vhuman.core.frames import AudioChunk, MediaItem, MediaMarker, VideoFrame
 from vhuman.core.meter import RateMeter
 from vhuman.core.slot import LatestSlot
 from vhuman.stream.encoders import make_encoder
+from vhuman.stream.fanout import Fanout, OutPacket, ViewerQueue
 from vhuman.stream.http import CSP, MIME, load_static, response, text_response
 from vhuman.stream.metrics import render_metrics
-from vhuman.stream.fanout import Fanout, OutPacket, ViewerQueue
 from vhuman.stream.protocol import AudioInfo, Kind, VideoInfo, make_hello, pack
 
 log = logging.getLogger(__name__)
@@ -321,7 +314,8 @@ class MediaServer:
 
     def submit_marker(self, marker: MediaMarker) -> None:
         """Pass a marker on to viewers; a ``clear`` first drops their queued audio of the
-        cut line (a slow viewer would otherwise hear up to a second more of it)."""
+        cut line (a slow viewer would otherwise hear up to a second more of it).
+        """
         if self._loop is None or self._server is None:
             raise RuntimeError("MediaServer.submit_marker called before start()")
         if marker.kind == "clear" and marker.line_id is not None:

@@ -99,7 +99,8 @@ class Studio:
 
     def set_overlay(self, **fields: Any) -> None:
         """Change the overlays (title, product card, countdown); the subtitle is the
-        line desk's alone."""
+        line desk's alone.
+        """
         if "subtitle" in fields:
             raise ValueError("the subtitle follows the spoken line; it is not set directly")
         self.overlay = self.overlay.update(**fields)

@@ -1,6 +1,6 @@
 """Draws the demo's product pictures with Pillow (run once; the PNGs are committed).
 
-    python examples/products/make_images.py
+python examples/products/make_images.py
 """
 
 from __future__ import annotations

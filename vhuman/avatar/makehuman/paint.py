@@ -121,7 +121,8 @@ BROW_TINT = "#4a3327"
 def _brow_frame(t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The brow's shape at t (0 = inner end, 1 = tail), in mm from the eye's centre:
     (x outward, y of the centre line, half thickness). Arch peaks two-thirds out, the
-    tail tapers and drops a little below the head."""
+    tail tapers and drops a little below the head.
+    """
     x = -19.0 + 48.0 * t
     tc = np.clip(t, 0, 1)
     y = (18.0 + 5.0 * np.sin(0.5 * np.pi * np.clip(tc / 0.62, 0, 1))
@@ -132,7 +133,8 @@ def _brow_frame(t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _brow_local(p: np.ndarray, eye: np.ndarray, side: float):
     """Points as (x outward, y up) millimetres from the eye, the brow's t at each, and
-    the signed distance across it in half-thicknesses (0 on the centre line)."""
+    the signed distance across it in half-thicknesses (0 on the centre line).
+    """
     x = (p[:, 0] - eye[0]) * side * 1000.0
     y = (p[:, 1] - eye[1]) * 1000.0
     t = (x + 19.0) / 48.0

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vhuman.core.arkit import ARKIT_52, INDEX, N_ARKIT
 from vhuman.core import quat
+from vhuman.core.arkit import ARKIT_52, INDEX, N_ARKIT
 from vhuman.core.errors import ConfigError
 
 PROFILE_FORMAT = "vhuman.capture-profile/1"
