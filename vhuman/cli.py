@@ -68,7 +68,7 @@ def _push_url(text: str) -> str:
     """An RTMP address, or ``env:NAME`` to read it from the environment (keys in a command
     line are visible to every user through ``ps``).
     """
-    from vhuman.stream.rtmp import check_push_url
+    from vhuman.stream.rtmp_session import check_push_url
 
     if text.startswith("env:"):
         name = text[4:]
