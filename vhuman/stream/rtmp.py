@@ -155,6 +155,7 @@ class RtmpSession:
 
     # -- file object for PyAV ------------------------------------------------------------
     def writable(self) -> bool:
+        """Always True: PyAV writes the FLV stream here."""
         return True
 
     def write(self, data: bytes) -> int:
@@ -447,6 +448,7 @@ class RtmpPusher(Destination):
         """Sessions begin when a connection is up, not at start."""
 
     def finish(self) -> None:
+        """No more packets: write what is queued, then wake the sender to say goodbye."""
         super().finish()
         self._wake.set()
 
