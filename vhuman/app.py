@@ -1,5 +1,7 @@
-"""Assembles a running host from command-line arguments: avatar, drivers, speech, show,
-server. The engine knows nothing about sockets; the server nothing about GL.
+"""Assembles a running host from command-line arguments.
+
+Avatar, drivers, speech, show, server. The engine knows nothing about sockets; the server
+nothing about GL.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ Progress = Callable[[str, float], None]
 
 
 def config_from_args(args: argparse.Namespace) -> EngineConfig:
+    """The engine configuration (size, fps, address, avatar, drivers, voice) from CLI args."""
     w, h = args.size
     return EngineConfig(width=w, height=h, fps=args.fps, host=args.host, port=args.port,
                         avatar=args.avatar, avatar_overrides=args.avatar_overrides,
@@ -156,24 +159,30 @@ class Live:
                               f"{describe_hits(exc.hits)}") from None
 
     async def stop(self) -> None:
+        """Stop the show runner, then close the speaker and the host."""
         if self.runner is not None:
             self.runner.stop()
             self._task.cancel()
             try:
                 await self._task
-            except (asyncio.CancelledError, Exception):
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001, S110 - we cancelled it
                 pass
         self.speaker.close()
         self.host.close()
 
 
 async def run_offline(args: argparse.Namespace, progress: Progress | None) -> int:
+    """Render ``--frames`` unpaced ticks to PNGs in ``--out`` (and to any outputs).
+
+    Returns:
+        The process exit code (0).
+    """
     from PIL import Image
 
     from vhuman.stream.outputs import outputs_from_args
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
     outputs = outputs_from_args(args, offline=True)  # --save: checked before the slow part
     engine = build_engine(args, offline=True, progress=progress)
     _add_capture(args, engine, offline=True)
@@ -205,6 +214,11 @@ async def run_offline(args: argparse.Namespace, progress: Progress | None) -> in
 
 
 async def run_live(args: argparse.Namespace, progress: Progress | None) -> int:
+    """Serve the live host (page, media, control, chat, outputs) until stopped.
+
+    Returns:
+        The process exit code.
+    """
     from vhuman.api.chat import ChatIntake, chat_handler
     from vhuman.api.control import control_handler, generate_token
     from vhuman.stream.outputs import outputs_from_args
@@ -264,6 +278,11 @@ async def run_live(args: argparse.Namespace, progress: Progress | None) -> int:
 
 
 async def run_app(args: argparse.Namespace, progress: Progress | None = None) -> int:
+    """Run offline when ``--frames`` is given, else live.
+
+    Returns:
+        The process exit code.
+    """
     if args.frames is not None:
         return await run_offline(args, progress)
     return await run_live(args, progress)

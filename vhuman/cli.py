@@ -65,8 +65,10 @@ def _number(kind: type, lo: float, hi: float, what: str) -> Any:
 
 
 def _push_url(text: str) -> str:
-    """An RTMP address, or ``env:NAME`` to read it from the environment (keys in a command
-    line are visible to every user through ``ps``).
+    """An RTMP address, or ``env:NAME`` to read it from the environment.
+
+    The environment form exists because keys in a command line are visible to every user
+    through ``ps``.
     """
     from vhuman.stream.rtmp_session import check_push_url
 
@@ -159,6 +161,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def build_run_parser(prog: str = "run_avatar.py") -> argparse.ArgumentParser:
+    """The parser of ``run_avatar.py``: the run options and ``--version``."""
     p = _Parser(prog=prog, description="vhuman: a live virtual host, served on a web page.")
     p.add_argument("--version", action="version", version=f"vhuman {__version__}")
     add_run_arguments(p)
@@ -225,6 +228,7 @@ def _guard(fn: Any, args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``vhuman`` parser: ``run`` and every subcommand module that imports."""
     p = _Parser(prog="vhuman", description="vhuman: a real-time virtual human engine.")
     p.add_argument("--version", action="version", version=f"vhuman {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)

@@ -159,6 +159,7 @@ class Authenticator:
 
     @property
     def locked_out(self) -> bool:
+        """True once too many wrong tokens were offered on this connection."""
         return self.failures >= MAX_AUTH_FAILURES
 
 
@@ -189,6 +190,7 @@ class ControlSession:
 
     @property
     def authenticated(self) -> bool:
+        """True once a valid token was presented."""
         return self.auth.ok
 
     def handle(self, message: Any) -> list[dict[str, Any]]:
@@ -400,12 +402,14 @@ class EventHub:
             q.put_nowait(msg)
 
     def open(self) -> asyncio.Queue[dict[str, Any]]:
+        """Subscribe to engine events; the queue drops its oldest message when full."""
         self._loop = asyncio.get_running_loop()
         q: asyncio.Queue[dict[str, Any]] = asyncio.Queue(EVENT_QUEUE)
         self._queues.add(q)
         return q
 
     def close(self, q: asyncio.Queue[dict[str, Any]]) -> None:
+        """Unsubscribe a queue returned by :meth:`open` (unknown queues are ignored)."""
         self._queues.discard(q)
 
 

@@ -219,7 +219,9 @@ class _Builder:
         return skeleton, joint_of_node
 
     def _joint_order(self, skins: list[int], joint_nodes: set[int]) -> list[int]:
-        """The first skin's joint order (round trips stay index-exact), then the rest in
+        """The joint order for the skeleton.
+
+        The first skin's joint order (round trips stay index-exact), then the rest in
         scene order; scene order alone when that would put a child before its parent.
         """
         first = [n for n in dict.fromkeys(self.doc.skins[skins[0]].joints) if n in joint_nodes]

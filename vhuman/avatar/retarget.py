@@ -43,8 +43,10 @@ def _tokens(name: str) -> list[str]:
 
 
 def target_key(name: str) -> str:
-    """Normalize a morph-target name: drop namespace prefixes, case and separators, and
-    move a side marker (``L``, ``_left``, ``.R``) to the end as ``left``/``right``.
+    """Normalize a morph-target name for matching.
+
+    Drops namespace prefixes, case and separators, and moves a side marker (``L``,
+    ``_left``, ``.R``) to the end as ``left``/``right``.
 
     ``blendShape1.eyeBlink_L``, ``Eye_Blink_L`` and ``eyeBlinkLeft`` all give
     ``eyeblinkleft``.

@@ -213,10 +213,12 @@ class WavLipsyncDriver:
         self.loop = bool(loop) if not isinstance(loop, str) else loop.lower() in ("1", "true")
 
     async def start(self, ctx: DriverContext) -> None:
+        """Start playing now unless a start time was given."""
         if self.start_ns is None:
             self.start_ns = ctx.clock.now_ns()
 
     def sample(self, t_ns: int) -> Pose | None:
+        """The mouth pose at ``t_ns``; None before the start and after the end (unless looping)."""
         start = self.start_ns or 0
         t = (t_ns - start) / NS_PER_S
         if t < 0:

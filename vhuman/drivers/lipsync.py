@@ -64,6 +64,7 @@ class LipsyncDriver:
         """Nothing to open: tracks arrive through :meth:`schedule`."""
 
     async def stop(self) -> None:
+        """Forget every scheduled line (the mouth is released at once)."""
         self.clear()
 
     # -- scheduling (Speaker side) -----------------------------------------------------

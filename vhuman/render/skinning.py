@@ -116,6 +116,7 @@ class HeadRig:
 
     @property
     def n_classes(self) -> int:
+        """How many moving classes vertices can follow."""
         return len(self.kinds)
 
     def vertex_class_weights(self, avatar: Avatar, part_index: int) -> np.ndarray:

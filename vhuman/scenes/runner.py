@@ -59,8 +59,10 @@ class ShowHost(Protocol):
 
     def say(self, text: str, *, voice: str | None = None, interrupt: bool = False,
             kind: str = "say", source: str = "") -> Line:
-        """Queue a line (``interrupt`` cuts the current one first); ModerationBlocked if
-        the gate refuses it.
+        """Queue a line (``interrupt`` cuts the current one first).
+
+        Raises:
+            ModerationBlocked: the gate refuses it.
         """
 
     async def wait_line(self, line: Line) -> str:
@@ -177,6 +179,7 @@ class ShowRunner:
     # -- public API (call from the event loop thread) ----------------------------------
     @property
     def show(self) -> Show | None:
+        """The show in force: the one waiting to start, else the current one."""
         return self._show if self._next_show is None else self._next_show
 
     def load(self, show: Show) -> None:
@@ -194,6 +197,7 @@ class ShowRunner:
             self._poke()
 
     def resume(self) -> None:
+        """Resume a paused show (no-op when not paused)."""
         if self.paused:
             self.paused = False
             self.host.emit("show_resumed")
@@ -280,6 +284,7 @@ class ShowRunner:
 
     @property
     def current_product(self) -> Product | None:
+        """The product on screen, or None."""
         return self.product
 
     def _poke(self) -> None:

@@ -48,8 +48,9 @@ class Placement:
 
 @dataclass(frozen=True, slots=True)
 class _FileLight:
-    """A light as a scene file writes it (turned into a :class:`Light` at the edge):
-    display RGB 0..1, intensity (1 = the standard key), direction the light travels.
+    """A light as a scene file writes it (turned into a :class:`Light` at the edge).
+
+    Display RGB 0..1, intensity (1 = the standard key), direction the light travels.
     """
 
     color: tuple[float, float, float] = (1.0, 1.0, 1.0)

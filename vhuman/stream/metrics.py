@@ -62,8 +62,9 @@ class _Snapshot:
 
 def render_metrics(doc: dict[str, Any], stats: Any, *, labels: dict[str, str] | None = None
                    ) -> str:
-    """Prometheus text for one snapshot (``labels``, e.g. ``{"room": "tea"}``, on every
-    sample).
+    """Prometheus text for one snapshot.
+
+    ``labels`` (e.g. ``{"room": "tea"}``) go on every sample.
     """
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Snapshot(doc, stats, dict(labels or {})))

@@ -94,7 +94,7 @@ class RtmpPusher(Destination):
         """Sessions begin when a connection is up, not at start."""
 
     def finish(self) -> None:
-        """Stop after what is queued, waking a pusher that sleeps in its backoff."""
+        """No more packets: write what is queued, then wake the sender to say goodbye."""
         super().finish()
         self._wake.set()
 

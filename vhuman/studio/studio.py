@@ -98,8 +98,12 @@ class Studio:
         self.cues.trigger(name, intensity, duration_s)
 
     def set_overlay(self, **fields: Any) -> None:
-        """Change the overlays (title, product card, countdown); the subtitle is the
-        line desk's alone.
+        """Change the overlays (title, product card, countdown).
+
+        The subtitle is the line desk's alone.
+
+        Raises:
+            ValueError: ``subtitle`` is among the fields.
         """
         if "subtitle" in fields:
             raise ValueError("the subtitle follows the spoken line; it is not set directly")

@@ -138,8 +138,9 @@ def clip_by_field(n_vertices: int, tris: np.ndarray, field: np.ndarray
 
 
 def blur_points(points: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian-average each point with its neighbours within 3 sigma (in space, so dense
-    and sparse regions of a mesh are smoothed alike).
+    """Gaussian-average each point with its neighbours within 3 sigma.
+
+    Neighbours are found in space, so dense and sparse regions of a mesh are smoothed alike.
     """
     tree = cKDTree(points)
     dist = tree.sparse_distance_matrix(tree, 3 * sigma, output_type="coo_matrix")

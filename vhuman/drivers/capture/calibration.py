@@ -121,6 +121,7 @@ class Calibrator:
 
     @property
     def frames(self) -> int:
+        """How many measurements have been added so far."""
         return len(self._weights)
 
     def finish(self) -> CalibrationProfile:

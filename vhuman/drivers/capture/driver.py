@@ -265,7 +265,7 @@ class CaptureDriver:
                                   frames_with_face=self.frames_with_face,
                                   faces_found=self.faces_found,
                                   duration_s=round(dur, 3))
-            except Exception as exc:  # stop() must not raise; the log says why
+            except Exception as exc:  # noqa: BLE001 - stop() must not raise; the log says why
                 self._ctx.log.error("audit log append failed: %s", exc)
             self._ctx = None
 
