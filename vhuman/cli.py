@@ -31,6 +31,7 @@ SUBCOMMAND_MODULES = (
     "vhuman.drivers.capture.driver",
     "vhuman.avatar.default_host",
     "vhuman.scenes.cli",
+    "vhuman.fleet.cli",
 )
 
 
