@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
 from collections.abc import Coroutine
@@ -90,7 +91,7 @@ class Viewer:
                             self.arrivals.append(time.monotonic())
             except InvalidStatus:
                 self.refused += 1
-            except (OSError, asyncio.TimeoutError, WebSocketException):
+            except (TimeoutError, OSError, WebSocketException):
                 pass
             await asyncio.sleep(0.2)
 
@@ -99,7 +100,14 @@ class Viewer:
 
     def intervals(self, t0: float, t1: float) -> list[float]:
         ts = [t for t in self.arrivals if t0 <= t < t1]
-        return [b - a for a, b in zip(ts, ts[1:])]
+        return [b - a for a, b in itertools.pairwise(ts)]
+
+
+def spikes(v: Viewer, t0: float, t1: float, over: float, since: float) -> list[str]:
+    """Intervals over ``over`` seconds between t0 and t1, as 'ms@offset from since'."""
+    ts = [t for t in v.arrivals if t0 <= t < t1]
+    return [f"{(b - a) * 1000:.0f}ms@{b - since:+.2f}s" for a, b in itertools.pairwise(ts)
+            if b - a > over]
 
 
 def p99(xs: list[float]) -> float:

@@ -8,10 +8,11 @@ import signal
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
-from tests.fleet.harness import FleetThread, Viewer, p99, tiny_fleet, wait_until
+from tests.fleet.harness import FleetThread, Viewer, p99, spikes, tiny_fleet, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -41,14 +42,14 @@ def events(ft: FleetThread, room: str, name: str) -> list[dict]:
 def test_kill9_room_restarts_resumes_its_segment_and_the_other_room_keeps_its_pace(fleet):
     sup = fleet.sup
     va, vb = Viewer(fleet.base, "a"), Viewer(fleet.base, "b")
-    fa, fb = fleet.spawn(va.run()), fleet.spawn(vb.run())
+    fleet.spawn(va.run()), fleet.spawn(vb.run())
     try:
         wait_until(lambda: len(va.arrivals) > 15 and len(vb.arrivals) > 15, 30,
                    "frames from both rooms through the gateway")
         # let room a reach a segment past the first, so a resume is visible
         wait_until(lambda: sup.rooms["a"].segment in ("two", "three"), 30, "segment two")
         t_base = time.monotonic()
-        time.sleep(3)
+        time.sleep(6)  # a baseline about as long as the restart window
         segment = sup.rooms["a"].segment
         old_pid = sup.rooms["a"].address.pid
         t_kill = time.monotonic()
@@ -68,7 +69,8 @@ def test_kill9_room_restarts_resumes_its_segment_and_the_other_room_keeps_its_pa
     assert va.frames_between(t_back, t_end) > 5, "room a streams again through the gateway"
     before, during = vb.intervals(t_base, t_kill), vb.intervals(t_kill, t_end)
     print(f"room b frame interval p99: before {p99(before) * 1000:.1f} ms, during a's "
-          f"restart {p99(during) * 1000:.1f} ms; a back in {took:.1f} s")
+          f"restart {p99(during) * 1000:.1f} ms; a back in {took:.1f} s; spikes "
+          f"{spikes(vb, t_base, t_end, 0.1, t_kill)}")
     assert vb.frames_between(t_kill, t_end) >= 0.8 * 15 * (t_end - t_kill)
     assert p99(during) <= max(1.5 * p99(before), p99(before) + 0.035)
     assert sup.rooms["b"].restarts == 0
@@ -90,7 +92,7 @@ def test_a_room_that_stops_producing_frames_is_restarted(fleet):
         except ProcessLookupError:
             pass
     assert 3.0 <= took + 0.1 and time.monotonic() - t0 < 45
-    assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+    assert not Path(f"/proc/{pid}").exists()  # the stopped process was killed and reaped
     status, body = get(fleet, "/rooms/b/health")
     assert status == 200 and json.loads(body)["frames_out"] >= 0
 

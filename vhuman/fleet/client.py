@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
@@ -55,8 +55,7 @@ async def http_get(addr: Address, path: str, *, timeout_s: float = 2.0,
     """
     try:
         return await asyncio.wait_for(_get(addr, path, max_bytes), timeout_s)
-    except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError,
-            asyncio.LimitOverrunError, ValueError) as exc:
+    except (TimeoutError, OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
         raise RoomUnreachable(f"{addr.base}{path}: {type(exc).__name__}: {exc}") from None
 
 
@@ -121,11 +120,11 @@ class ControlClient:
         self._ws: Any = None
         self._n = 0
 
-    async def __aenter__(self) -> ControlClient:
+    async def __aenter__(self) -> Self:
         try:
             self._ws = await connect(f"ws://{self.addr.base}/control", max_size=1 << 20,
                                      open_timeout=self.timeout_s, close_timeout=1)
-        except (OSError, asyncio.TimeoutError, WebSocketException) as exc:
+        except (TimeoutError, OSError, WebSocketException) as exc:
             raise RoomUnreachable(f"{self.addr.base}/control: {type(exc).__name__}: {exc}"
                                   ) from None
         await self.call({"op": "auth", "token": self.token})
@@ -141,7 +140,7 @@ class ControlClient:
         mid = f"fleet{self._n}"
         try:
             return await asyncio.wait_for(self._call(mid, op), self.timeout_s)
-        except (OSError, asyncio.TimeoutError, WebSocketException, ValueError) as exc:
+        except (TimeoutError, OSError, WebSocketException, ValueError) as exc:
             raise RoomUnreachable(f"{self.addr.base}/control {op.get('op')}: "
                                   f"{type(exc).__name__}: {exc}") from None
 
@@ -185,5 +184,5 @@ async def grab_frame(addr: Address, *, timeout_s: float = 3.0, max_packets: int 
 
     try:
         return await asyncio.wait_for(run(), timeout_s)
-    except (OSError, asyncio.TimeoutError, WebSocketException, ProtocolError) as exc:
+    except (TimeoutError, OSError, WebSocketException, ProtocolError) as exc:
         raise RoomUnreachable(f"{addr.base}/media: {type(exc).__name__}: {exc}") from None

@@ -263,7 +263,7 @@ class Gateway:
                                max_queue=4 if media else 16, open_timeout=5,
                                close_timeout=2) as up:
                 await self._pump_both(ws, up, rid)
-        except (OSError, asyncio.TimeoutError, WebSocketException) as exc:
+        except (TimeoutError, OSError, WebSocketException) as exc:
             log.debug("proxy to room %s%s ended: %s", rid, sub, exc)
         finally:
             if media:

@@ -11,6 +11,7 @@ purpose: the one-machine supervisor runs it in a thread, a Ray actor calls it di
 from __future__ import annotations
 
 import collections
+import functools
 import os
 import re
 import signal
@@ -72,6 +73,9 @@ def room_env(token: str, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The room's environment: ours, the control token, and one render thread for numpy."""
     env = dict(os.environ)
     env["VHUMAN_TOKEN"] = token
+    # the room runs the same vhuman as its parent (a checkout, not some other install)
+    here = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
     # N rooms on N cores: BLAS thread pools in every room would oversubscribe the machine.
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(var, "1")
@@ -101,6 +105,9 @@ class RoomProcess:
         self.address: Address | None = None
         self.tail: collections.deque[str] = collections.deque(maxlen=20)
         self.starts = 0
+        # A (re)starting room imports and builds for seconds at full CPU; at a low priority
+        # it takes spare time only, so the rooms already streaming keep their pace.
+        self.start_nice = START_NICE > 0 and can_renice()
 
     def start(self, timeout_s: float = 60.0, extra_args: tuple[str, ...] = ()) -> Address:
         """Start the process and wait until it serves; returns its address.
@@ -119,7 +126,10 @@ class RoomProcess:
             self.proc = subprocess.Popen(
                 [*room_argv(self.room, bind=self.bind), *extra_args],
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
-                env=room_env(self.token), start_new_session=True)
+                env=room_env(self.token, {START_NICE_ENV: str(START_NICE)}
+                             if self.start_nice else None),
+                start_new_session=True)  # no preexec_fn: Python can then vfork, and a big
+            # parent (the gateway's process) is not stalled copying its page tables
         finally:
             if err is not subprocess.DEVNULL:
                 err.close()
@@ -152,6 +162,8 @@ class RoomProcess:
             code = proc.wait(timeout=5)
             raise RoomStartError(f"room {self.room.id} exited with code {code} while "
                                  f"starting; see its log {self.log_path}")
+        if self.start_nice:
+            renice(proc.pid, os.getpriority(os.PRIO_PROCESS, 0))
         host = self.bind if self.bind not in ("0.0.0.0", "::") else found[0].host
         self.address = Address(host, found[0].port, proc.pid, self.node)
         return self.address
@@ -203,6 +215,37 @@ class RoomProcess:
         if not self.running:
             return None
         return rss_of(self.proc.pid)
+
+
+START_NICE = 10
+START_NICE_ENV = "VHUMAN_START_NICE"  # read by vhuman.fleet.roomproc before its imports
+
+
+@functools.cache
+def can_renice() -> bool:
+    """Whether this process may lower a nice value again (root, or RLIMIT_NICE allows)."""
+    if os.geteuid() == 0:
+        return True
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NICE)
+    except (ImportError, AttributeError, OSError):
+        return False
+    return soft == resource.RLIM_INFINITY or 20 - soft <= os.getpriority(os.PRIO_PROCESS, 0)
+
+
+def renice(pid: int, nice: int) -> None:
+    """Set the nice value of every thread of ``pid`` (Linux nice values are per thread)."""
+    try:
+        tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        tids = [pid]
+    for tid in tids:
+        try:
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
+        except OSError:
+            pass  # the thread ended, or we may not: it stays at the start priority
 
 
 def rss_of(pid: int) -> int | None:

@@ -132,7 +132,7 @@ class RayBackend:
         except RayActorError as exc:
             raise RoomStartError(f"room {room.id}: its actor died while starting: "
                                  f"{str(exc).splitlines()[0][:200]}") from None
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise RoomStartError(f"room {room.id}: not placed and started within "
                                  f"{timeout_s + 60:g} s (are the resources it asks for "
                                  "free on the cluster?)") from None
@@ -144,25 +144,25 @@ class RayBackend:
             return await self._call(self.actor(room).exit_code.remote(), 5.0)
         except RayActorError:
             return LOST
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return None  # busy or being placed again: the health check decides
 
     async def kill(self, room: RoomSpec) -> None:
         try:
             await self._call(self.actor(room).kill.remote())
-        except (RayActorError, asyncio.TimeoutError):
+        except (TimeoutError, RayActorError):
             pass
 
     async def stop(self, room: RoomSpec, timeout_s: float) -> None:
         try:
             await self._call(self.actor(room).stop.remote(timeout_s), timeout_s + 5)
-        except (RayActorError, asyncio.TimeoutError):
+        except (TimeoutError, RayActorError):
             pass
 
     async def rss_bytes(self, room: RoomSpec) -> int | None:
         try:
             return await self._call(self.actor(room).rss_bytes.remote(), 2.0)
-        except (RayActorError, asyncio.TimeoutError):
+        except (TimeoutError, RayActorError):
             return None
 
     async def worker_pid(self, room: RoomSpec) -> int:

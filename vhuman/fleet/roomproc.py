@@ -6,6 +6,10 @@ so a lost supervisor never leaves an orphan holding a port and a CPU. A watcher 
 notices the new parent within half a second. (Linux's parent-death signal is not used: it
 fires when the *thread* that started the child ends, and Ray actors start rooms from pool
 threads.)
+
+It also starts at the low CPU priority the supervisor asks for in ``VHUMAN_START_NICE``
+(imports and the avatar build take seconds of CPU); the supervisor lifts it once the room
+serves, so a restart takes spare CPU and the rooms already streaming keep their pace.
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     parent = os.getppid()
     if parent == 1:
         return 1  # the parent is already gone
+    nice = os.environ.pop("VHUMAN_START_NICE", "")
+    if nice.isdigit():
+        os.nice(min(19, int(nice)))  # start at a low priority; the supervisor lifts it
     threading.Thread(target=_watch_parent, args=(parent,), name="parent-watch",
                      daemon=True).start()
     from vhuman.cli import run_main

@@ -290,7 +290,7 @@ class Supervisor:
         try:
             await asyncio.wait_for(room.stop_event.wait(), wait)
             return False
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return True
 
     async def _resume(self, room: RoomState, segment: str) -> None:
@@ -312,7 +312,7 @@ class Supervisor:
             try:
                 await asyncio.wait_for(room.stop_event.wait(), poll)
                 return "stop", {}
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             code = await self.backend.exit_code(room.spec)
             if code is not None:

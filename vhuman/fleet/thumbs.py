@@ -84,5 +84,5 @@ class Thumbnailer:
                 self.images[rid] = await asyncio.to_thread(to_thumbnail, codec, pkt)
             except (RoomUnreachable, ValueError, OSError) as exc:
                 log.debug("no thumbnail for %s: %s", rid, exc)
-            except Exception:  # noqa: BLE001 - a decoder bug must not end the refresh loop
+            except Exception:
                 log.exception("thumbnail of %s failed", rid)
