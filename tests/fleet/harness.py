@@ -21,10 +21,11 @@ SHOW = Path(__file__).resolve().parent / "segments.yaml"
 
 
 def tiny_fleet(tmp_path: Path, rooms: tuple[str, ...] = ("a", "b"), *, hang_s: float = 4.0,
-               extra: str = "") -> FleetSpec:
+               extra: str = "", max_viewers: int = 64) -> FleetSpec:
     """Rooms at 160x120@15 with the procedural avatar and the four-segment test show."""
     lines = [f"  - id: {r}\n    show: {SHOW}\n{extra}" for r in rooms]
-    text = (f"name: test\ngateway: {{port: 0, thumbnails_s: 1}}\n"
+    text = (f"name: test\ngateway: {{port: 0, thumbnails_s: 1, "
+            f"max_viewers_per_room: {max_viewers}}}\n"
             f"supervise: {{hang_s: {hang_s}, backoff_s: 0.5, backoff_max_s: 2, poll_s: 0.5,"
             f" drain_s: 10}}\nlog_dir: {tmp_path / 'logs'}\n"
             "defaults: {avatar: procedural, size: 160x120, fps: 15, codec: jpeg}\n"

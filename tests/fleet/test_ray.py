@@ -51,6 +51,9 @@ def test_rooms_are_actors_and_a_lost_worker_comes_back_at_its_segment(fleet):
     # each room process is a child of its own actor's worker
     stat = Path(f"/proc/{sup.rooms['a'].address.pid}/stat").read_text()
     assert int(stat.rsplit(")", 1)[1].split()[1]) == worker_a
+    # rooms stream at the driver's priority, not at the Ray worker's nice 15
+    assert os.getpriority(os.PRIO_PROCESS, sup.rooms["b"].address.pid) == os.getpriority(
+        os.PRIO_PROCESS, 0)
     va, vb = Viewer(fleet.base, "a"), Viewer(fleet.base, "b")
     fleet.spawn(va.run()), fleet.spawn(vb.run())
     try:
@@ -77,6 +80,9 @@ def test_rooms_are_actors_and_a_lost_worker_comes_back_at_its_segment(fleet):
     assert took < 45 and resumed == segment, (took, segment, resumed)
     assert va.frames_between(t_back, t_end) > 5
     before, during = vb.intervals(t_base, t_kill), vb.intervals(t_kill, t_end)
+    from vhuman.fleet.process import pss_of, rss_of
+    print(f"ray: actor worker RSS {rss_of(new_worker) / 2**20:.0f} MB, PSS "
+          f"{pss_of(new_worker) / 2**20:.0f} MB")
     print(f"ray: room b frame interval p99 before {p99(before) * 1000:.1f} ms, during a's "
           f"restart {p99(during) * 1000:.1f} ms; a back in {took:.1f} s; spikes "
           f"{spikes(vb, t_base, t_end, 0.1, t_kill)}")

@@ -105,3 +105,15 @@ def test_fleet_check_command(tmp_path, capsys):
     assert f"{bad}:1: rooms must be a non-empty list" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="not found"):
         load_fleet(tmp_path / "missing.yaml")
+
+
+def test_ray_mode_without_ray_says_how_to_install(monkeypatch):
+    import importlib
+    import sys
+
+    from vhuman.core.errors import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
+    monkeypatch.delitem(sys.modules, "vhuman.fleet.raybackend", raising=False)
+    with pytest.raises(MissingDependencyError, match=r"pip install 'vhuman\[fleet\]'"):
+        importlib.import_module("vhuman.fleet.raybackend")

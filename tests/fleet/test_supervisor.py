@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
-    ft = FleetThread(tiny_fleet(tmp_path_factory.mktemp("fleet"), hang_s=3.0))
+    ft = FleetThread(tiny_fleet(tmp_path_factory.mktemp("fleet"), hang_s=3.0, max_viewers=2))
     try:
         ft.call(ft.sup.wait_running(90))
         yield ft
@@ -118,6 +118,22 @@ def test_gateway_pages_health_metrics_and_events(fleet):
     assert 'vhuman_room_events_total{event="hung",room="b"} 1.0' in metrics
     evs = json.loads(get(fleet, "/events?room=a")[1])["events"]
     assert [e["event"] for e in evs][:2] == ["starting", "started"]
+
+
+def test_gateway_bounds_viewers_per_room(fleet):
+    viewers = [Viewer(fleet.base, "b") for _ in range(3)]
+    futs = [fleet.spawn(v.run()) for v in viewers]
+    try:
+        wait_until(lambda: sum(v.connects for v in viewers) == 2
+                   and sum(v.refused for v in viewers) >= 1, 15, "two in, the third refused")
+        time.sleep(0.5)
+        assert sum(v.connects for v in viewers) == 2
+        assert all(len(v.arrivals) > 0 for v in viewers if v.connects)
+    finally:
+        for v in viewers:
+            v.stopped = True
+    for f in futs:
+        f.result(10)
 
 
 def test_drain_refuses_new_viewers_and_stops_the_room(fleet):

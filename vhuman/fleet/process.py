@@ -95,7 +95,8 @@ class RoomProcess:
     """
 
     def __init__(self, room: RoomSpec, token: str, *, bind: str = "127.0.0.1",
-                 log_path: Path | None = None, node: str = "") -> None:
+                 log_path: Path | None = None, node: str = "", nice: int | None = None
+                 ) -> None:
         self.room = room
         self.token = token
         self.bind = bind
@@ -107,7 +108,10 @@ class RoomProcess:
         self.starts = 0
         # A (re)starting room imports and builds for seconds at full CPU; at a low priority
         # it takes spare time only, so the rooms already streaming keep their pace.
-        self.start_nice = START_NICE > 0 and can_renice()
+        # The priority the room streams at: the supervisor's (a Ray worker runs at nice 15,
+        # Ray's default; a room left there would lose every contest for a core).
+        self.nice = os.getpriority(os.PRIO_PROCESS, 0) if nice is None else nice
+        self.start_nice = START_NICE > 0 and can_renice(self.nice)
 
     def start(self, timeout_s: float = 60.0, extra_args: tuple[str, ...] = ()) -> Address:
         """Start the process and wait until it serves; returns its address.
@@ -162,11 +166,14 @@ class RoomProcess:
             code = proc.wait(timeout=5)
             raise RoomStartError(f"room {self.room.id} exited with code {code} while "
                                  f"starting; see its log {self.log_path}")
-        if self.start_nice:
-            renice(proc.pid, os.getpriority(os.PRIO_PROCESS, 0))
         host = self.bind if self.bind not in ("0.0.0.0", "::") else found[0].host
         self.address = Address(host, found[0].port, proc.pid, self.node)
         return self.address
+
+    def settle(self) -> None:
+        """Lift the start priority: the room is up (and resumed) and streams from now on."""
+        if self.start_nice and self.running:
+            renice(self.proc.pid, self.nice)
 
     def exit_code(self) -> int | None:
         """None while running (or never started); else the exit code (-N: signal N)."""
@@ -222,8 +229,9 @@ START_NICE_ENV = "VHUMAN_START_NICE"  # read by vhuman.fleet.roomproc before its
 
 
 @functools.cache
-def can_renice() -> bool:
-    """Whether this process may lower a nice value again (root, or RLIMIT_NICE allows)."""
+def can_renice(target: int) -> bool:
+    """Whether this process may set a nice value as low as ``target`` (root, CAP_SYS_NICE
+    as root, or an RLIMIT_NICE that allows it)."""
     if os.geteuid() == 0:
         return True
     try:
@@ -232,7 +240,7 @@ def can_renice() -> bool:
         soft, _ = resource.getrlimit(resource.RLIMIT_NICE)
     except (ImportError, AttributeError, OSError):
         return False
-    return soft == resource.RLIM_INFINITY or 20 - soft <= os.getpriority(os.PRIO_PROCESS, 0)
+    return soft == resource.RLIM_INFINITY or 20 - soft <= target
 
 
 def renice(pid: int, nice: int) -> None:
@@ -254,6 +262,19 @@ def rss_of(pid: int) -> int | None:
         with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as f:
             for line in f:
                 if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def pss_of(pid: int) -> int | None:
+    """Proportional set size of ``pid`` in bytes: shared pages (LLVM, numpy ...) divided
+    among the processes mapping them, so N rooms' PSS add up to what they really use."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("Pss:"):
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         return None

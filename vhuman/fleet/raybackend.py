@@ -39,9 +39,10 @@ CALL_TIMEOUT_S = 10.0
 class RoomActor:
     """Holds one room process on whatever node Ray placed the actor on."""
 
-    def __init__(self, room: RoomSpec, log_dir: str | None) -> None:
+    def __init__(self, room: RoomSpec, log_dir: str | None, nice: int = 0) -> None:
         self.room = room
         self.log_dir = log_dir
+        self.nice = nice  # the room's priority: the driver's, not this worker's (15)
         self.proc: RoomProcess | None = None
 
     def start(self, token: str, extra_args: tuple[str, ...], timeout_s: float) -> Address:
@@ -50,13 +51,18 @@ class RoomActor:
             ctx = ray.get_runtime_context()
             log_path = Path(self.log_dir) / f"{self.room.id}.log" if self.log_dir else None
             self.proc = RoomProcess(self.room, token, bind=ray.util.get_node_ip_address(),
-                                    log_path=log_path, node=ctx.get_node_id()[:12])
+                                    log_path=log_path, node=ctx.get_node_id()[:12],
+                                    nice=self.nice)
         return self.proc.start(timeout_s, extra_args)
 
     def exit_code(self) -> int | None:
         if self.proc is None:
             return NOT_STARTED
         return self.proc.exit_code()
+
+    def settle(self) -> None:
+        if self.proc is not None:
+            self.proc.settle()
 
     def kill(self) -> None:
         if self.proc is not None:
@@ -84,6 +90,9 @@ def actor_options(room: RoomSpec, fleet_name: str) -> dict[str, Any]:
         "name": f"vhuman-{fleet_name}-{room.id}"[:120],
         "max_restarts": -1,  # a lost worker or node: Ray places the actor again
         "max_concurrency": 4,  # exit_code/kill must not wait behind a slow start
+        # one room per node before two on any: a node's loss takes as few rooms as can be,
+        # and rooms do not fight over one node's cores while others idle
+        "scheduling_strategy": "SPREAD",
         "num_cpus": res.cpus,
     }
     if res.gpu:
@@ -116,7 +125,8 @@ class RayBackend:
         if a is None:
             log_dir = str(self.fleet.log_dir) if self.fleet.log_dir else None
             a = self.actors[room.id] = self._cls.options(
-                **actor_options(room, self.fleet.name)).remote(room, log_dir)
+                **actor_options(room, self.fleet.name)).remote(
+                    room, log_dir, os.getpriority(os.PRIO_PROCESS, 0))
         return a
 
     async def _call(self, ref: Any, timeout_s: float = CALL_TIMEOUT_S) -> Any:
@@ -146,6 +156,12 @@ class RayBackend:
             return LOST
         except TimeoutError:
             return None  # busy or being placed again: the health check decides
+
+    async def settle(self, room: RoomSpec) -> None:
+        try:
+            await self._call(self.actor(room).settle.remote())
+        except (TimeoutError, RayActorError):
+            pass
 
     async def kill(self, room: RoomSpec) -> None:
         try:

@@ -28,7 +28,7 @@ from vhuman.core.errors import ConfigError
 from vhuman.fleet.client import ControlClient, RoomUnreachable, health
 from vhuman.fleet.events import EventLog
 from vhuman.fleet.process import Address, RoomProcess, RoomStartError
-from vhuman.fleet.resume import cli_has_start_segment, resume_args, seek_segment
+from vhuman.fleet.resume import resume_args, seek_segment
 from vhuman.fleet.spec import FleetSpec, RoomSpec
 
 #: Room states, as the fleet page and /health show them.
@@ -44,6 +44,9 @@ class RoomBackend(Protocol):
 
     async def exit_code(self, room: RoomSpec) -> int | None:
         """None while the process runs; else its exit code (or a negative "lost" code)."""
+
+    async def settle(self, room: RoomSpec) -> None:
+        """The room is up and resumed: let it run at normal priority."""
 
     async def kill(self, room: RoomSpec) -> None:
         """Kill the room's process at once."""
@@ -82,6 +85,11 @@ class LocalBackend:
     async def exit_code(self, room: RoomSpec) -> int | None:
         p = self.procs.get(room.id)
         return None if p is None else p.exit_code()
+
+    async def settle(self, room: RoomSpec) -> None:
+        p = self.procs.get(room.id)
+        if p is not None:
+            p.settle()
 
     async def kill(self, room: RoomSpec) -> None:
         p = self.procs.get(room.id)
@@ -258,10 +266,13 @@ class Supervisor:
                       "node": room.address.node}
             self.events.record(rid, "restarted" if room.restarts else "started", **detail)
             seek = None
-            if room.segment and not cli_has_start_segment():
+            if room.segment:
+                # with --start-segment the room is there already and this only confirms it;
+                # without, it walks the show forward over /control
                 seek = asyncio.create_task(self._resume(room, room.segment))
             else:
                 room.state = "running"
+                await self.backend.settle(room.spec)
             why, detail = await self._monitor(room)
             if seek is not None:
                 seek.cancel()
@@ -304,6 +315,7 @@ class Supervisor:
             self.events.record(room.spec.id, "resumed", segment=status.get("segment"),
                                step=status.get("step"))
         room.state = "running"
+        await self.backend.settle(room.spec)
 
     async def _monitor(self, room: RoomState) -> tuple[str, dict[str, Any]]:
         """Poll until the room crashes, hangs or is told to stop; say which."""
