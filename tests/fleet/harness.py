@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import threading
 import time
 from collections.abc import Coroutine
@@ -21,16 +22,19 @@ SHOW = Path(__file__).resolve().parent / "segments.yaml"
 
 
 def tiny_fleet(tmp_path: Path, rooms: tuple[str, ...] = ("a", "b"), *, hang_s: float = 4.0,
-               extra: str = "", max_viewers: int = 64) -> FleetSpec:
+               extra: str = "", max_viewers: int = 64, token_env: str | None = None
+               ) -> FleetSpec:
     """Rooms at 160x120@15 with the procedural avatar and the four-segment test show."""
     lines = [f"  - id: {r}\n    show: {SHOW}\n{extra}" for r in rooms]
-    text = (f"name: test\ngateway: {{port: 0, thumbnails_s: 1, "
+    token = f"token: env:{token_env}\n" if token_env else ""
+    text = (f"name: test\n{token}gateway: {{port: 0, thumbnails_s: 1, "
             f"max_viewers_per_room: {max_viewers}}}\n"
             f"supervise: {{hang_s: {hang_s}, backoff_s: 0.5, backoff_max_s: 2, poll_s: 0.5,"
             f" drain_s: 10}}\nlog_dir: {tmp_path / 'logs'}\n"
             "defaults: {avatar: procedural, size: 160x120, fps: 15, codec: jpeg}\n"
             "rooms:\n" + "".join(lines))
-    return load_fleet_text(text, tmp_path / "fleet.yaml", env={})
+    env = {token_env: os.environ[token_env]} if token_env else {}
+    return load_fleet_text(text, tmp_path / "fleet.yaml", env=env)
 
 
 class FleetThread:

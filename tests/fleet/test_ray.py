@@ -61,7 +61,7 @@ def test_rooms_are_actors_and_a_lost_worker_comes_back_at_its_segment(fleet):
                    "frames from both actors' rooms through the gateway")
         wait_until(lambda: sup.rooms["a"].segment in ("two", "three"), 30, "segment two")
         t_base = time.monotonic()
-        time.sleep(6)  # a baseline about as long as the restart window
+        time.sleep(5)  # a baseline about as long as the restart window
         segment = sup.rooms["a"].segment
         old_room_pid = sup.rooms["a"].address.pid
         t_kill = time.monotonic()

@@ -15,16 +15,20 @@ import pytest
 from tests.fleet.harness import FleetThread, Viewer, p99, spikes, tiny_fleet, wait_until
 
 pytestmark = pytest.mark.slow
+FLEET_TOKEN = "fleet-test-token-0123456789"
 
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
-    ft = FleetThread(tiny_fleet(tmp_path_factory.mktemp("fleet"), hang_s=3.0, max_viewers=2))
+    os.environ["VHUMAN_TEST_FLEET_TOKEN"] = FLEET_TOKEN
+    ft = FleetThread(tiny_fleet(tmp_path_factory.mktemp("fleet"), hang_s=3.0, max_viewers=2,
+                                token_env="VHUMAN_TEST_FLEET_TOKEN"))
     try:
         ft.call(ft.sup.wait_running(90))
         yield ft
     finally:
         ft.close()
+        os.environ.pop("VHUMAN_TEST_FLEET_TOKEN", None)
 
 
 def get(ft: FleetThread, path: str) -> tuple[int, bytes]:
@@ -49,7 +53,7 @@ def test_kill9_room_restarts_resumes_its_segment_and_the_other_room_keeps_its_pa
         # let room a reach a segment past the first, so a resume is visible
         wait_until(lambda: sup.rooms["a"].segment in ("two", "three"), 30, "segment two")
         t_base = time.monotonic()
-        time.sleep(6)  # a baseline about as long as the restart window
+        time.sleep(5)  # a baseline about as long as the restart window
         segment = sup.rooms["a"].segment
         old_pid = sup.rooms["a"].address.pid
         t_kill = time.monotonic()
@@ -134,6 +138,31 @@ def test_gateway_bounds_viewers_per_room(fleet):
             v.stopped = True
     for f in futs:
         f.result(10)
+
+
+def test_fleet_control_needs_the_token_and_restarts_a_room(fleet):
+    import asyncio
+
+    from websockets.asyncio.client import connect
+
+    async def session() -> list[dict]:
+        async with connect(f"ws://{fleet.base}/fleet/control") as ws:
+            out = []
+            for msg in ({"id": 1, "op": "status", "token": "wrong"},
+                        {"id": 2, "op": "status", "token": FLEET_TOKEN},
+                        {"id": 3, "op": "restart", "room": "b"},
+                        {"id": 4, "op": "restart", "room": "nope"}):
+                await ws.send(json.dumps(msg))
+                out.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
+            return out
+
+    restarts = fleet.sup.rooms["b"].restarts
+    wrong, status, restart, unknown = fleet.call(session())
+    assert wrong == {"id": 1, "ok": False, "error": "auth_failed"}
+    assert status["ok"] and {r["id"] for r in status["rooms"]} == {"a", "b"}
+    assert restart["ok"] and not unknown["ok"]
+    wait_until(lambda: fleet.sup.rooms["b"].restarts == restarts + 1
+               and fleet.sup.rooms["b"].state == "running", 40, "room b restarted")
 
 
 def test_drain_refuses_new_viewers_and_stops_the_room(fleet):
