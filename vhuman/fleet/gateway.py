@@ -253,10 +253,13 @@ class Gateway:
 
     async def _proxy_ws(self, ws: ServerConnection, room: RoomState, sub: str) -> None:
         rid = room.spec.id
+        addr = room.address
+        if addr is None:  # the room went down between the handshake and now
+            await ws.close(1013, "room restarting; try again")
+            return
         media = sub == "/media"
         if media:
             self.viewers[rid] += 1
-        addr = room.address
         try:
             async with connect(f"ws://{addr.base}{sub}", compression=None,
                                max_size=MAX_MEDIA_MESSAGE if media else MAX_CLIENT_MESSAGE,
@@ -293,7 +296,7 @@ class Gateway:
 
     async def _fleet_control(self, ws: ServerConnection) -> None:
         """Ops: {"op": "auth", "token"}, status, drain {room}, restart {room}."""
-        authed = failures = 0
+        authed, failures = False, 0
         try:
             async for raw in ws:
                 try:
@@ -315,7 +318,7 @@ class Gateway:
                             await ws.close(1008, "too many wrong tokens")
                             return
                         continue
-                    authed = 1
+                    authed = True
                 reply = await self._fleet_op(op, msg)
                 await ws.send(json.dumps({"id": mid, **reply}, default=str))
         except ConnectionClosed:
