@@ -142,10 +142,11 @@ class Live:
         for text in self.args.say:
             self._say_checked(text, "say", "--say")
         # The host greets in both languages on start; a show's own lines follow.
-        if not self.args.say and self.args.frames is None:
+        resuming = getattr(self.args, "start_segment", None)
+        if not self.args.say and self.args.frames is None and not resuming:
             for text in WELCOME:
                 self._say_checked(text, "welcome", "welcome")
-        self.runner = ShowRunner(self.host, self.show)
+        self.runner = ShowRunner(self.host, self.show, start_segment=resuming)
         self._task = asyncio.ensure_future(self.runner.run())
 
     def _say_checked(self, text: str, kind: str, source: str) -> None:

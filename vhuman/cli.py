@@ -32,6 +32,7 @@ SUBCOMMAND_MODULES = (
     "vhuman.drivers.capture.driver",
     "vhuman.avatar.default_host",
     "vhuman.scenes.cli",
+    "vhuman.fleet.cli",
 )
 
 
@@ -141,6 +142,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tts", default="espeak", help="TTS engine (default %(default)s)")
     g.add_argument("--show", metavar="SHOW.yaml", help="run a live-commerce show script")
     g.add_argument("--no-show", action="store_true", help="do not run the default demo show")
+    g.add_argument("--start-segment", metavar="NAME",
+                   help="start the show's first pass at segment NAME (vhuman fleet resumes "
+                        "a restarted room with it)")
     g = p.add_argument_group("push and record (docs/streaming.md)")
     g.add_argument("--push", action="append", default=[], type=_push_url, metavar="URL",
                    help="push H.264+AAC to rtmp://host/app/streamkey or rtmps://..., or "

@@ -152,7 +152,7 @@ class ShowRunner:
     """
 
     def __init__(self, host: ShowHost, show: Show | None = None, *,
-                 epoch_ns: int | None = None) -> None:
+                 epoch_ns: int | None = None, start_segment: str | None = None) -> None:
         self.host = host
         self.clock = host.clock
         self.epoch_ns = (time.time_ns() - self.clock.now_ns()) if epoch_ns is None else epoch_ns
@@ -168,6 +168,7 @@ class ShowRunner:
         self._skip = False
         self._stopped = False
         self._replies: collections.deque[Reply] = collections.deque()
+        self._start_segment = start_segment
         self._script_line_id: str | None = None
         self._urgent_cut = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -420,7 +421,7 @@ class ShowRunner:
                 break
             if sched.repeat_until is not None and self._wall_now() >= sched.repeat_until:
                 break
-            self.pc = 0
+            self.pc = self._take_start_pc()
             counters: dict[int, int] = {}
             spoken_before = self.stats["lines_spoken"]
             while self.pc < len(self._prog):
@@ -451,6 +452,18 @@ class ShowRunner:
                 return
         self.state = "finished"
         self.host.emit("show_finished", title=show.title, loops=self.loop_n)
+
+    def _take_start_pc(self) -> int:
+        """Where this pass starts: a resumed room's segment once, else the top."""
+        name, self._start_segment = self._start_segment, None
+        if name is None:
+            return 0
+        for i, instr in enumerate(self._prog):
+            if isinstance(instr, _Seg) and instr.name == name:
+                return i  # segments are top level: no loop is open here
+        self.host.emit("runner_error", code="no_segment",
+                       message=f"no segment {name!r} in the show; starting at the top")
+        return 0
 
     def _wall_now(self) -> Any:
         import datetime as dt
