@@ -250,3 +250,33 @@ def _qmat(q: np.ndarray) -> np.ndarray:
     return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
                      [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
                      [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)]])
+
+
+def world_rotation(bones: np.ndarray, name: str) -> np.ndarray:
+    """3x3 world rotation of bone ``name`` (T-pose relative) from local ``bones``."""
+    from vhuman.core.humanoid import PARENT
+
+    chain = []
+    bone: str | None = name
+    while bone is not None:
+        chain.append(bone)
+        bone = PARENT[bone]
+    m = np.eye(3)
+    for b in reversed(chain):
+        m = m @ _qmat(np.asarray(bones[BODY_INDEX[b]], np.float64))
+    return m
+
+
+def arm_angles(bones: np.ndarray, side: str) -> tuple[float, float]:
+    """(arm elevation, elbow flexion) in degrees of one side, from local bone rotations.
+
+    Elevation is the upper arm's angle from hanging straight down (0) through horizontal
+    (90) to straight up (180), whichever way it was raised; elbow flexion the angle between
+    upper arm and forearm. Both are what a viewer sees, whatever the twist convention.
+    """
+    x0 = np.array([1.0 if side == "left" else -1.0, 0.0, 0.0])
+    up = world_rotation(bones, f"{side}UpperArm") @ x0
+    lo = world_rotation(bones, f"{side}LowerArm") @ x0
+    elev = math.degrees(math.acos(float(np.clip(-up[1], -1.0, 1.0))))
+    elbow = math.degrees(math.acos(float(np.clip(np.dot(up, lo), -1.0, 1.0))))
+    return elev, elbow
