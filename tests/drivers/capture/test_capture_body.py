@@ -212,3 +212,72 @@ def test_closed_loop_recovers_commanded_arm_angles(body_models):
     assert result["missed"] == 0
     assert result["shoulder"]["pearson_r"] >= 0.9, result["shoulder"]
     assert result["elbow"]["pearson_r"] >= 0.9, result["elbow"]
+
+
+def test_arm_leaving_the_frame_fades_out_without_flailing(body_models, astronaut_rgb):
+    """Her whole left side cut off: those bones keep their last rotation while their weight
+    fades to 0 (the idle layer takes over)."""
+    from vhuman.drivers.capture.bodytrack import BodyTracker
+
+    bt = BodyTracker(body_models, rate_hz=10, hands=False)
+    full = cv2.cvtColor(astronaut_rgb, cv2.COLOR_RGB2BGR)
+    cut = full.copy()
+    cut[:, 250:] = 96  # her left shoulder, arm and hand leave the picture
+    i = BODY_INDEX["leftUpperArm"]
+    for k in range(4):
+        bt.offer(full, k * 100_000_000)
+    bones0, mask0 = bt.sample(300_000_000)
+    assert mask0[i] > 0.5
+    for k in range(4, 12):
+        bt.offer(cut, k * 100_000_000)
+    bones1, mask1 = bt.sample(1_100_000_000)
+    assert mask1[i] == 0.0  # faded out by 400 ms after she was last seen
+    assert float(abs(np.dot(bones0[i], bones1[i]))) > 0.98  # held, not flailing
+
+
+def test_take_carries_bones_and_old_takes_still_load(tmp_path):
+    from vhuman.core.humanoid import N_BODY
+    from vhuman.drivers.replay import ReplayDriver, TakeWriter
+
+    old = tmp_path / "old.jsonl"
+    old.write_text('{"format":"vhuman.take/1","source":"file"}\n'
+                   '{"t_ns":0,"w":' + str([0.1] * 52) + ',"c":1}\n'
+                   '{"t_ns":33333333,"w":' + str([0.2] * 52) + ',"c":1}\n')
+    pose = ReplayDriver(str(old)).sample(0)
+    assert pose is not None and pose.bones is None
+    take = tmp_path / "new.jsonl"
+    w = TakeWriter(take, source_kind="file")
+    q = np.zeros((N_BODY, 4), np.float32)
+    q[:, 0] = 1
+    w.write(0, np.full(52, 0.3, np.float32), np.array([1, 0, 0, 0], np.float32), (0, 0), 1.0)
+    raised = q.copy()
+    raised[BODY_INDEX["leftUpperArm"]] = [0.7071, 0, 0, 0.7071]
+    m = np.zeros(N_BODY, np.float32)
+    m[BODY_INDEX["leftUpperArm"]] = 1.0
+    w.write_body(0, q, m)
+    w.write_body(100_000_000, raised, m)
+    w.close()
+    drv = ReplayDriver(str(take))
+    drv.sample(0)
+    mid = drv.sample(50_000_000)
+    assert mid.bones is not None and mid.bone_mask[BODY_INDEX["leftUpperArm"]] > 0.9
+    z = mid.bones[BODY_INDEX["leftUpperArm"]][3]
+    assert 0.3 < z < 0.45  # halfway between identity and 90° about +Z
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(take.read_text().replace('"m":[', '"m":[9,', 1))
+    from vhuman.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="line 3"):
+        ReplayDriver(str(bad))
+
+
+def test_body_models_missing_names_every_file(tmp_path, monkeypatch):
+    from vhuman.drivers.capture.body_models import BODY_MODELS, ensure_body_models
+    from vhuman.drivers.capture.models import ModelNotFoundError
+
+    monkeypatch.setenv("VHUMAN_MODELS", str(tmp_path / "m"))
+    monkeypatch.setenv("VHUMAN_CACHE", str(tmp_path / "c"))
+    with pytest.raises(ModelNotFoundError) as err:
+        ensure_body_models(download=False)
+    for m in BODY_MODELS:
+        assert m.name in str(err.value) and m.sha256 in str(err.value)
