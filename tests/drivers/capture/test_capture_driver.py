@@ -156,7 +156,7 @@ def test_record_then_replay_reproduces_the_weights(face_gap_face, consent, audit
     assert len(lines) == 1 + 45
     assert len(raw) < 1200 * len(lines)
     header = json.loads(lines[0])
-    assert header["format"] == "vhuman.take/1" and "take.avi" not in lines[0]
+    assert header["format"] == "vhuman.take/2" and "take.avi" not in lines[0]
     for line in lines[1:]:
         assert set(json.loads(line)) <= {"t_ns", "w", "head", "gaze", "c"}
 
