@@ -12,6 +12,7 @@ APT_PACKAGES=(
   fonts-noto-cjk                                # Chinese text in overlays
   chromium                                      # the real browser for the viewer tests
   nginx libnginx-mod-rtmp                       # a real RTMP server for push tests
+  opencv-doc                                    # a real hand photo (handSrc.jpg) for hand tests
 )
 
 missing=()

@@ -281,3 +281,43 @@ def test_body_models_missing_names_every_file(tmp_path, monkeypatch):
         ensure_body_models(download=False)
     for m in BODY_MODELS:
         assert m.name in str(err.value) and m.sha256 in str(err.value)
+
+
+#: A real photograph of an open hand, palm up, fingers to the right: OpenCV's back-projection
+#: tutorial image, shipped by Debian's ``opencv-doc`` package (in scripts/setup.sh).
+HAND_PHOTO = Path("/usr/share/doc/opencv-doc/opencv4/html/handSrc.jpg")
+
+
+@pytest.mark.parametrize("turn", [None, cv2.ROTATE_90_COUNTERCLOCKWISE])
+def test_hand_landmarks_on_a_real_hand_photo(body_models, turn):
+    """Palm detector → rotated ROI → 21 landmarks on opencv-doc's handSrc.jpg: fingertips
+    beyond their knuckles in the fingers' direction, fingers straight. Turned 90°, the ROI
+    turns with the hand and the landmarks turn with it."""
+    from vhuman.drivers.capture.posenet import HandEstimator
+
+    bgr = cv2.imread(str(HAND_PHOTO))
+    assert bgr is not None, f"{HAND_PHOTO} missing: install Debian's opencv-doc (setup.sh)"
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    along = np.array([1.0, 0.0])  # fingers point to the image's right
+    if turn is not None:
+        rgb = np.ascontiguousarray(cv2.rotate(rgb, turn))
+        along = np.array([0.0, -1.0])  # ... and up after a quarter turn to the left
+    hands = HandEstimator(body_models["hand_landmark_full.tflite"],
+                          body_models["palm_detection_full.tflite"])
+    rois = hands.find(rgb)
+    assert len(rois) == 1
+    hand = hands.process(rgb, rois[0])
+    assert hand is not None and hand.score > 0.9
+    pts = hand.image[:, :2]
+    assert np.all((pts >= -20) & (pts <= np.array(rgb.shape[1::-1]) + 20))
+    bends = []
+    for mcp, tip in ((5, 8), (9, 12), (13, 16), (17, 20)):
+        reach = float(np.dot(pts[tip] - pts[mcp], along))
+        assert reach > 100, (mcp, tip, reach)  # ~150-280 px long fingers in this photo
+        seg = [hand.world[b] - hand.world[a] for a, b in ((mcp, mcp + 1), (mcp + 1, mcp + 2),
+                                                          (mcp + 2, mcp + 3))]
+        for u, v in zip(seg, seg[1:]):
+            cosang = np.dot(u, v) / np.linalg.norm(u) / np.linalg.norm(v)
+            bends.append(float(np.degrees(np.arccos(np.clip(cosang, -1, 1)))))
+    # Relaxed, open fingers: a fist bends each of these joints 60-100°.
+    assert np.mean(bends) < 25 and max(bends) < 50, bends
