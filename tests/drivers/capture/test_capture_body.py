@@ -321,3 +321,59 @@ def test_hand_landmarks_on_a_real_hand_photo(body_models, turn):
             bends.append(float(np.degrees(np.arccos(np.clip(cosang, -1, 1)))))
     # Relaxed, open fingers: a fist bends each of these joints 60-100°.
     assert np.mean(bends) < 25 and max(bends) < 50, bends
+
+
+def _arrays_reachable(root, min_size: int) -> list[tuple]:
+    """Every numpy array of at least ``min_size`` elements reachable from ``root``."""
+    import gc
+    import types
+
+    seen, stack, found = set(), [root], []
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or isinstance(obj, (type, types.ModuleType, types.FunctionType)):
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, np.ndarray):
+            if obj.size >= min_size:
+                found.append(obj.shape)
+            continue
+        stack.extend(gc.get_referents(obj))
+    return found
+
+
+def test_threaded_body_capture_keeps_no_frame_and_calibrates_the_rest_torso(
+        body_models, model_path, astronaut_rgb, tmp_path, consent, audit, write_video):
+    """Live (threaded) mode with body on: face and body both update off the tick; after
+    stop no frame-sized array is reachable from the driver; calibration measures the rest
+    torso and the profile keeps it."""
+    from vhuman.core.clock import SystemClock
+    from vhuman.drivers.capture.calibration import CalibrationProfile
+    from vhuman.drivers.capture.driver import CaptureDriver
+
+    frame = _desk_frame([(astronaut_rgb, 1.0, 384)])
+    video = write_video(tmp_path / "desk.avi",
+                        [(np.roll(frame, k - 2, axis=1), 1) for k in range(5)] * 6, fps=15)
+    drv = CaptureDriver(str(video), consent=consent, audit=audit, model=str(model_path),
+                        body=True, hands=False, loop=True)
+
+    clock = SystemClock()
+
+    async def run():
+        await drv.start(DriverContext(clock=clock))
+        try:
+            await asyncio.sleep(1.0)
+            prof = await asyncio.to_thread(drv.calibrate, 1.0,
+                                           save=str(tmp_path / "me.json"))
+            return prof, drv.sample(clock.now_ns())
+        finally:
+            await drv.stop()
+
+    prof, pose = asyncio.run(run())
+    assert drv.body.updates >= 3 and drv.frames_with_face >= 5
+    assert pose is not None and pose.bones is not None
+    assert prof.body_rest is not None
+    again = CalibrationProfile.load(tmp_path / "me.json")
+    assert np.allclose(again.body_rest, prof.body_rest, atol=1e-5)
+    assert _arrays_reachable(drv, 720 * 1280) == []
+    assert _arrays_reachable({"slot": (frame, 0)}, 720 * 1280)  # the walk does see frames
