@@ -23,7 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 #: Waist-up framing like a desk camera, wide enough for raised arms (640x480).
-CAMERA = dict(eye=(0.0, 1.2, 2.6), target=(0.0, 1.2, 0.0), fov_y_deg=34.0)
+CAMERA = {"eye": (0.0, 1.2, 2.6), "target": (0.0, 1.2, 0.0), "fov_y_deg": 34.0}
 
 
 def commanded_poses(n: int, seed: int) -> list[dict[str, float]]:

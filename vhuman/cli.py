@@ -28,7 +28,7 @@ SUBCOMMAND_MODULES = (
     "vhuman.drivers.capture.models",
     "vhuman.safety.audit",
     "vhuman.plugins",
-    "vhuman.drivers.capture.driver",
+    "vhuman.drivers.capture.cli",
     "vhuman.avatar.default_host",
     "vhuman.scenes.cli",
 )

@@ -102,8 +102,8 @@ def _start(video: Path, dirs: dict[str, Path], env: dict[str, str], body: bool =
     log = open(dirs["input"] / "app.log", "w+")
     # Body capture runs through the driver spec (the same CaptureDriver, body=true) and
     # records a take, so the take's bone lines are checked for pixels too.
-    source = (["--driver", f"capture:source={video},consent=Test Operator,body=true,"
-               f"record=take.jsonl"] if body
+    spec = f"capture:source={video},consent=Test Operator,body=true,record=take.jsonl"
+    source = (["--driver", spec] if body
               else ["--camera", str(video), "--consent", "Test Operator"])
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "run_avatar.py"), "--port", "0", "--size", f"{W}x{H}",

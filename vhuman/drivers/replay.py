@@ -244,7 +244,7 @@ class Take:
 
 def _body_line(body: object) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(body, dict):
-        raise ValueError("'body' must be an object")
+        raise TypeError("'body' must be an object")
     q = np.asarray(body.get("q"), np.float32)
     m = np.asarray(body.get("m"), np.float32)
     if q.shape != (N_BODY * 4,) or not np.isfinite(q).all():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import itertools
 from pathlib import Path
 
 import cv2
@@ -316,7 +317,7 @@ def test_hand_landmarks_on_a_real_hand_photo(body_models, turn):
         assert reach > 100, (mcp, tip, reach)  # ~150-280 px long fingers in this photo
         seg = [hand.world[b] - hand.world[a] for a, b in ((mcp, mcp + 1), (mcp + 1, mcp + 2),
                                                           (mcp + 2, mcp + 3))]
-        for u, v in zip(seg, seg[1:]):
+        for u, v in itertools.pairwise(seg):
             cosang = np.dot(u, v) / np.linalg.norm(u) / np.linalg.norm(v)
             bends.append(float(np.degrees(np.arccos(np.clip(cosang, -1, 1)))))
     # Relaxed, open fingers: a fist bends each of these joints 60-100°.

@@ -14,6 +14,7 @@ import pytest
 
 from vhuman.core.arkit import INDEX
 from vhuman.drivers.base import PRIORITY_CAPTURE, DriverContext
+from vhuman.drivers.capture import cli as capture_cli
 from vhuman.drivers.capture import driver as driver_mod
 from vhuman.drivers.capture.driver import FADE_OUT_NS, CaptureDriver
 from vhuman.drivers.replay import ReplayDriver
@@ -381,7 +382,7 @@ def test_cli_calibrate_then_probe(tmp_path, hopper, model_path, capsys, write_vi
 
     video = write_video(tmp_path / "me.avi", [(hopper, 45)], FPS)
     parser = argparse.ArgumentParser()
-    driver_mod.add_subcommand(parser.add_subparsers())
+    capture_cli.add_subcommand(parser.add_subparsers())
     common = ["--source", str(video), "--consent", "CLI Op",
               "--audit-log", str(tmp_path / "a.jsonl")]
     args = parser.parse_args(["capture", "calibrate", *common, "--seconds", "1",

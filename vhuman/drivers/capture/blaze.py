@@ -163,8 +163,11 @@ def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     x1 = np.minimum(box[2], boxes[:, 2])
     y1 = np.minimum(box[3], boxes[:, 3])
     inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    area = lambda b: (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])  # noqa: E731
-    return inter / np.maximum(area(box) + area(boxes) - inter, 1e-9)
+    return inter / np.maximum(_area(box) + _area(boxes) - inter, 1e-9)
+
+
+def _area(b: np.ndarray) -> np.ndarray:
+    return (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
 
 
 def aligned_roi(start: np.ndarray, end: np.ndarray, *, scale: float, shift_y: float = 0.0,

@@ -150,7 +150,7 @@ class BodyTracker:
                 self._slot = None
             try:
                 self.process(frame, t_ns)
-            except Exception as exc:  # the face must go on; the body layer fades out
+            except Exception as exc:  # noqa: BLE001 - the face must go on; the body fades out
                 self.error = f"{type(exc).__name__}: {exc}"
             del frame
 

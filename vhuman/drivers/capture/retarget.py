@@ -215,14 +215,14 @@ class Retargeter:
             out[f"{side}{finger}Distal"] = axis_angle(curl_axis, c2)
         # Thumb: swing each segment from its parent's direction (its rest points forward).
         t0 = _unit(x0 + np.array([0.0, 0.0, 1.0]))
-        prev_dir, prev_world = t0, np.eye(3)
+        prev_world = np.eye(3)
         for joint, (a, b) in zip(("Metacarpal", "Proximal", "Distal"),
                                  ((_THUMB[0], _THUMB[1]), (_THUMB[1], _THUMB[2]),
                                   (_THUMB[2], _THUMB[3])), strict=True):
             d = _unit(local[b] - local[a])
             world = swing(t0, d)
             out[f"{side}Thumb{joint}"] = prev_world.T @ world
-            prev_world, prev_dir = world, d
+            prev_world = world
         return out
 
 
