@@ -7,7 +7,9 @@ Each pose raises both arms sideways (abduction 10..100°) with the elbow bending
 picture plane (0..110°, upper arm turned out 90° so the forearm rises rather than pointing
 at the camera). Commanded and recovered values are compared as a viewer sees them: the
 upper arm's elevation from hanging and the elbow's flexion (``retarget.arm_angles``).
-Prints JSON with Pearson r and the mean absolute error per angle.
+Prints JSON with Pearson r and the mean absolute error per angle, for the retargeting as
+shipped (x, y from the image landmarks, depth from the world landmarks) and, as an A/B in
+the same run, from the world landmarks alone.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ def commanded_poses(n: int, seed: int) -> list[dict[str, float]]:
     return out
 
 
-def run(poses: list[dict[str, float]], size: tuple[int, int] = (640, 480)) -> dict:
+def run(poses: list[dict[str, float]], size: tuple[int, int] = (640, 480),
+        image_xy: bool = True) -> dict:
     """Render, capture and compare; returns the per-angle statistics and the pairs."""
     from vhuman.avatar.resolve import resolve_avatar
     from vhuman.core.frames import AvatarState
@@ -54,7 +57,7 @@ def run(poses: list[dict[str, float]], size: tuple[int, int] = (640, 480)) -> di
 
     models = ensure_body_models(download=False)
     est = PoseEstimator(models["pose_detection.tflite"], models["pose_landmark_full.tflite"])
-    retarget = Retargeter()
+    retarget = Retargeter(image_xy=image_xy)
     pairs: dict[str, list[tuple[float, float]]] = {"shoulder": [], "elbow": []}
     missed = 0
     t0 = time.perf_counter()
@@ -75,7 +78,8 @@ def run(poses: list[dict[str, float]], size: tuple[int, int] = (640, 480)) -> di
                 (ce, cf), (ge, gf) = arm_angles(cmd, side), arm_angles(got, side)
                 pairs["shoulder"].append((ce, ge))
                 pairs["elbow"].append((cf, gf))
-    result: dict = {"benchmark": "closed_loop_body", "poses": len(poses), "missed": missed,
+    result: dict = {"benchmark": "closed_loop_body", "image_xy": image_xy,
+                    "poses": len(poses), "missed": missed,
                     "seconds": round(time.perf_counter() - t0, 1)}
     for name, pr in pairs.items():
         a = np.array(pr)
@@ -94,7 +98,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--json", help="also write the result here")
     args = ap.parse_args(argv)
-    result = run(commanded_poses(args.poses, args.seed))
+    poses = commanded_poses(args.poses, args.seed)
+    result = run(poses)
+    # A/B in the same run: depth and x, y all from the world landmarks (the network's 3D).
+    world = run(poses, image_xy=False)
+    result["world_landmarks_only"] = {k: {"pearson_r": world[k]["pearson_r"],
+                                          "mean_abs_err_deg": world[k]["mean_abs_err_deg"]}
+                                      for k in ("shoulder", "elbow")}
     text = json.dumps(result, indent=1)
     print(text)
     if args.json:

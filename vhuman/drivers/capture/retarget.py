@@ -94,15 +94,38 @@ class Retargeter:
     Args:
         mirror: the frames are mirror images (selfie view).
         rest: 3x3 rotation of the operator's rest torso (calibration), or None.
+        image_xy: take x, y from the image landmarks (see :meth:`points`).
     """
 
-    def __init__(self, mirror: bool = False, rest: np.ndarray | None = None) -> None:
+    def __init__(self, mirror: bool = False, rest: np.ndarray | None = None,
+                 image_xy: bool = True) -> None:
         self.mirror = mirror
+        self.image_xy = image_xy
         self.rest = np.eye(3) if rest is None else np.asarray(rest, np.float64)
+
+    def points(self, pose: PoseResult) -> np.ndarray:
+        """Body points in metres, MediaPipe axes: the picture's x, y with the world z.
+
+        The world landmarks' depth is the network's guess; their x and y are too, but the
+        image landmarks measure x and y directly. So x, y come from the image (scaled to
+        metres by the shoulder width both agree on) and only z from the world landmarks.
+        """
+        if not self.image_xy:
+            return pose.world
+        img = pose.image[:, :2].astype(np.float64)
+        world = pose.world.astype(np.float64)
+        span_img = float(np.hypot(*(img[11] - img[12])))
+        span_world = float(np.hypot(*(world[11, :2] - world[12, :2])))
+        if span_img < 1e-6 or span_world < 1e-6:
+            return pose.world
+        out = world.copy()
+        out[:, :2] = (img - img[[11, 12]].mean(0)) * (span_world / span_img) \
+            + world[[11, 12], :2].mean(0)
+        return out
 
     def torso_rotation(self, pose: PoseResult) -> np.ndarray:
         """Torso rotation (avatar axes, before calibration) from shoulders (and hips)."""
-        p = to_avatar(pose.world, self.mirror)
+        p = to_avatar(self.points(pose), self.mirror)
         left, right = _SIDES["left"][0], _SIDES["right"][0]
         if self.mirror:
             left, right = right, left
@@ -121,7 +144,7 @@ class Retargeter:
         """
         mats = np.tile(np.eye(3), (N_BODY, 1, 1))
         conf = np.zeros(N_BODY, np.float64)
-        p = to_avatar(pose.world, self.mirror) @ self.rest  # rest⁻¹ · v for every row
+        p = to_avatar(self.points(pose), self.mirror) @ self.rest  # rest⁻¹ · v per row
         vis = pose.visibility * _in_frame(pose)
         sides = {"left": "left", "right": "right"}
         if self.mirror:  # the image's "left" person side is the avatar's right
