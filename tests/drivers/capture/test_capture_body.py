@@ -378,3 +378,19 @@ def test_threaded_body_capture_keeps_no_frame_and_calibrates_the_rest_torso(
     assert np.allclose(again.body_rest, prof.body_rest, atol=1e-5)
     assert _arrays_reachable(drv, 720 * 1280) == []
     assert _arrays_reachable({"slot": (frame, 0)}, 720 * 1280)  # the walk does see frames
+
+
+def test_slow_body_updates_do_not_flicker(body_models, astronaut_rgb):
+    """When the CPU only allows 3 updates/s instead of 12, the arms stay fully weighted
+    between updates (the hold follows the achieved spacing), and still fade after a loss."""
+    from vhuman.drivers.capture.bodytrack import BodyTracker
+
+    bt = BodyTracker(body_models, rate_hz=12, hands=False)
+    bgr = cv2.cvtColor(astronaut_rgb, cv2.COLOR_RGB2BGR)
+    i = BODY_INDEX["leftUpperArm"]
+    for k in range(6):
+        bt.offer(bgr, k * 330_000_000)
+    between = [bt.sample(5 * 330_000_000 + d)[1][i] for d in range(0, 330_000_000, 30_000_000)]
+    assert min(between) > 0.5, between
+    gone = bt.sample(5 * 330_000_000 + 2_000_000_000)[1][i]
+    assert gone == 0.0

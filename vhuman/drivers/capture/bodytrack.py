@@ -18,6 +18,7 @@ over :data:`FADE_IN_NS` when seen again.
 from __future__ import annotations
 
 import collections
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -46,6 +47,10 @@ MS = 1_000_000
 MIN_CONF = 0.3
 FADE_IN_NS = 200 * MS
 MAX_PREDICT_NS = 80 * MS
+#: Scheduling niceness of the body worker thread (Linux: per-thread).
+BODY_NICE = 10
+#: A missing bone is never held longer than this, however slow the updates.
+MAX_HOLD_NS = 1_000 * MS
 #: The face crop follows a head box at most this old.
 HEAD_BOX_MAX_AGE_NS = 500 * MS
 
@@ -61,6 +66,7 @@ class BodyTrack:
     conf: np.ndarray  # float32[N_BODY], confidence when last seen
     last_seen: np.ndarray  # int64[N_BODY], stream time each bone was last measured
     found: np.ndarray  # int64[N_BODY], when each bone (re)appeared
+    hold_ns: int  # how long a missing bone is held: 1.5 of the updates' actual spacing
 
 
 class BodyTracker:
@@ -72,7 +78,9 @@ class BodyTracker:
         rate_hz: body updates per second at most (the face keeps the camera rate).
         params: One Euro tuning for the bone quaternions.
         hands: also run the hand network (fingers).
-        hold_ns: how long a lost bone is held before its ramp (default: 1.5 updates).
+        hold_ns: how long a lost bone is held before its ramp, at least (default: 1.5
+            update periods; it grows with the achieved spacing when the CPU is short, so a
+            slow but steady body does not flicker).
     """
 
     def __init__(self, models: dict[str, Path], *, mirror: bool = False,
@@ -87,6 +95,8 @@ class BodyTracker:
         self.hold_ns = hold_ns if hold_ns is not None else hold_for(self.period_ns)
         self._filter = OneEuroFilter(params or OneEuroParams(1.5, 2.0, 1.0))
         self._track: BodyTrack | None = None
+        self._spacing_ns: float | None = None  # smoothed time between updates (stream)
+        self._last_t: int | None = None
         self._next_t: int | None = None
         self._last_hands: dict[str, HandResult | None] = {"left": None, "right": None}
         self._head: tuple[int, float, float, float] | None = None
@@ -140,6 +150,12 @@ class BodyTracker:
             self._thread = None
 
     def _run(self) -> None:
+        # Below the face, tick and render threads: on two cores a late body update is a
+        # held arm, a late render is a dropped frame.
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BODY_NICE)
+        except (AttributeError, OSError):  # not Linux, or not allowed: run as is
+            pass
         while True:
             with self._cv:
                 while self._slot is None and not self._stopping:
@@ -200,13 +216,21 @@ class BodyTracker:
         return res
 
     def _publish(self, t_ns: int, bones: np.ndarray | None, conf: np.ndarray | None) -> None:
+        if self._last_t is not None and t_ns > self._last_t:
+            gap = float(t_ns - self._last_t)
+            self._spacing_ns = gap if self._spacing_ns is None else \
+                0.7 * self._spacing_ns + 0.3 * gap
+        self._last_t = t_ns
+        hold = self.hold_ns
+        if self._spacing_ns is not None:
+            hold = int(min(max(hold, 1.5 * self._spacing_ns), MAX_HOLD_NS))
         old = self._track
         if bones is None or conf is None:
             if old is not None:  # nothing measured: the fades run from last_seen
                 self._track = BodyTrack(old.t_ns, old.bones, old.bones, 0, old.conf,
-                                        old.last_seen, old.found)
+                                        old.last_seen, old.found, hold)
             return
-        if old is not None and t_ns - old.t_ns > self.hold_ns + FADE_OUT_NS:
+        if old is not None and t_ns - old.t_ns > hold + FADE_OUT_NS:
             self._filter.reset()  # after a real loss the old pose must not drag in
         seen = conf >= MIN_CONF
         base = old.bones if old is not None else _identity()
@@ -223,12 +247,12 @@ class BodyTracker:
             kept_conf = np.where(seen, conf, 0.0).astype(np.float32)
             prev, dt = out, 0
         else:
-            returning = seen & (t_ns - old.last_seen > self.hold_ns + FADE_OUT_NS)
+            returning = seen & (t_ns - old.last_seen > hold + FADE_OUT_NS)
             last_seen = np.where(seen, t_ns, old.last_seen)
             found = np.where(returning, t_ns, old.found)
             kept_conf = np.where(seen, conf, old.conf).astype(np.float32)
             prev, dt = old.bones, t_ns - old.t_ns
-        self._track = BodyTrack(t_ns, out, prev, int(dt), kept_conf, last_seen, found)
+        self._track = BodyTrack(t_ns, out, prev, int(dt), kept_conf, last_seen, found, hold)
         if self.on_update is not None:
             self.on_update(t_ns, out, self._mask(self._track, t_ns))
 
@@ -236,8 +260,8 @@ class BodyTracker:
 
     def _mask(self, track: BodyTrack, t_ns: int) -> np.ndarray:
         age = t_ns - track.last_seen
-        ramp = 1.0 - (age - self.hold_ns) / (FADE_OUT_NS - HOLD_NS)
-        fade = np.where(age <= self.hold_ns, 1.0, np.clip(ramp, 0.0, 1.0))
+        ramp = 1.0 - (age - track.hold_ns) / (FADE_OUT_NS - HOLD_NS)
+        fade = np.where(age <= track.hold_ns, 1.0, np.clip(ramp, 0.0, 1.0))
         fade_in = np.clip((t_ns - track.found) / FADE_IN_NS, 0.0, 1.0)
         return (track.conf * fade * fade_in).astype(np.float32)
 
