@@ -359,9 +359,10 @@ def test_threaded_body_capture_keeps_no_frame_and_calibrates_the_rest_torso(
                         body=True, hands=False, loop=True)
 
     clock = SystemClock()
+    events: list[str] = []
 
     async def run():
-        await drv.start(DriverContext(clock=clock))
+        await drv.start(DriverContext(clock=clock, emit=lambda e, **_: events.append(e)))
         try:
             await asyncio.sleep(1.0)
             prof = await asyncio.to_thread(drv.calibrate, 1.0,
@@ -372,6 +373,7 @@ def test_threaded_body_capture_keeps_no_frame_and_calibrates_the_rest_torso(
 
     prof, pose = asyncio.run(run())
     assert drv.body.updates >= 3 and drv.frames_with_face >= 5
+    assert "body_found" in events and "face_found" in events
     assert pose is not None and pose.bones is not None
     assert prof.body_rest is not None
     again = CalibrationProfile.load(tmp_path / "me.json")

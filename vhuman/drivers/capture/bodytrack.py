@@ -105,7 +105,9 @@ class BodyTracker:
         self._thread: threading.Thread | None = None
         self._stopping = False
         self.rest_samples: list[np.ndarray] | None = None  # set while calibrating
-        self.on_update = None  # callback(t_ns, bones, conf) after each update (recorder)
+        self.on_update = None  # callback(t_ns, bones, weights) after each update (recorder)
+        self.on_presence = None  # callback(found: bool, t_ns) when the person (dis)appears
+        self._present = False
         self.updates = 0
         self.frames_with_body = 0
         self.cost_ms: collections.deque[tuple[float, float]] = collections.deque(maxlen=600)
@@ -189,8 +191,10 @@ class BodyTracker:
         self.updates += 1
         if pose is None:
             self._publish(t_ns, None, None)
+            self._presence(False, t_ns)
             return None
         self.frames_with_body += 1
+        self._presence(True, t_ns)
         box = pose.head_box()
         self._head = (t_ns, *box) if box is not None else None
         if self.rest_samples is not None:
@@ -198,6 +202,12 @@ class BodyTracker:
         bones, conf = self.retarget(pose, hands)
         self._publish(t_ns, bones, conf)
         return pose
+
+    def _presence(self, found: bool, t_ns: int) -> None:
+        if found != self._present:
+            self._present = found
+            if self.on_presence is not None:
+                self.on_presence(found, t_ns)
 
     def _hand(self, rgb: np.ndarray, pose: PoseResult, side: str) -> HandResult | None:
         assert self.hands is not None

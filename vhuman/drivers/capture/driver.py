@@ -18,7 +18,7 @@ confidence holds for :data:`HOLD_NS` (one dropped frame must not flicker) and th
 by :data:`FADE_OUT_NS` after the last face, so the mixer hands over to idle. When the face
 comes back the confidence ramps up over :data:`FADE_IN_NS`. Live sources that fail are
 reopened with exponential backoff. Events: ``face_found``, ``face_lost``, ``camera_lost``,
-``camera_back``, ``source_ended``.
+``camera_back``, ``source_ended``; with body capture also ``body_found``/``body_lost``.
 
 Privacy: the driver needs a :class:`~vhuman.safety.consent.Consent` before anything opens
 the camera; sessions are written to the audit log; frames never leave the capture thread
@@ -258,6 +258,8 @@ class CaptureDriver:
         if self.profile.body_rest is not None:
             self.body.set_rest(quat.to_matrix(self.profile.body_rest)[:3, :3])
         self._crop_landmarker = FaceLandmarker(face_model, mirror=self.mirror)
+        self.body.on_presence = lambda found, t_ns: self._emit(
+            "body_found" if found else "body_lost", t_ns=t_ns)
 
     def sample(self, t_ns: int) -> Pose | None:
         """The face at ``t_ns``: the newest measurement, predicted forward, faded on loss."""
