@@ -182,6 +182,24 @@ class Camera:
         """World → clip matrix (float64[4, 4])."""
         return self.projection(aspect) @ self.view()
 
+    def unproject(self, px: float, py: float, width: int, height: int,
+                  plane_z: float = 0.3) -> np.ndarray:
+        """The avatar-space point on the plane ``z = plane_z`` seen at pixel (px, py).
+
+        The inverse of :meth:`project` for one pixel: where the studio's product card
+        appears, turned into a point in front of the avatar that a gesture can aim at.
+        """
+        x = (px + 0.5) / width * 2.0 - 1.0
+        y = 1.0 - (py + 0.5) / height * 2.0
+        inv = np.linalg.inv(self.view_projection(width / height))
+        near = inv @ np.array([x, y, -1.0, 1.0])
+        far = inv @ np.array([x, y, 1.0, 1.0])
+        a, b = near[:3] / near[3], far[:3] / far[3]
+        d = b - a
+        if abs(d[2]) < 1e-9:
+            return a
+        return a + d * ((plane_z - a[2]) / d[2])
+
     def project(self, points: np.ndarray, width: int, height: int) -> np.ndarray:
         """Project world points to pixel coordinates (x right, y down, top-left origin).
 
