@@ -82,7 +82,7 @@ class GestureDriver:
 
     def __init__(self, library: dict[str, Gesture] | None = None,
                  shoulders: dict[str, tuple[float, float, float]] | None = None,
-                 min_gap_s: float | str = 4.0) -> None:
+                 min_gap_s: float | str = 2.5) -> None:
         self.library = library if library is not None else load_library()
         self.shoulders = {k: np.asarray(v, np.float64)
                           for k, v in (shoulders or DEFAULT_SHOULDERS).items()}
