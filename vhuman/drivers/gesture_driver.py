@@ -282,7 +282,10 @@ def aim_arm(angles: dict[str, float], side: str, shoulder: np.ndarray,
     """Set ``side``'s shoulder flexion/abduction so the index finger points at ``target``.
 
     Closed form for a straight arm, then a few fixed-point corrections for the bent elbow
-    and wrist of the key's pose. Modifies ``angles`` in place.
+    and wrist of the key's pose. Modifies ``angles`` in place. Targets in front of the
+    body (where a card is) are reached within a few degrees; straight out to the side at
+    shoulder height the flexion/abduction pair loses a degree of freedom and the bent
+    elbow's error stays.
     """
     s = side[0]
     sx = 1.0 if side == "left" else -1.0
