@@ -16,6 +16,7 @@ Pure functions over names: no file access, no numpy.
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -168,5 +169,7 @@ def report_lines(bmap: BoneMap) -> list[str]:
                      "there)")
     missing = bmap.missing()
     if missing and len(missing) < len(BODY_BONES):
-        lines.append(f"  missing ({len(missing)}): {', '.join(missing)}")
+        lines.extend(textwrap.wrap(", ".join(missing), width=100,
+                                   initial_indent=f"  missing ({len(missing)}): ",
+                                   subsequent_indent=" " * 6, break_on_hyphens=False))
     return lines

@@ -105,6 +105,23 @@ def quats_to_matrices(q: np.ndarray) -> np.ndarray:
     ], 1)
 
 
+#: Share of the upper arm's rotation an in-between shoulder joint takes.
+SHOULDER_SHARE = 0.35
+
+
+def _partial(m: np.ndarray, share: float) -> np.ndarray:
+    """``share`` of rotation ``m`` (same axis, scaled angle)."""
+    q = _quat_of(m)
+    if q[0] < 0:
+        q = -q
+    angle = 2 * np.arctan2(np.linalg.norm(q[1:]), q[0]) * share
+    n = np.linalg.norm(q[1:])
+    if n < 1e-9:
+        return _I3
+    h = angle / 2
+    return quats_to_matrices(np.array([[np.cos(h), *(np.sin(h) * q[1:] / n)]]))[0]
+
+
 def _twist(m: np.ndarray, axis: np.ndarray, share: float) -> np.ndarray:
     """``share`` of the twist of rotation ``m`` about unit ``axis`` (swing-twist split)."""
     q = _quat_of(m)
@@ -224,9 +241,21 @@ class BodyRig:
                     self.eye_joints[roles[role]] = k
 
     def _setup_twist(self, jmap: dict[str, int]) -> None:
-        """Unmapped joints strictly between a mapped bone and its mapped child."""
+        """Unmapped joints strictly between a mapped bone and its mapped child.
+
+        Between the upper and lower arm, or the lower arm and the hand, they take half the
+        child's twist; between the shoulder (clavicle) and the upper arm (MakeHuman's
+        deltoid joint ``shoulder01``) a third of the upper arm's whole rotation, so a
+        lowered arm rounds the shoulder instead of folding it into a pad.
+        """
         self.twist: dict[int, tuple[int, int, np.ndarray]] = {}
+        self.share: dict[int, tuple[int, int]] = {}
         for b, c in _CHILD.items():
+            if b in jmap and c in jmap and b.endswith("Shoulder"):
+                j = self.parents[jmap[c]]
+                while j >= 0 and j != jmap[b]:
+                    self.share[int(j)] = (BODY_INDEX[b], BODY_INDEX[c])
+                    j = self.parents[j]
             if b not in jmap or c not in jmap or not b.endswith(("UpperArm", "LowerArm")):
                 continue
             j = self.parents[jmap[c]]
@@ -292,6 +321,9 @@ class BodyRig:
             elif d_bone is not None and j in self.twist:
                 bi, ci, axis = self.twist[j]
                 r = d_bone[bi] @ _twist(d_bone[bi].T @ d_bone[ci], axis, 0.5)
+            elif d_bone is not None and j in self.share:
+                bi, ci = self.share[j]
+                r = d_bone[bi] @ _partial(d_bone[bi].T @ d_bone[ci], SHOULDER_SHARE)
             else:
                 r = rp
             if j in self.neck_chain:

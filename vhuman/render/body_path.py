@@ -24,6 +24,9 @@ from vhuman.render.body import BodyRig
 log = logging.getLogger(__name__)
 
 SKINNING_MODES = ("auto", "gpu", "cpu")
+#: What "auto" means (measured on llvmpipe at 720p: the vertex shader is faster; see
+#: ``benchmarks/render.py --skinning gpu,cpu``); benchmarks switch it to compare.
+AUTO_MODE = "gpu"
 
 
 def defines(path: BodyPath | None) -> list[str]:
@@ -64,6 +67,8 @@ class BodyPath:
                 log.info("avatar %r: part %r names joints past the skeleton; body layers "
                          "are ignored", avatar.name, p.name)
                 return None
+        if mode == "auto":
+            mode = AUTO_MODE
         on_cpu = mode == "cpu" or rig.n_joints > shaders.MAX_JOINTS
         return cls(rig, on_cpu)
 

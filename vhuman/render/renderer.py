@@ -150,7 +150,8 @@ class Renderer:
         background: (r, g, b, a) linear 0..1; the default is fully transparent so a
             compositor can lay the frame over its own background.
         lights: studio rig; defaults to :class:`Lights`.
-        camera: defaults to :meth:`Camera.head_and_shoulders`.
+        camera: defaults to :meth:`Camera.for_framing` (waist-up where the avatar has
+            a body, head and shoulders otherwise).
         aa: "fxaa" (cheap post pass), "msaa" (4x multisampling, for GPUs), "none", or
             "auto" (msaa on a GPU; none on llvmpipe, where 4x MSAA costs ~3x and the
             FXAA pass about as much as shading the avatar).
@@ -210,7 +211,7 @@ class Renderer:
                     avatar, eyes_by_joint=not coverage[eye_look].any(), mode=skinning)
                 self._setup_geometry()
                 self.set_lights(lights or Lights())
-                self.set_camera(camera or Camera.head_and_shoulders(avatar, width / height))
+                self.set_camera(camera or Camera.for_framing(avatar, width / height))
                 self.set_background(background)
         except Exception:
             self._ctx.release()

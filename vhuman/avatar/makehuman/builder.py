@@ -204,7 +204,8 @@ def _skin_and_top(src: _Source, rig, report: Progress) -> list[MeshPart]:
     # Arms are left alone: a 3 cm blur would thin a forearm to a stick.
     base = p[tids]
     names = rig.skeleton.names
-    torso = [i for i, n in enumerate(names) if not n.endswith((".L", ".R"))]
+    torso = [i for i, n in enumerate(names) if not n.startswith(
+        ("upperarm", "lowerarm", "wrist", "metacarpal", "finger"))]
     away = paint.smoothstep(0.02, 0.07, neckline(base) - base[:, 1])
     away *= paint.smoothstep(0.6, 0.95, dense_t[:, torso].sum(1))
     base = base + (geometry.blur_points(base, sigma=0.03) - base) * away[:, None]
