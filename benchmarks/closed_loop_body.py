@@ -7,7 +7,9 @@ Each pose raises both arms sideways (abduction 10..100°) with the elbow bending
 picture plane (0..110°, upper arm turned out 90° so the forearm rises rather than pointing
 at the camera). Commanded and recovered values are compared as a viewer sees them: the
 upper arm's elevation from hanging and the elbow's flexion (``retarget.arm_angles``).
-Prints JSON with Pearson r and the mean absolute error per angle, for the retargeting as
+Fingers: both hands raised palm-forward, all four fingers curled 0..90° (body_pose's
+``*_curl``), captured with pose + hands, compared as the mean bend of the proximal and
+intermediate joints. Prints JSON with Pearson r and the mean absolute error per angle, for the retargeting as
 shipped (x, y from the image landmarks, depth from the world landmarks) and, as an A/B in
 the same run, from the world landmarks alone.
 """
@@ -92,6 +94,68 @@ def run(poses: list[dict[str, float]], size: tuple[int, int] = (640, 480),
     return result
 
 
+#: Closer framing for the fingers: both hands raised beside the head, palms to the camera.
+HANDS_CAMERA = {"eye": (0.0, 1.3, 1.9), "target": (0.0, 1.3, 0.0), "fov_y_deg": 34.0}
+FINGERS = ("Index", "Middle", "Ring", "Little")
+
+
+def finger_curl(bones: np.ndarray, side: str) -> float:
+    """Mean bend (degrees) of the four fingers' proximal and intermediate joints."""
+    from vhuman.core.humanoid import BODY_INDEX
+
+    bends = [2 * np.degrees(np.arccos(min(1.0, abs(float(bones[BODY_INDEX[f"{side}{f}{j}"]][0])))))
+             for f in FINGERS for j in ("Proximal", "Intermediate")]
+    return float(np.mean(bends))
+
+
+def run_fingers(levels: list[float], size: tuple[int, int] = (640, 480)) -> dict:
+    """Command a finger curl on both hands, render, capture with pose + hands, compare."""
+    from vhuman.avatar.resolve import resolve_avatar
+    from vhuman.core.frames import AvatarState
+    from vhuman.core.humanoid import N_BODY
+    from vhuman.drivers.body_pose import bones_from_angles
+    from vhuman.drivers.capture.body_models import ensure_body_models
+    from vhuman.drivers.capture.bodytrack import BodyTracker
+    from vhuman.render.camera import Camera
+    from vhuman.render.renderer import Renderer
+
+    models = ensure_body_models(download=False)
+    pairs, missed = [], 0
+    with Renderer(resolve_avatar("default"), *size, background=(0.35, 0.38, 0.42, 1.0),
+                  camera=Camera(**HANDS_CAMERA)) as renderer:
+        for level in levels:
+            angles: dict[str, float] = {}
+            for s in ("l", "r"):
+                angles.update({f"{s}_shoulder_abduction": 80, f"{s}_shoulder_rotation": -90,
+                               f"{s}_elbow_flexion": 100, f"{s}_forearm_pronation": -90})
+                angles.update({f"{s}_{f.lower()}_curl": level for f in FINGERS})
+            cmd = bones_from_angles(angles)
+            rgba = renderer.render(AvatarState(0, bones=cmd,
+                                               bone_weight=np.ones(N_BODY, np.float32)))
+            bgr = np.ascontiguousarray(rgba[..., 2::-1])
+            tracker = BodyTracker(models, rate_hz=60, hands=True)  # fresh: no smoothing across
+            tracker.process(bgr, 0)
+            track = tracker._track
+            for side in ("left", "right"):
+                if track is None or track.conf[_bone(f"{side}IndexProximal")] < 0.3:
+                    missed += 1
+                    continue
+                pairs.append((finger_curl(cmd, side), finger_curl(track.bones, side)))
+    a = np.array(pairs) if pairs else np.zeros((0, 2))
+    return {"levels": len(levels), "missed_hands": missed,
+            "pearson_r": round(float(np.corrcoef(a[:, 0], a[:, 1])[0, 1]), 3)
+            if len(a) > 2 else None,
+            "mean_abs_err_deg": round(float(np.mean(np.abs(a[:, 0] - a[:, 1]))), 1)
+            if len(a) else None,
+            "pairs_deg": [[round(c, 1), round(g, 1)] for c, g in pairs]}
+
+
+def _bone(name: str) -> int:
+    from vhuman.core.humanoid import BODY_INDEX
+
+    return BODY_INDEX[name]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--poses", type=int, default=24)
@@ -105,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     result["world_landmarks_only"] = {k: {"pearson_r": world[k]["pearson_r"],
                                           "mean_abs_err_deg": world[k]["mean_abs_err_deg"]}
                                       for k in ("shoulder", "elbow")}
+    result["finger_curl"] = run_fingers([float(v) for v in np.linspace(0, 90, 7)])
     text = json.dumps(result, indent=1)
     print(text)
     if args.json:

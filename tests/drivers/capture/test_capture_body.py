@@ -204,7 +204,7 @@ def test_hand_landmarks_on_the_rendered_presenter(body_models):
         assert curl < 45, (side, curl)  # open hand
 
 
-def test_closed_loop_recovers_commanded_arm_angles(body_models):
+def test_closed_loop_recovers_commanded_arm_and_finger_angles(body_models):
     spec = importlib.util.spec_from_file_location("closed_loop_body",
                                                   ROOT / "benchmarks" / "closed_loop_body.py")
     mod = importlib.util.module_from_spec(spec)
@@ -213,6 +213,8 @@ def test_closed_loop_recovers_commanded_arm_angles(body_models):
     assert result["missed"] == 0
     assert result["shoulder"]["pearson_r"] >= 0.9, result["shoulder"]
     assert result["elbow"]["pearson_r"] >= 0.9, result["elbow"]
+    fingers = mod.run_fingers([0.0, 30.0, 60.0, 90.0], size=(480, 360))
+    assert fingers["missed_hands"] == 0 and fingers["pearson_r"] >= 0.9, fingers
 
 
 def test_arm_leaving_the_frame_fades_out_without_flailing(body_models, astronaut_rgb):
