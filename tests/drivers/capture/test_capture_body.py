@@ -149,24 +149,86 @@ def test_face_at_desk_distance_is_found_with_blendshapes(body_models, model_path
     assert last.bone_mask[BODY_INDEX["leftUpperArm"]] > 0.3
 
 
-@pytest.mark.parametrize("big_x, small_x", [(100, 800), (700, 80)])
-def test_two_people_the_larger_is_chosen_and_kept(body_models, astronaut_rgb, big_x, small_x):
-    from skimage import data
+def _hopper_rgb() -> np.ndarray:
+    import matplotlib
+
+    path = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+    return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)  # 512x600, head+shoulders
+
+
+#: Two-person layouts: (larger person, x), (smaller person, x). Collins at 89 px ear to ear
+#: with a 0.75 mirror copy of herself; Hopper at 0.75 (~115 px) with Collins (~89 px).
+def _two_people(case: str, astronaut_rgb: np.ndarray, shift: int = 0) -> tuple[np.ndarray, int]:
+    """A 1280x720 BGR frame and the x of the larger person's shoulder centre."""
+    if case.startswith("collins"):
+        small = cv2.resize(np.ascontiguousarray(astronaut_rgb[:, ::-1]), None, fx=0.75,
+                           fy=0.75, interpolation=cv2.INTER_AREA)
+        big, big_centre = astronaut_rgb, 211  # her shoulders' midpoint in the 512 photo
+    else:
+        big = cv2.resize(_hopper_rgb(), None, fx=0.75, fy=0.75, interpolation=cv2.INTER_AREA)
+        small, big_centre = astronaut_rgb, 195  # Hopper's, in the scaled photo
+    right_edge = 1280 - small.shape[1] - 30
+    bx, sx = (60, right_edge) if case.endswith("left") else (1280 - big.shape[1] - 10, 40)
+    return _desk_frame([(big, 1.0, bx + shift), (small, 1.0, sx)]), bx + big_centre
+
+
+def _hopper_rgb() -> np.ndarray:
+    import matplotlib
+
+    path = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+    return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)  # 512x600, head+shoulders
+
+
+@pytest.mark.parametrize("case", ["collins-left", "collins-right", "hopper-left",
+                                  "hopper-right"])
+def test_two_people_the_larger_is_chosen_and_kept(body_models, astronaut_rgb, case):
+    """Both people are detected (the wide frame is also searched in square tiles), the
+    larger is tracked, through jitter and through a re-detection after a loss."""
+    from vhuman.drivers.capture.posenet import person_size
 
     est = _pose_estimator(body_models)
-    other = cv2.resize(data.astronaut(), None, fx=0.6, fy=0.6, interpolation=cv2.INTER_AREA)
+    frame, centre = _two_people(case, astronaut_rgb)
+    rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+    seen = [est._landmarks(rgb, roi, (1280, 720)) for roi in est.people(rgb)]
+    sizes = sorted(person_size(r) for r in seen if r is not None)
+    assert len(sizes) == 2 and sizes[1] > 1.15 * sizes[0], sizes  # a real choice
     centres = []
     for k in range(8):
-        frame = _desk_frame([(astronaut_rgb, 1.0, big_x + 3 * (k % 3)),
-                             (other, 1.0, small_x - 2 * (k % 2))])
+        frame, _ = _two_people(case, astronaut_rgb, shift=3 * (k % 3))
         res = est.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
         assert res is not None
-        centres.append(res.image[[11, 12], 0].mean())
+        centres.append(float(res.image[[11, 12], 0].mean()))
         if k == 4:
             est.reset()  # a loss: the re-detection must come back to the same person
-    big_centre = big_x + 210  # her shoulders' midpoint in the 512 photo is x≈211
-    assert all(abs(c - big_centre) < 60 for c in centres), centres
-    assert est.detections_run == 2
+    assert all(abs(c - centre) < 60 for c in centres), (centre, centres)
+
+
+def test_the_face_follows_the_chosen_person(body_models, model_path, astronaut_rgb,
+                                            tmp_path, consent, audit, write_video):
+    """Hopper (larger, not smiling) and Collins (smiling) in a 1280x720 desk view: every
+    frame's face is Hopper's, so the smile never rises; the choice never flips."""
+    from vhuman.drivers.capture.driver import CaptureDriver
+
+    frames = [(_two_people("hopper-right", astronaut_rgb, shift=3 * (k % 3))[0], 1)
+              for k in range(12)]
+    video = write_video(tmp_path / "two.avi", frames, fps=10)
+    drv = CaptureDriver(str(video), consent=consent, audit=audit, offline=True,
+                        model=str(model_path), body=True, hands=False)
+    smiles = []
+
+    async def run():
+        await drv.start(DriverContext(clock=SimClock()))
+        try:
+            for k in range(12):
+                pose = drv.sample(k * 100_000_000)
+                if k >= 2 and pose is not None and pose.mask[INDEX["mouthSmileLeft"]] > 0:
+                    smiles.append(float(pose.weights[INDEX["mouthSmileLeft"]]))
+        finally:
+            await drv.stop()
+
+    asyncio.run(run())
+    assert len(smiles) >= 9 and max(smiles) < 0.3, smiles  # Collins's smile is > 0.5
+    assert drv.body.pose.detections_run == 1  # locked on once, never re-chosen
 
 
 def test_hand_landmarks_on_the_rendered_presenter(body_models):

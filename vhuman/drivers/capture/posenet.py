@@ -50,6 +50,8 @@ N_HAND = 21
 
 #: A new person must be this much larger than the best-placed one to win a re-detection.
 SWITCH_RATIO = 1.5
+#: At most this many detected people get a landmark pass when choosing.
+MAX_CANDIDATES = 3
 #: Landmark networks' "a person/hand is in the ROI" thresholds.
 POSE_FLAG_MIN = 0.5
 HAND_FLAG_MIN = 0.5
@@ -92,6 +94,19 @@ class PoseResult:
         return float(cx), float(cy), 2.4 * width
 
 
+def person_size(res: PoseResult) -> float:
+    """How large a person appears (pixels): ear to ear, or 0.45 of the shoulder width."""
+    img = res.image[:, :2]
+    ears = float(np.hypot(*(img[POSE_LEFT_EAR] - img[POSE_RIGHT_EAR])))
+    shoulders = float(np.hypot(*(img[POSE_LEFT_SHOULDER] - img[POSE_RIGHT_SHOULDER])))
+    return max(ears, 0.45 * shoulders)
+
+
+def _centre(res: PoseResult) -> tuple[float, float]:
+    mid = res.image[[POSE_LEFT_SHOULDER, POSE_RIGHT_SHOULDER], :2].mean(0)
+    return float(mid[0]), float(mid[1])
+
+
 @dataclass(frozen=True, slots=True)
 class HandResult:
     """Landmarks of one hand (no pixels): image pixels, world metres, presence score."""
@@ -116,41 +131,71 @@ class PoseEstimator:
         self._lm = Network(landmarks, threads)
         self._anchors = ssd_anchors(self._det.size, (8, 16, 32, 32, 32))
         self._roi: Roi | None = None
-        self._last_centre: np.ndarray | None = None
+        self._last_centre: tuple[float, float] | None = None
         self.detections_run = 0
 
     def reset(self) -> None:
         """Forget the tracked person (the next frame runs the detector)."""
         self._roi = None
 
-    def people(self, rgb: np.ndarray) -> list[tuple[Roi, float]]:
-        """Every person the detector sees: (ROI for the landmark network, score)."""
+    def people(self, rgb: np.ndarray) -> list[Roi]:
+        """The landmark ROI of every person the detector sees (best score first).
+
+        The detector sees the frame at 224x224: a 16:9 frame letterboxed to that leaves a
+        90 px face 16 px tall. So a wide frame is also searched in overlapping square
+        tiles its full height (two for 16:9), and duplicates are merged.
+        """
         h, w = rgb.shape[:2]
-        box = letterbox(w, h)
-        tensor, m = cut(rgb, box, self._det.size, -1.0, 1.0)
-        out = self._det(tensor)
+        regions = [letterbox(w, h)]
+        if w > 1.2 * h:
+            n = math.ceil(w / h)
+            step = (w - h) / (n - 1)
+            regions += [Roi(h / 2 + k * step, h / 2, float(h), float(h)) for k in range(n)]
+        elif h > 1.2 * w:
+            n = math.ceil(h / w)
+            step = (h - w) / (n - 1)
+            regions += [Roi(w / 2, w / 2 + k * step, float(w), float(w)) for k in range(n)]
+        found: list[tuple[float, Roi]] = []
+        for region in regions:
+            tensor, m = cut(rgb, region, self._det.size, -1.0, 1.0)
+            out = self._det(tensor)
+            dets = decode(out["Identity"], out["Identity_1"], self._anchors,
+                          self._det.size, 4)
+            for d in dets:
+                kp = to_image(d.keypoints * self._det.size, m)
+                found.append((d.score, aligned_roi(kp[0], kp[1], scale=1.25)))
         self.detections_run += 1
-        dets = decode(out["Identity"], out["Identity_1"], self._anchors, self._det.size, 4)
-        rois = []
-        for d in dets:
-            kp = to_image(d.keypoints * self._det.size, m)
-            rois.append((aligned_roi(kp[0], kp[1], scale=1.25), d.score))
+        found.sort(key=lambda f: -f[0])
+        rois: list[Roi] = []
+        for _, roi in found:  # the same person seen in two regions counts once
+            if all(math.hypot(roi.cx - r.cx, roi.cy - r.cy) > 0.25 * min(roi.w, r.w)
+                   for r in rois):
+                rois.append(roi)
         return rois
 
-    def choose(self, people: list[tuple[Roi, float]], width: int, height: int) -> Roi | None:
-        """The person to track: the largest (ties: the more central), sticky after a loss."""
-        if not people:
+    def choose(self, candidates: list[PoseResult], width: int, height: int
+               ) -> PoseResult | None:
+        """The person to track: the largest (ties: the more central), and after a loss
+        the one where the last person was unless another is :data:`SWITCH_RATIO` larger.
+
+        Size is measured on the landmarks (ear to ear, or shoulder width for a head
+        turned away): the detector's own box has a fixed size and its body circle is
+        extrapolated from hips that a waist-up picture does not show.
+        """
+        if not candidates:
             return None
         diag = math.hypot(width, height)
 
-        def rank(roi: Roi) -> float:
-            off = math.hypot(roi.cx - width / 2, roi.cy - height / 2) / diag
-            return roi.w * (1.0 - 0.5 * off)
+        def rank(r: PoseResult) -> float:
+            x, y = _centre(r)
+            return person_size(r) * (1.0 - 0.5 * math.hypot(x - width / 2, y - height / 2)
+                                     / diag)
 
-        best = max(people, key=lambda p: rank(p[0]))[0]
+        best = max(candidates, key=rank)
         if self._last_centre is not None:
-            near = min(people, key=lambda p: math.hypot(p[0].cx - self._last_centre[0],
-                                                        p[0].cy - self._last_centre[1]))[0]
+            lx, ly = self._last_centre
+            near = min(candidates, key=lambda r: math.hypot(_centre(r)[0] - lx,
+                                                            _centre(r)[1] - ly))
             if rank(best) < SWITCH_RATIO * rank(near):
                 return near
         return best
@@ -158,20 +203,18 @@ class PoseEstimator:
     def process(self, rgb: np.ndarray) -> PoseResult | None:
         """Landmarks of the tracked (or newly chosen) person in this frame, or None."""
         h, w = rgb.shape[:2]
-        for attempt in range(2):
-            if self._roi is None:
-                self._roi = self.choose(self.people(rgb), w, h)
-                if self._roi is None:
-                    return None
-            res = self._landmarks(rgb, self._roi, (w, h))
-            if res is not None:
-                # Track: next frame's ROI from this frame's alignment points (33 → 34).
-                self._roi = aligned_roi(res.image[33, :2], res.image[34, :2], scale=1.25)
-                self._last_centre = res.image[[POSE_LEFT_SHOULDER, POSE_RIGHT_SHOULDER],
-                                              :2].mean(0)
-                return _public(res)
-            self._roi = None  # lost: detect again (once) in this same frame
-        return None
+        res = self._landmarks(rgb, self._roi, (w, h)) if self._roi is not None else None
+        if res is None:  # nobody tracked, or lost: detect (in this same frame) and choose
+            found = [self._landmarks(rgb, roi, (w, h))
+                     for roi in self.people(rgb)[:MAX_CANDIDATES]]
+            res = self.choose([r for r in found if r is not None], w, h)
+        if res is None:
+            self._roi = None
+            return None
+        # Track: next frame's ROI from this frame's alignment points (33 → 34).
+        self._roi = aligned_roi(res.image[33, :2], res.image[34, :2], scale=1.25)
+        self._last_centre = _centre(res)
+        return _public(res)
 
     def _landmarks(self, rgb: np.ndarray, roi: Roi, size: tuple[int, int]
                    ) -> PoseResult | None:
