@@ -460,3 +460,15 @@ def test_slow_body_updates_do_not_flicker(body_models, astronaut_rgb):
     assert min(between) > 0.5, between
     gone = bt.sample(5 * 330_000_000 + 2_000_000_000)[1][i]
     assert gone == 0.0
+
+
+def test_an_empty_room_is_searched_twice_a_second(body_models):
+    """Nobody in view: after half a second the costly search slows to 2 Hz."""
+    from vhuman.drivers.capture.bodytrack import BodyTracker
+
+    bt = BodyTracker(body_models, rate_hz=12, hands=False)
+    empty = np.full((360, 640, 3), 96, np.uint8)
+    for k in range(60):  # 2 s of a 30 fps camera
+        bt.offer(empty, k * 33_333_333)
+    # 12 Hz for the first half second (a brief loss is retried at once), then 2 Hz.
+    assert 7 <= bt.updates <= 10 and bt.sample(2 * 10**9) is None, bt.updates

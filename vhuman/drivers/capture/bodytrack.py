@@ -49,6 +49,8 @@ FADE_IN_NS = 200 * MS
 MAX_PREDICT_NS = 80 * MS
 #: Scheduling niceness of the body worker thread (Linux: per-thread).
 BODY_NICE = 10
+#: With nobody in view for this long, the detector runs at most this often.
+LOST_RETRY_NS = 500 * MS
 #: A missing bone is never held longer than this, however slow the updates.
 MAX_HOLD_NS = 1_000 * MS
 #: The face crop follows a head box at most this old.
@@ -108,6 +110,7 @@ class BodyTracker:
         self.on_update = None  # callback(t_ns, bones, weights) after each update (recorder)
         self.on_presence = None  # callback(found: bool, t_ns) when the person (dis)appears
         self._present = False
+        self._lost_since: int | None = None
         self.updates = 0
         self.frames_with_body = 0
         self.cost_ms: collections.deque[tuple[float, float]] = collections.deque(maxlen=600)
@@ -192,7 +195,14 @@ class BodyTracker:
         if pose is None:
             self._publish(t_ns, None, None)
             self._presence(False, t_ns)
+            # Nobody in view for a while: searching costs ~60 ms (tiles + candidates), so
+            # look again only twice a second and leave the cores to the face and render.
+            if self._lost_since is None:
+                self._lost_since = t_ns
+            elif t_ns - self._lost_since >= LOST_RETRY_NS:
+                self._next_t = max(self._next_t or 0, t_ns + LOST_RETRY_NS)
             return None
+        self._lost_since = None
         self.frames_with_body += 1
         self._presence(True, t_ns)
         box = pose.head_box()
