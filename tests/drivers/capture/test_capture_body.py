@@ -118,13 +118,15 @@ def test_avatars_left_arm_rises_in_the_render(body_models, astronaut_rgb):
     assert high[0] > 160, high
 
 
+@pytest.mark.parametrize("scale", [1.0, 0.62], ids=["face-89px", "face-55px"])
 def test_face_at_desk_distance_is_found_with_blendshapes(body_models, model_path,
                                                          astronaut_rgb, tmp_path, consent,
-                                                         audit, write_video):
+                                                         audit, write_video, scale):
+    """89 px is ~2 m from a 1280-wide webcam, 55 px ~2.5 m (70° horizontal field)."""
     from vhuman.drivers.capture.driver import CaptureDriver
     from vhuman.drivers.capture.landmarker import FaceLandmarker
 
-    frame = _desk_frame([(astronaut_rgb, 1.0, 384)])  # 89 px face in 1280x720
+    frame = _desk_frame([(astronaut_rgb, scale, 384)])
     plain = FaceLandmarker(model_path)
     assert plain.detect(frame, 0) is None  # the short-range detector alone finds nothing
     plain.close()
