@@ -421,8 +421,9 @@ def test_threaded_body_capture_keeps_no_frame_and_calibrates_the_rest_torso(
     frame = _desk_frame([(astronaut_rgb, 1.0, 384)])
     video = write_video(tmp_path / "desk.avi",
                         [(np.roll(frame, k - 2, axis=1), 1) for k in range(5)] * 6, fps=15)
+    take = tmp_path / "take.jsonl"
     drv = CaptureDriver(str(video), consent=consent, audit=audit, model=str(model_path),
-                        body=True, hands=False, loop=True)
+                        body=True, hands=False, loop=True, record=str(take))
 
     clock = SystemClock()
     events: list[str] = []
@@ -445,6 +446,16 @@ def test_threaded_body_capture_keeps_no_frame_and_calibrates_the_rest_torso(
     again = CalibrationProfile.load(tmp_path / "me.json")
     assert np.allclose(again.body_rest, prof.body_rest, atol=1e-5)
     assert _arrays_reachable(drv, 720 * 1280) == []
+    # The take replays the body: its arms are where the live layer had them.
+    from vhuman.drivers.capture.retarget import arm_angles
+    from vhuman.drivers.replay import ReplayDriver
+
+    replay = ReplayDriver(str(take))
+    replay.sample(0)
+    played = replay.sample(int(replay.take.duration_ns * 0.9))
+    assert played.bones is not None and played.bone_mask.max() > 0.5
+    live, again = arm_angles(pose.bones, "left"), arm_angles(played.bones, "left")
+    assert abs(live[0] - again[0]) < 15 and abs(live[1] - again[1]) < 25, (live, again)
     assert _arrays_reachable({"slot": (frame, 0)}, 720 * 1280)  # the walk does see frames
 
 
@@ -474,3 +485,34 @@ def test_an_empty_room_is_searched_twice_a_second(body_models):
         bt.offer(empty, k * 33_333_333)
     # 12 Hz for the first half second (a brief loss is retried at once), then 2 Hz.
     assert 7 <= bt.updates <= 10 and bt.sample(2 * 10**9) is None, bt.updates
+
+
+def test_bones_between_slow_updates_move_on_and_stop_at_the_cap(body_models):
+    """Updates 100 ms apart: at the tick between them a turning bone has moved on along its
+    last step (not frozen), and never more than 80 ms ahead."""
+    from vhuman.drivers.capture.bodytrack import MAX_PREDICT_NS, BodyTracker
+    from vhuman.core.humanoid import N_BODY
+    from vhuman.drivers.capture.retarget import axis_angle, quat_from_matrix
+
+    bt = BodyTracker(body_models, rate_hz=10, hands=False)
+    i = BODY_INDEX["leftLowerArm"]
+    conf = np.zeros(N_BODY, np.float32)
+    conf[i] = 1.0
+
+    def bones_at(deg: float) -> np.ndarray:
+        b = np.zeros((N_BODY, 4), np.float32)
+        b[:, 0] = 1
+        b[i] = quat_from_matrix(axis_angle(np.array([0, -1.0, 0]), np.radians(deg)))
+        return b
+
+    def angle(q: np.ndarray) -> float:
+        return float(np.degrees(2 * np.arccos(min(1.0, abs(float(q[0]))))))
+
+    for k in range(6):  # the elbow bends 10° per update, 100 ms apart
+        bt._publish(k * 100_000_000, bones_at(10.0 * k), conf)
+    last = angle(bt.sample(500_000_000)[0][i])
+    ahead = angle(bt.sample(540_000_000)[0][i])
+    capped = angle(bt.sample(500_000_000 + 3 * MAX_PREDICT_NS)[0][i])
+    far = angle(bt.sample(500_000_000 + MAX_PREDICT_NS)[0][i])
+    assert ahead > last + 1.0  # moved on
+    assert abs(capped - far) < 0.01  # no further than the cap
