@@ -490,8 +490,8 @@ def test_an_empty_room_is_searched_twice_a_second(body_models):
 def test_bones_between_slow_updates_move_on_and_stop_at_the_cap(body_models):
     """Updates 100 ms apart: at the tick between them a turning bone has moved on along its
     last step (not frozen), and never more than 80 ms ahead."""
-    from vhuman.drivers.capture.bodytrack import MAX_PREDICT_NS, BodyTracker
     from vhuman.core.humanoid import N_BODY
+    from vhuman.drivers.capture.bodytrack import MAX_PREDICT_NS, BodyTracker
     from vhuman.drivers.capture.retarget import axis_angle, quat_from_matrix
 
     bt = BodyTracker(body_models, rate_hz=10, hands=False)
