@@ -77,6 +77,7 @@ class Network:
         self._outs = {d["name"]: d["index"] for d in self._it.get_output_details()}
 
     def __call__(self, tensor: np.ndarray) -> dict[str, np.ndarray]:
+        """Run on one HWC float tensor; returns copies of the outputs by name."""
         self._it.set_tensor(self._in, tensor[None].astype(np.float32, copy=False))
         self._it.invoke()
         return {name: self._it.get_tensor(i)[0].copy() for name, i in self._outs.items()}

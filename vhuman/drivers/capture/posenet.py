@@ -175,10 +175,10 @@ class PoseEstimator:
 
     def choose(self, candidates: list[PoseResult], width: int, height: int
                ) -> PoseResult | None:
-        """The person to track: the largest (ties: the more central), and after a loss
-        the one where the last person was unless another is :data:`SWITCH_RATIO` larger.
+        """The person to track: the largest, the more central on a near tie.
 
-        Size is measured on the landmarks (ear to ear, or shoulder width for a head
+        After a loss the one where the last person was is kept unless another is
+        :data:`SWITCH_RATIO` larger. Size is measured on the landmarks (ear to ear, or shoulder width for a head
         turned away): the detector's own box has a fixed size and its body circle is
         extrapolated from hips that a waist-up picture does not show.
         """
@@ -241,8 +241,7 @@ def _public(res: PoseResult) -> PoseResult:
 
 
 class HandEstimator:
-    """Hand landmarks inside an ROI given by the pose, by the last hand, or by the palm
-    detector.
+    """Hand landmarks inside an ROI from the pose, the last hand, or the palm detector.
 
     Args:
         landmarks: path of ``hand_landmark_full.tflite``.
