@@ -27,13 +27,13 @@ from typing import IO
 
 import numpy as np
 
+from vhuman.core import quat
 from vhuman.core.arkit import ARKIT_52, INDEX, N_ARKIT
+from vhuman.core.errors import ConfigError
+from vhuman.core.frames import Pose
 from vhuman.core.humanoid import BODY_BONES, N_BODY
 from vhuman.drivers.base import PRIORITY_CAPTURE, DriverContext
 from vhuman.drivers.capture.filters import hold_for, loss_fade
-from vhuman.core import quat
-from vhuman.core.frames import Pose
-from vhuman.core.errors import ConfigError
 
 TAKE_FORMAT = "vhuman.take/2"
 #: Formats :meth:`Take.load` reads (/1: face only).
@@ -55,7 +55,8 @@ class TakeWriter:
     def __init__(self, path: str | Path, *, source_kind: str = "capture") -> None:
         self.path = Path(path).expanduser()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._f: IO[str] | None = open(self.path, "w", encoding="utf-8")
+        # Held open for the whole take (lines arrive from the capture thread); close() ends it.
+        self._f: IO[str] | None = open(self.path, "w", encoding="utf-8")  # noqa: SIM115
         self._lock = threading.Lock()
         self.frames = 0
         self.body_frames = 0
@@ -122,6 +123,7 @@ class Take:
 
     @property
     def duration_ns(self) -> int:
+        """Time from the first to the last frame (face or body) of the take."""
         end = int(self.t_ns[-1])
         if self.body is not None:
             end = max(end, int(self.body.t_ns[-1]))
@@ -309,10 +311,15 @@ class ReplayDriver:
         self._ended = False
 
     async def start(self, ctx: DriverContext) -> None:
+        """Start playback at the engine clock's now."""
         self._ctx = ctx
         self._t0 = ctx.clock.now_ns()
 
     def sample(self, t_ns: int) -> Pose | None:
+        """The take's pose at ``t_ns`` from the start (scaled by ``speed``).
+
+        Returns None after the end unless looping; emits ``replay_ended`` once then.
+        """
         if self._t0 is None:
             self._t0 = t_ns  # sampled without start(): play from the first tick
         elapsed = int((t_ns - self._t0) * self.speed)
@@ -339,4 +346,5 @@ class ReplayDriver:
                                conf, body[0], body[1])
 
     async def stop(self) -> None:
+        """Stop emitting events; sampling still works."""
         self._ctx = None
