@@ -207,7 +207,7 @@ class GestureDriver:
                    * w)
             if head is not None:
                 q = quat.from_euler(math.radians(head[0]), math.radians(head[1]),
-                                    math.radians(-head[2]))
+                                    math.radians(head[2]))
                 head_q = q if head_q is None else quat.slerp(head_q, q, w)
                 head_w = max(head_w, w)
         if not plays and beats:

@@ -204,11 +204,16 @@ def _skin_and_top(src: _Source, rig, report: Progress) -> list[MeshPart]:
     # Arms are left alone: a 3 cm blur would thin a forearm to a stick.
     base = p[tids]
     names = rig.skeleton.names
-    torso = [i for i, n in enumerate(names) if not n.startswith(
+    arm = [i for i, n in enumerate(names) if n.startswith(
         ("upperarm", "lowerarm", "wrist", "metacarpal", "finger"))]
+    armness = dense_t[:, arm].sum(1)
     away = paint.smoothstep(0.02, 0.07, neckline(base) - base[:, 1])
-    away *= paint.smoothstep(0.6, 0.95, dense_t[:, torso].sum(1))
-    base = base + (geometry.blur_points(base, sigma=0.03) - base) * away[:, None]
+    away *= 1 - paint.smoothstep(0.5, 0.9, armness)
+    # blur among torso points only: an arm hanging beside the chest is not fabric
+    body = armness < 0.9
+    blurred = base.copy()
+    blurred[body] = geometry.blur_points(base[body], sigma=0.03)
+    base = base + (blurred - base) * away[:, None]
     op, t2 = geometry.subdivide_operator(len(tids), ttris, smooth_steps=1, smooth=0.25)
     q = op @ base
     opc, tt = geometry.clip_by_field(len(q), t2, neckline(q) - q[:, 1])
@@ -239,8 +244,9 @@ def _nipples(src: _Source, neck: np.ndarray) -> np.ndarray:
     """The two nipple tips: the most forward body points either side of the chest."""
     p = src.pos
     body = src.groups["body"]
-    chest = body[(p[body, 1] > src.cut_y) & (p[body, 1] < neck[1] - 0.08)
-                 & (np.abs(p[body, 0]) > 0.03)]
+    # the chest band only: below it the waist-up host has hands further forward
+    chest = body[(p[body, 1] > neck[1] - 0.30) & (p[body, 1] < neck[1] - 0.08)
+                 & (np.abs(p[body, 0]) > 0.03) & (np.abs(p[body, 0]) < 0.15)]
     out = []
     for side in (1.0, -1.0):
         b = chest[p[chest, 0] * side > 0]
