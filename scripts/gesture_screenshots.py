@@ -13,18 +13,17 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from vhuman.avatar.default_host import load_default_host  # noqa: E402
-from vhuman.avatar.mixer import Mixer  # noqa: E402
-from vhuman.drivers.gesture_driver import GestureDriver, shoulders_of  # noqa: E402
-from vhuman.drivers.idle import IdleDriver  # noqa: E402
-from vhuman.render.camera import Camera  # noqa: E402
-from vhuman.render.renderer import Renderer  # noqa: E402
+from vhuman.avatar.default_host import load_default_host
+from vhuman.avatar.mixer import Mixer
+from vhuman.drivers.gesture_driver import GestureDriver, shoulders_of
+from vhuman.drivers.idle import IdleDriver
+from vhuman.render.camera import Camera
+from vhuman.render.renderer import Renderer
 
 NS = 1_000_000_000
 W, H = 960, 540

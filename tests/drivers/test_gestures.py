@@ -13,8 +13,7 @@ from vhuman.core.humanoid import BODY_INDEX, BODY_REGIONS
 from vhuman.drivers.body_idle import idle_angles
 from vhuman.drivers.body_pose import bones_from_angles, pose_from_angles
 from vhuman.drivers.gesture_driver import GestureDriver, _hand_direction, aim_arm
-from vhuman.drivers.gesture_text import (beat_times, choose_gestures, parse_inline_tags,
-                                         tag_times)
+from vhuman.drivers.gesture_text import beat_times, choose_gestures, parse_inline_tags, tag_times
 from vhuman.drivers.gestures import load_library, parse_gesture
 from vhuman.drivers.idle import IdleDriver
 
@@ -94,7 +93,7 @@ def _play(name: str, target=None):
 
 @pytest.mark.parametrize("name", sorted(REQUIRED))
 def test_every_gesture_starts_and_ends_blended(name: str) -> None:
-    g, states = _play(name, target=(0.6, 1.2, 0.3))
+    _, states = _play(name, target=(0.6, 1.2, 0.3))
     states = states[15:]  # from 0.5 s: the idle layer has faded in (the gesture starts at 1 s)
     bones = np.stack([s.bones for s in states])
     heads = np.stack([s.head for s in states])

@@ -319,4 +319,4 @@ def shoulders_of(avatar) -> dict[str, tuple[float, float, float]]:
     return out
 
 
-__all__ = ["GestureDriver", "PRIORITY_GESTURES", "aim_arm", "shoulders_of", "BODY_REGIONS"]
+__all__ = ["BODY_REGIONS", "PRIORITY_GESTURES", "GestureDriver", "aim_arm", "shoulders_of"]
