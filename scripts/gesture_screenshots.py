@@ -13,18 +13,17 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from vhuman.avatar.default_host import load_default_host  # noqa: E402
-from vhuman.avatar.mixer import Mixer  # noqa: E402
-from vhuman.drivers.gesture_driver import GestureDriver, shoulders_of  # noqa: E402
-from vhuman.drivers.idle import IdleDriver  # noqa: E402
-from vhuman.render.camera import Camera  # noqa: E402
-from vhuman.render.renderer import Renderer  # noqa: E402
+from vhuman.avatar.default_host import load_default_host
+from vhuman.avatar.mixer import Mixer
+from vhuman.drivers.gesture_driver import GestureDriver, shoulders_of
+from vhuman.drivers.idle import IdleDriver
+from vhuman.render.camera import Camera
+from vhuman.render.renderer import Renderer
 
 NS = 1_000_000_000
 W, H = 960, 540
@@ -32,8 +31,16 @@ W, H = 960, 540
 CARD_PX = (0.74, 0.45)
 
 
+#: In front of the body, toward the camera: pointing there reads as "at the card" on screen
+#: without a stiff arm flung out sideways.
+CARD_PLANE_Z = 0.6
+
+
 def moment(g) -> float:
-    """A telling time in the gesture: mid-hold."""
+    """A telling time in the gesture: mid-hold, or the head's biggest turn for head ones."""
+    heads = [(max(abs(v) for v in k.head), k.t) for k in g.keys if k.head is not None]
+    if heads and set(g.regions) <= {"torso"}:
+        return max(heads)[1]
     return g.t_in + g.t_hold * 0.5
 
 
@@ -43,7 +50,7 @@ def render_all(out: Path, only: list[str] | None = None) -> list[Path]:
     renderer = Renderer(avatar, W, H, camera=camera, background=(0.42, 0.45, 0.5, 1.0))
     out.mkdir(parents=True, exist_ok=True)
     gestures = GestureDriver(shoulders=shoulders_of(avatar))
-    target = camera.unproject(CARD_PX[0] * W, CARD_PX[1] * H, W, H, plane_z=0.3)
+    target = camera.unproject(CARD_PX[0] * W, CARD_PX[1] * H, W, H, plane_z=CARD_PLANE_Z)
     written = []
     tiles = []
     for name in sorted(gestures.library):
@@ -52,7 +59,7 @@ def render_all(out: Path, only: list[str] | None = None) -> list[Path]:
         g = gestures.library[name]
         drv = GestureDriver(library=gestures.library, shoulders=gestures.shoulders)
         drv.set_target(target if name == "point_card" else None)
-        idle = IdleDriver(seed=3)
+        idle = IdleDriver(seed=3, blink_min_s=4.0, blink_max_s=6.0)  # eyes open in shot
         mixer = Mixer()
         start = 1 * NS
         drv.trigger(name, at_ns=start)

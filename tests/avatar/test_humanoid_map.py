@@ -64,12 +64,12 @@ def test_avatar_without_arms_runs_and_says_so_once(caplog: pytest.LogCaptureFixt
     from vhuman.render.renderer import Renderer
 
     avatar = build_procedural_avatar()
-    with caplog.at_level(logging.INFO, logger="vhuman.render.body_path"):
-        with Renderer(avatar, 64, 64) as r:
-            state = AvatarState(0, bones=bones_from_angles({"r_elbow_flexion": 90}),
-                                bone_weight=np.ones(N_BODY, np.float32))
-            a = r.render(state).copy()
-            b = r.render(AvatarState(0))
+    with caplog.at_level(logging.INFO, logger="vhuman.render.body_path"), \
+            Renderer(avatar, 64, 64) as r:
+        state = AvatarState(0, bones=bones_from_angles({"r_elbow_flexion": 90}),
+                            bone_weight=np.ones(N_BODY, np.float32))
+        a = r.render(state).copy()
+        b = r.render(AvatarState(0))
     lines = [rec for rec in caplog.records if "body layers" in rec.getMessage()]
     assert len(lines) == 1
     assert np.array_equal(a, b)  # body layers ignored, the bust renders as ever

@@ -13,7 +13,7 @@ from vhuman.core.humanoid import BODY_INDEX, BODY_REGIONS
 from vhuman.drivers.body_idle import idle_angles
 from vhuman.drivers.body_pose import bones_from_angles, pose_from_angles
 from vhuman.drivers.gesture_driver import GestureDriver, _hand_direction, aim_arm
-from vhuman.drivers.gesture_text import beat_times, choose_gestures, parse_inline_tags
+from vhuman.drivers.gesture_text import beat_times, choose_gestures, parse_inline_tags, tag_times
 from vhuman.drivers.gestures import load_library, parse_gesture
 from vhuman.drivers.idle import IdleDriver
 
@@ -93,7 +93,7 @@ def _play(name: str, target=None):
 
 @pytest.mark.parametrize("name", sorted(REQUIRED))
 def test_every_gesture_starts_and_ends_blended(name: str) -> None:
-    g, states = _play(name, target=(0.6, 1.2, 0.3))
+    _, states = _play(name, target=(0.6, 1.2, 0.3))
     states = states[15:]  # from 0.5 s: the idle layer has faded in (the gesture starts at 1 s)
     bones = np.stack([s.bones for s in states])
     heads = np.stack([s.head for s in states])
@@ -243,3 +243,14 @@ def test_beat_times_use_stress_marks_or_word_starts() -> None:
     assert beat_times(ph, start_ns=10 * NS) == [int(10.4 * NS), int(11.6 * NS)]
     words = [("大家", 0.1, 0.4), ("好", 0.4, 0.6), ("今天", 0.9, 1.2), ("特价", 1.8, 2.1)]
     assert beat_times([("d", 0, 0.1)], words) == [int(0.9 * NS), int(1.8 * NS)]
+
+
+def test_tags_fire_when_their_word_is_spoken() -> None:
+    clean, tags = parse_inline_tags("Hello [gesture:wave]everyone, the price [gesture:point_card]"
+                                    "is low")
+    words = [("Hello", 0.0, 0.3), ("everyone", 0.35, 0.9), ("the", 1.0, 1.1),
+             ("price", 1.1, 1.5), ("is", 1.6, 1.7), ("low", 1.7, 2.0)]
+    assert tag_times(clean, tags, words, start_ns=5 * NS) == [
+        (5 * NS + int(0.35 * NS), "wave"), (5 * NS + int(1.6 * NS), "point_card")]
+    # no word timing: the same fraction of the line
+    assert tag_times("abcd", [(2, "nod")], [], duration_s=2.0) == [(NS, "nod")]

@@ -182,3 +182,27 @@ def test_gpu_and_cpu_skinning_draw_the_same_pose(default_host) -> None:
             rest = r.render(AvatarState(0)).astype(np.int16)
     assert np.abs(frames[0] - frames[1]).mean() < 1.0
     assert np.abs(frames[0] - rest).mean() > 3.0  # and the pose really shows
+
+
+def test_half_framing_shows_head_to_waist_with_the_hands(default_host) -> None:
+    from vhuman.avatar.procedural import build_procedural_avatar
+    from vhuman.render.camera import Camera
+
+    w, h = 1280, 720
+    cam = Camera.for_framing(default_host, w / h, "half")
+    lo, hi = default_host.bounds()
+    top = cam.project(np.array([0.0, hi[1], 0.0]), w, h)
+    rig = BodyRig(default_host, eyes_by_joint=False)
+    state = IdleDriver(seed=1).sample(NS)
+    a, t = rig.transforms(state.bones, np.ones(N_BODY), state.head, state.weights)
+    names = default_host.skeleton.names
+    for hand in ("wrist.L", "wrist.R"):
+        j = names.index(hand)
+        x, y = cam.project(rig.rest[j] + a[j] @ rig.rest[j] + t[j], w, h)
+        assert 0 < x < w and 0.5 * h < y < 0.95 * h  # resting hands in the lower half
+    assert 0 < top[1] < 0.1 * h  # the head just below the top edge
+    bust = Camera.for_framing(default_host, w / h, "bust")
+    assert bust == Camera.head_and_shoulders(default_host, w / h)
+    # an avatar without a body falls back to the bust framing
+    proc = build_procedural_avatar()
+    assert Camera.for_framing(proc, w / h) == Camera.head_and_shoulders(proc, w / h)

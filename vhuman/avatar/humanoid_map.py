@@ -157,8 +157,8 @@ def map_skeleton(names: Sequence[str], vrm: dict[str, int] | None = None) -> Bon
 
 def report_lines(bmap: BoneMap) -> list[str]:
     """Human-readable lines for ``vhuman avatar inspect``: mapping and what is missing."""
-    lines = [f"body     {len([b for b in BODY_BONES if b in bmap.joints])}/{len(BODY_BONES)} "
-             f"body bones mapped (from {bmap.source})"]
+    n = len([b for b in BODY_BONES if b in bmap.joints])
+    lines = [f"body     {n}/{len(BODY_BONES)} body bones mapped (from {bmap.source})"]
     for b in HUMANOID_BONES:
         if b in bmap.joints:
             lines.append(f"  {b:<26} = {bmap.names[bmap.joints[b]]}")

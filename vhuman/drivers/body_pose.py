@@ -34,8 +34,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from vhuman.core.frames import Pose
 from vhuman.core.arkit import N_ARKIT
+from vhuman.core.frames import Pose
 from vhuman.core.humanoid import BODY_INDEX, N_BODY, region_mask
 
 SIDE_ANGLES = ("shoulder_flexion", "shoulder_abduction", "shoulder_rotation",
@@ -94,7 +94,7 @@ def bones_from_angles(angles: Mapping[str, float]) -> np.ndarray:
     for s, side in (("l", "left"), ("r", "right")):
         sx = 1.0 if s == "l" else -1.0
 
-        def a(name: str) -> float:
+        def a(name: str, s: str = s) -> float:
             return g.get(f"{s}_{name}", 0.0)
 
         out[BODY_INDEX[f"{side}Shoulder"]] = _chain(

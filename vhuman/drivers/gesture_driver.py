@@ -207,7 +207,7 @@ class GestureDriver:
                    * w)
             if head is not None:
                 q = quat.from_euler(math.radians(head[0]), math.radians(head[1]),
-                                    math.radians(-head[2]))
+                                    math.radians(head[2]))
                 head_q = q if head_q is None else quat.slerp(head_q, q, w)
                 head_w = max(head_w, w)
         if not plays and beats:
@@ -319,4 +319,4 @@ def shoulders_of(avatar) -> dict[str, tuple[float, float, float]]:
     return out
 
 
-__all__ = ["GestureDriver", "PRIORITY_GESTURES", "aim_arm", "shoulders_of", "BODY_REGIONS"]
+__all__ = ["BODY_REGIONS", "PRIORITY_GESTURES", "GestureDriver", "aim_arm", "shoulders_of"]

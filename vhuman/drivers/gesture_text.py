@@ -140,6 +140,35 @@ def choose_gestures(text: str, language: str = "en", *, min_gap_chars: int | Non
     return out
 
 
+def tag_times(text: str, tags: Sequence[tuple[int, str]],
+              words: Sequence[tuple[str, float, float]], *, start_ns: int = 0,
+              duration_s: float | None = None) -> list[tuple[int, str]]:
+    """Stream times for ``(char_offset, name)`` tags of ``text`` (the clean text).
+
+    Each tag fires as the first word at or after its offset starts (words are found in
+    the text in order); without word timing, at the same fraction of ``duration_s`` as
+    of the text's length (or at ``start_ns``).
+    """
+    starts: list[tuple[int, float]] = []
+    cursor = 0
+    for w, a, _ in words:
+        w = w.strip()
+        if not w:
+            continue
+        at = text.find(w, cursor)
+        if at < 0:
+            continue
+        starts.append((at, float(a)))
+        cursor = at + len(w)
+    out: list[tuple[int, str]] = []
+    for off, name in tags:
+        t = next((a for at, a in starts if at >= off), None)
+        if t is None:
+            t = (duration_s or 0.0) * (off / max(len(text), 1)) if not starts else starts[-1][1]
+        out.append((start_ns + int(t * 1e9), name))
+    return out
+
+
 # ------------------------------------------------------------------ beats
 _STRESS = ("'", "ˈ")
 

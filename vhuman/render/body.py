@@ -23,6 +23,7 @@ Output per joint: ``A = D - I`` and ``t = P - D·rest`` so a vertex skins as
 
 from __future__ import annotations
 
+import itertools
 import logging
 
 import numpy as np
@@ -48,7 +49,7 @@ for _s in ("left", "right"):
                     ("Middle", ("Proximal", "Intermediate", "Distal")),
                     ("Ring", ("Proximal", "Intermediate", "Distal")),
                     ("Little", ("Proximal", "Intermediate", "Distal"))):
-        for _a, _b in zip(_js, _js[1:]):
+        for _a, _b in itertools.pairwise(_js):
             _CHILD[f"{_s}{_f}{_a}"] = f"{_s}{_f}{_b}"
 
 

@@ -20,11 +20,10 @@ from vhuman.core.arkit import ARKIT_52, N_ARKIT
 from vhuman.avatar.model import Avatar, Material
 from vhuman.core.frames import AvatarState
 from vhuman.core.errors import ConfigError, RenderError
-from vhuman.render import shaders
+from vhuman.render import body_path, shaders
 from vhuman.render.camera import Camera, Lights
 from vhuman.render.morph import Morpher, build_plan, moved_vertices, vertex_normals
 from vhuman.render.skinning import HeadRig, Skinner
-from vhuman.render import body_path
 
 AA_MODES = ("auto", "fxaa", "msaa", "none")
 SKINNING_MODES = body_path.SKINNING_MODES

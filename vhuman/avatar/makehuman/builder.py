@@ -141,6 +141,8 @@ def build_host(root: Path, progress: Progress | None = None) -> Avatar:
 #: runs SLEEVE_OVERLAP further up inside it so a bent wrist never opens a gap.
 SLEEVE_END = 0.028
 SLEEVE_OVERLAP = 0.02
+#: How far skin under the clothing's edges sinks (metres; the top stands 4.5 mm off it).
+SKIN_SINK = 0.004
 #: Where the top meets the trousers (metres above the floor) and the soft width of the seam.
 WAIST_Y = (0.905, 0.012)
 
@@ -187,14 +189,18 @@ def _skin_and_top(src: _Source, rig, report: Progress) -> list[MeshPart]:
 
     sleeve = _arm_fields(src, rig, p, _dense(rig, np.arange(len(p))))
     hidden = (p[:, 1] < neckline(p) - 0.015) & (sleeve > SLEEVE_END + SLEEVE_OVERLAP)
+    # skin kept under the clothing's edges sinks a little, so a raised shoulder or a bent
+    # wrist (where skin and cloth weights differ slightly) never lets a fleck poke through
+    under = np.minimum(neckline(p) - p[:, 1], sleeve - SLEEVE_END)
+    sink = SKIN_SINK * paint.smoothstep(0.004, 0.012, under)
     report("painting skin", 0.25)
-    skin = _skin_part(src, rig, keep_t, hidden)
+    skin = _skin_part(src, rig, keep_t, hidden, sink)
     report("fitting the top", 0.55)
 
     # the top: torso and arm faces refined once (the source torso is coarse; twice measured
     # 2x the render time on llvmpipe for no visible gain at 720p), cut exactly along the
     # neckline and the cuffs, pushed off the skin along the normals, with rolled edges
-    cand = keep_t[(p[keep_t, 1] < neck[1] + 0.01).any(1)
+    cand = keep_t[(p[keep_t, 1] < neck[1] + 0.04).any(1)
                   & (sleeve[keep_t] > SLEEVE_END - 0.03).any(1)]
     tids, ttris = geometry.submesh(cand, np.ones(len(cand), bool))
     dense_t = _dense(rig, tids)
@@ -204,11 +210,16 @@ def _skin_and_top(src: _Source, rig, report: Progress) -> list[MeshPart]:
     # Arms are left alone: a 3 cm blur would thin a forearm to a stick.
     base = p[tids]
     names = rig.skeleton.names
-    torso = [i for i, n in enumerate(names) if not n.startswith(
+    arm = [i for i, n in enumerate(names) if n.startswith(
         ("upperarm", "lowerarm", "wrist", "metacarpal", "finger"))]
+    armness = dense_t[:, arm].sum(1)
     away = paint.smoothstep(0.02, 0.07, neckline(base) - base[:, 1])
-    away *= paint.smoothstep(0.6, 0.95, dense_t[:, torso].sum(1))
-    base = base + (geometry.blur_points(base, sigma=0.03) - base) * away[:, None]
+    away *= 1 - paint.smoothstep(0.5, 0.9, armness)
+    # blur among torso points only: an arm hanging beside the chest is not fabric
+    body = armness < 0.9
+    blurred = base.copy()
+    blurred[body] = geometry.blur_points(base[body], sigma=0.03)
+    base = base + (blurred - base) * away[:, None]
     op, t2 = geometry.subdivide_operator(len(tids), ttris, smooth_steps=1, smooth=0.25)
     q = op @ base
     opc, tt = geometry.clip_by_field(len(q), t2, neckline(q) - q[:, 1])
@@ -239,8 +250,9 @@ def _nipples(src: _Source, neck: np.ndarray) -> np.ndarray:
     """The two nipple tips: the most forward body points either side of the chest."""
     p = src.pos
     body = src.groups["body"]
-    chest = body[(p[body, 1] > src.cut_y) & (p[body, 1] < neck[1] - 0.08)
-                 & (np.abs(p[body, 0]) > 0.03)]
+    # the chest band only: below it the waist-up host has hands further forward
+    chest = body[(p[body, 1] > neck[1] - 0.30) & (p[body, 1] < neck[1] - 0.08)
+                 & (np.abs(p[body, 0]) > 0.03) & (np.abs(p[body, 0]) < 0.15)]
     out = []
     for side in (1.0, -1.0):
         b = chest[p[chest, 0] * side > 0]
@@ -301,7 +313,8 @@ def _top_colors(pos: np.ndarray, below_edge: np.ndarray) -> np.ndarray:
     return col * (knit * hem)[:, None]
 
 
-def _skin_part(src: _Source, rig, keep_t: np.ndarray, hidden: np.ndarray) -> MeshPart:
+def _skin_part(src: _Source, rig, keep_t: np.ndarray, hidden: np.ndarray,
+               sink: np.ndarray) -> MeshPart:
     """The skin, split at UV seams, with a painted albedo texture in the body's UV space."""
     obj = src.obj
     is_body = src.owner[obj.faces[:, 0]] == 0
@@ -318,6 +331,8 @@ def _skin_part(src: _Source, rig, keep_t: np.ndarray, hidden: np.ndarray) -> Mes
     tex = _skin_texture(src, rig, uvs, src_uvs, tris, ids)
     mat = Material(name="skin", base_color=(1.0, 1.0, 1.0, 1.0), texture=tex, roughness=0.55,
                    wrap=MATERIAL_WRAP["skin"])
+    body_t = src.tris[src.tris_of("body")]
+    p = p - geometry.vertex_normals(p, body_t) * sink[:, None]
     part = _part("skin", p[ids], tris, mat, None, rig.joints[ids], rig.weights[ids],
                  src.morphs(ids))
     # seams split vertices; give both copies the same normal so shading stays continuous

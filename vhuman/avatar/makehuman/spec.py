@@ -15,7 +15,7 @@ from vhuman.avatar.makehuman import data
 from vhuman.avatar.model import Avatar
 
 #: Bump when the output changes so caches rebuild.
-BUILDER_VERSION = "8"
+BUILDER_VERSION = "10"
 
 #: Identity: MakeHuman macro targets and weights applied to base.obj (young adult woman).
 IDENTITY: tuple[tuple[str, float], ...] = (
