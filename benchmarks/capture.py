@@ -66,9 +66,23 @@ def _stats(values_ms: list[float]) -> dict[str, float]:
             "min": round(v[0], 3)}
 
 
+def body_costs(frames: list[np.ndarray]) -> dict:
+    """Per-frame cost (ms) of pose (tracking) and both hands on the benchmark frames."""
+    from vhuman.drivers.capture.body_models import ensure_body_models
+    from vhuman.drivers.capture.bodytrack import BodyTracker
+
+    bt = BodyTracker(ensure_body_models(download=False), rate_hz=60, hands=True)
+    for i, f in enumerate(frames):
+        bt.process(f, i * 33_333_333)
+    costs = list(bt.cost_ms)[1:]  # the first frame also runs the detector
+    return {"pose_ms": _stats([c[0] for c in costs]),
+            "hands_ms": _stats([c[1] for c in costs]),
+            "frames_with_body": bt.frames_with_body}
+
+
 async def motion_to_wire(video: Path, model: Path, consent, audit: AuditLog, *,
                          seconds: float, avatar: str, warmup_s: float = 4.0,
-                         out_size: tuple[int, int] = (1280, 720)) -> dict:
+                         out_size: tuple[int, int] = (1280, 720), body: bool = False) -> dict:
     """Frame-handed-over → first websocket video message rendered from it, in ms."""
     import websockets
 
@@ -80,7 +94,8 @@ async def motion_to_wire(video: Path, model: Path, consent, audit: AuditLog, *,
     cfg = EngineConfig(width=ow, height=oh, fps=30, port=0)
     engine = make_engine(cfg, resolve_avatar(avatar), clock=clock)
     engine.add_driver(IdleDriver())
-    drv = CaptureDriver(str(video), consent=consent, audit=audit, model=str(model), loop=True)
+    drv = CaptureDriver(str(video), consent=consent, audit=audit, model=str(model), loop=True,
+                        body=body)
     engine.add_driver(drv)
     server = MediaServer("127.0.0.1", 0, width=ow, height=oh, fps=30)
     engine.media.subscribe(server.consume)
@@ -145,7 +160,14 @@ async def motion_to_wire(video: Path, model: Path, consent, audit: AuditLog, *,
 
     reader = asyncio.create_task(client())
     run = asyncio.create_task(engine.run())
-    await asyncio.sleep(warmup_s + seconds)
+    await asyncio.sleep(warmup_s)
+    n_arrivals, n_updates, n_faces = len(arrivals), drv.body.updates if body else 0, \
+        drv.frames_processed
+    await asyncio.sleep(seconds)
+    rates = {"rendered_fps": round((len(arrivals) - n_arrivals) / seconds, 1),
+             "face_updates_per_s": round((drv.frames_processed - n_faces) / seconds, 1),
+             "body_updates_per_s": (round((drv.body.updates - n_updates) / seconds, 1)
+                                    if body else None)}
     engine.request_stop()
     await run
     reader.cancel()
@@ -180,6 +202,8 @@ async def motion_to_wire(video: Path, model: Path, consent, audit: AuditLog, *,
             sending.append((got - emitted[pts_us]) / 1e6)
     return {
         "frames_measured": len(lat),
+        "body": body,
+        "rates": rates,
         "avatar": avatar,
         "size": f"{ow}x{oh}",
         "motion_to_wire_ms": _stats(lat) if lat else None,
@@ -207,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--avatar", default="default", help="avatar for motion-to-wire")
     ap.add_argument("--out-size", default="1280x720", help="rendered size for motion-to-wire")
     ap.add_argument("--json", help="also write the result here")
+    ap.add_argument("--body", action="store_true",
+                    help="also measure pose/hands cost and run the show with body capture on "
+                         "(and once with it off, for an A/B in one run)")
     args = ap.parse_args(argv)
     w, h = (int(x) for x in args.size.lower().split("x"))
     model = ensure_face_landmarker(download=False)
@@ -269,11 +296,17 @@ def main(argv: list[str] | None = None) -> int:
             return d.frames_processed / dt, d.frames_processed
 
         fps, n = asyncio.run(threaded())
+        out_size = tuple(int(x) for x in args.out_size.lower().split("x"))
         m2w = (asyncio.run(motion_to_wire(video, model, consent, audit, seconds=args.seconds,
-                                          avatar=args.avatar,
-                                          out_size=tuple(int(x) for x in
-                                                         args.out_size.lower().split("x"))))
+                                          avatar=args.avatar, out_size=out_size))
                if args.seconds > 0 else None)
+        body = None
+        if args.body:
+            body = {"per_frame": body_costs(frames)}
+            if args.seconds > 0:
+                body["show_with_body"] = asyncio.run(motion_to_wire(
+                    video, model, consent, audit, seconds=args.seconds, avatar=args.avatar,
+                    out_size=out_size, body=True))
 
     result = {
         "benchmark": "capture",
@@ -285,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
         "thread_fps_unpaced": round(fps, 1),
         "thread_frames": n,
         "motion_to_wire": m2w,
+        "body": body,
+        "note": "2 shared cores, other jobs running: compare A/B within one run only",
     }
     text = json.dumps(result, indent=1)
     print(text)

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/render.py [--avatar default|procedural|PATH] [--seconds 10]
         [--sizes 1280x720,1920x1080] [--codec jpeg] [--fps 30] [--json out.json]
+        [--skinning gpu,cpu] [--body on|off]
 
 At the default 30 Hz tick the figure cannot exceed 30; ``--fps 60`` shows the headroom
 (frames the pipeline can deliver per second when the tick asks for more than it can draw).
@@ -9,6 +10,9 @@ At the default 30 Hz tick the figure cannot exceed 30; ``--fps 60`` shows the he
 Prints one JSON object: per size, frames received per second at a real websocket client
 (median over 1 s windows), frames the tick dropped because the render thread was busy,
 process CPU time per delivered frame, and the render thread's time per frame.
+``--skinning`` compares whole-skeleton skinning in the vertex shader with numpy on the CPU
+(half-body avatars); ``--body off`` keeps the arms still (the idle body layer off), which
+isolates what posing the body each frame costs.
 """
 
 from __future__ import annotations
@@ -41,11 +45,11 @@ def cpu_s() -> float:
 
 
 async def measure(avatar, size: tuple[int, int], seconds: float, codec: str,
-                  fps: int = 30) -> dict:
+                  fps: int = 30, body: bool = True) -> dict:
     w, h = size
     cfg = EngineConfig(width=w, height=h, fps=fps, port=0, codec=codec)
     engine = make_engine(cfg, avatar, clock=SystemClock())
-    engine.add_driver(IdleDriver())
+    engine.add_driver(IdleDriver(body=body))
     server = MediaServer("127.0.0.1", 0, width=w, height=h, fps=fps, codec=codec)
     engine.media.subscribe(server.consume)
     render_ms: list[float] = []
@@ -117,11 +121,23 @@ async def main() -> None:
     ap.add_argument("--codec", default="jpeg", choices=("jpeg", "h264"))
     ap.add_argument("--fps", type=int, default=30, help="tick rate (60 shows the headroom)")
     ap.add_argument("--json", help="also write the result here")
+    ap.add_argument("--skinning", default="auto",
+                    help="comma list of body skinning modes to compare: auto, gpu, cpu")
+    ap.add_argument("--body", default="on", choices=("on", "off"),
+                    help="off: the idle layer leaves the arms still")
     args = ap.parse_args()
     avatar = resolve_avatar(args.avatar)
+    from vhuman.render import body_path
+
     results = []
-    for s in args.sizes.split(","):
-        results.append(await measure(avatar, parse_size(s), args.seconds, args.codec, args.fps))
+    for mode in args.skinning.split(","):
+        body_path.AUTO_MODE = mode if mode != "auto" else "gpu"
+        for s in args.sizes.split(","):
+            r = await measure(avatar, parse_size(s), args.seconds, args.codec, args.fps,
+                              body=args.body == "on")
+            r["skinning"] = body_path.AUTO_MODE
+            r["body"] = args.body
+            results.append(r)
     out = {"benchmark": "render_end_to_end", "avatar": avatar.name, "results": results,
            "machine": {"cpus": __import__("os").cpu_count()}}
     text = json.dumps(out, indent=2)

@@ -13,6 +13,7 @@ APT_PACKAGES=(
   chromium                                      # the real browser for the viewer tests
   nginx libnginx-mod-rtmp                       # a real RTMP server for push tests
   g++                                           # builds meshoptimizer (an sdist) from source
+  opencv-doc                                    # a real hand photo (handSrc.jpg) for hand tests
 )
 
 missing=()

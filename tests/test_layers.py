@@ -76,8 +76,8 @@ def test_a_package_knows_nothing_it_must_not(pkg: str) -> None:
     assert not bad, f"vhuman/{pkg} imports what it must not know: {bad}"
 
 
-def test_the_ground_floor_imports_only_the_standard_library_and_numpy() -> None:
-    allowed = {"__future__", "abc", "re", "collections", "dataclasses", "enum", "threading", "time", "math",
+def test_the_ground_floor_imports_only_the_standard_library_numpy_and_yaml() -> None:
+    allowed = {"__future__", "abc", "re", "collections", "difflib", "pathlib", "yaml", "dataclasses", "enum", "threading", "time", "math",
                "typing", "numpy", "itertools", "asyncio", "logging", "functools"}
     assert set(GRAPH["core"]) <= allowed, sorted(set(GRAPH["core"]) - allowed)
 

@@ -95,7 +95,8 @@ def _add_capture(args: argparse.Namespace, engine: Engine, offline: bool) -> Non
         audit = AuditLog(default_audit_path())
         consent = require_consent(args.consent, interactive=sys.stdin.isatty(), audit=audit)
         engine.add_driver(registry.create("capture", source=args.camera, consent=consent,
-                                          audit=audit, record=args.record, offline=offline))
+                                          audit=audit, record=args.record, offline=offline,
+                                          body=args.body))
     if args.replay is not None:
         engine.add_driver(registry.create("replay", path=args.replay))
 

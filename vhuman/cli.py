@@ -29,7 +29,7 @@ SUBCOMMAND_MODULES = (
     "vhuman.drivers.capture.models",
     "vhuman.safety.audit",
     "vhuman.plugins",
-    "vhuman.drivers.capture.driver",
+    "vhuman.drivers.capture.cli",
     "vhuman.avatar.default_host",
     "vhuman.scenes.cli",
     "vhuman.fleet.cli",
@@ -134,6 +134,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--consent", metavar="OPERATOR",
                    help="record the operator's consent to face capture (else asked interactively)")
     g.add_argument("--calibrate", action="store_true", help="calibrate a neutral face first")
+    g.add_argument("--body", action=argparse.BooleanOptionalAction, default=True,
+                   help="with --camera, also drive the arms and fingers from the camera "
+                        "(pose and hands; --no-body: face only)")
     g.add_argument("--record", metavar="TAKE.jsonl", help="record capture coefficients (no images)")
     g.add_argument("--replay", metavar="TAKE.jsonl", help="play a recorded take")
     g.add_argument("--say", action="append", default=[], metavar="TEXT",

@@ -86,7 +86,7 @@ def test_speed_and_missing_faces_fade_like_live_capture(tmp_path):
 def test_written_lines_are_coefficients_only(tmp_path):
     path = _take(tmp_path / "t.jsonl")
     lines = path.read_text().splitlines()
-    assert json.loads(lines[0])["format"] == "vhuman.take/1"
+    assert json.loads(lines[0])["format"] == "vhuman.take/2"
     assert all(set(json.loads(x)) <= {"t_ns", "w", "head", "gaze", "c"} for x in lines[1:])
     take = Take.load(path)
     assert take.duration_ns == 300 * MS and take.weights.shape == (4, 52)

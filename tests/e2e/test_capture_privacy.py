@@ -98,12 +98,16 @@ def sandbox(tmp_path, model_path):
     return dirs, env
 
 
-def _start(video: Path, dirs: dict[str, Path], env: dict[str, str]):
+def _start(video: Path, dirs: dict[str, Path], env: dict[str, str], body: bool = False):
     log = open(dirs["input"] / "app.log", "w+")
+    # Body capture runs through the driver spec (the same CaptureDriver, body=true) and
+    # records a take, so the take's bone lines are checked for pixels too.
+    spec = f"capture:source={video},consent=Test Operator,body=true,record=take.jsonl"
+    source = (["--driver", spec] if body
+              else ["--camera", str(video), "--consent", "Test Operator"])
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "run_avatar.py"), "--port", "0", "--size", f"{W}x{H}",
-         "--avatar", "procedural", "--no-show", "--camera", str(video), "--consent",
-         "Test Operator"],
+         "--avatar", "procedural", "--no-show", *source],
         cwd=dirs["work"], stdout=log, stderr=subprocess.STDOUT, env=env)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and proc.poll() is None:
@@ -141,14 +145,15 @@ async def _listen(url: str, seconds: float) -> tuple[list[bytes | str], dict]:
     return msgs, await health
 
 
-def test_capture_writes_no_image_and_sends_no_camera_pixels(sandbox):
+@pytest.mark.parametrize("body", [False, True], ids=["face", "face+body"])
+def test_capture_writes_no_image_and_sends_no_camera_pixels(sandbox, body):
     from vhuman.stream.protocol import Kind, unpack
 
     dirs, env = sandbox
     video = dirs["input"] / "face.avi"
     face = _face_video(video)
     before = _files(dirs["work"], dirs["tmp"], dirs["home"])
-    proc, url, log = _start(video, dirs, env)
+    proc, url, log = _start(video, dirs, env, body)
     try:
         msgs, health = asyncio.run(_listen(url, 8.0))
     finally:
@@ -169,6 +174,11 @@ def test_capture_writes_no_image_and_sends_no_camera_pixels(sandbox):
     after = _files(dirs["work"], dirs["tmp"], dirs["home"])
     created = [p for p in after if p not in before or after[p] != before.get(p)]
     assert any(p.name == "audit.jsonl" for p in created)  # consent and session were logged
+    if body:  # body capture really ran, and its take holds bone rotations only
+        take = (dirs["work"] / "take.jsonl").read_text().splitlines()
+        assert any('"body"' in line for line in take), app_log
+        audit_text = next(p for p in created if p.name == "audit.jsonl").read_text()
+        assert '"body":true' in audit_text
     needles = _camera_needles(video)
     images = [str(p) for p in created if _looks_like_image(p, needles)]
     assert not images, images

@@ -10,7 +10,7 @@ from vhuman.cli import main
 from vhuman.core.errors import ConfigError
 from vhuman.fleet.process import room_argv
 from vhuman.fleet.spec import MAX_FILE_BYTES, load_fleet, load_fleet_text
-from vhuman.scenes.yamlsrc import FileProblems
+from vhuman.core.yamlsrc import FileProblems
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "fleets" / "two_rooms.yaml"

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from vhuman.scenes.scene import DEFAULT_AI_LABEL, load_scene, load_scene_text
-from vhuman.scenes.yamlsrc import FileProblems
+from vhuman.core.yamlsrc import FileProblems
 
 
 def test_empty_scene_has_defaults_and_the_label_on() -> None:

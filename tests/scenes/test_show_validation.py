@@ -10,7 +10,7 @@ from vhuman.safety.moderation import Moderator
 from vhuman.scenes.show import Loop, Say, ShowProduct
 from vhuman.scenes.show_loader import load_show, load_show_text
 from vhuman.scenes.templates import MissingValue, render
-from vhuman.scenes.yamlsrc import FileProblems
+from vhuman.core.yamlsrc import FileProblems
 
 GOOD = textwrap.dedent("""\
     title: 测试直播

@@ -39,7 +39,7 @@ from vhuman.safety.moderation import Moderator, describe_hits
 from vhuman.scenes.runner import ShowHost, ShowRunner
 from vhuman.scenes.scene import load_scene, load_scene_text
 from vhuman.scenes.show_loader import load_show, load_show_text
-from vhuman.scenes.yamlsrc import FileProblems
+from vhuman.core.yamlsrc import FileProblems
 
 _log = logging.getLogger("vhuman.control")
 

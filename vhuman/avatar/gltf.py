@@ -216,6 +216,9 @@ class _Builder:
         skeleton = Skeleton(names=names, parents=parents, rest_local=rest_local,
                             inverse_bind=inverse_bind)
         skeleton.roles = self._roles(names, order, joint_of_node)
+        if self.vrm:  # the full humanoid table, for body layers (vhuman.avatar.humanoid_map)
+            skeleton.humanoid = {b: joint_of_node[n] for b, n in self.vrm.bones.items()
+                                 if n in joint_of_node}
         return skeleton, joint_of_node
 
     def _joint_order(self, skins: list[int], joint_nodes: set[int]) -> list[int]:

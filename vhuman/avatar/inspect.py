@@ -11,6 +11,9 @@ from vhuman.avatar.model import ROLES, Avatar
 from vhuman.core.arkit import ARKIT_52, N_ARKIT
 from vhuman.core.errors import AvatarLoadError, ConfigError
 
+#: Names ``vhuman avatar inspect`` takes besides files (the built-in hosts).
+BUILT_IN = ("default", "procedural")
+
 
 def _format_of(path: Path) -> str:
     from vhuman.avatar.gltf_io import read_asset
@@ -35,6 +38,10 @@ def inspect_avatar(path: Path | str, *, overrides: Path | str | None = None) -> 
     """
     from vhuman.avatar.loader import load_avatar, sidecar_overrides
 
+    if str(path) in BUILT_IN and not Path(path).exists():
+        from vhuman.avatar.resolve import resolve_avatar
+
+        return render_report(resolve_avatar(str(path)), f"built-in host {path!s}")
     path = Path(path)
     if overrides is None and path.is_file():
         overrides = sidecar_overrides(path)
@@ -113,6 +120,8 @@ def render_report(avatar: Avatar, fmt: str = "") -> str:
                 + ("  (add them under 'bones' in an override file)"
                    if "head" in lacking or "neck" in lacking else ""))
     add("")
+    lines.extend(_body_lines(avatar))
+    add("")
     c = avatar.frame_center
     if avatar.facing:
         add(f"facing   {avatar.facing}")
@@ -121,6 +130,19 @@ def render_report(avatar: Avatar, fmt: str = "") -> str:
         + ("  (set 'facing' or 'framing' in an override file to change them)"
            if avatar.facing else ""))
     return "\n".join(lines)
+
+
+def _body_lines(avatar: Avatar) -> list[str]:
+    """The humanoid bone mapping (body layers) and what is missing."""
+    from vhuman.avatar.humanoid_map import map_avatar, report_lines
+
+    bmap = map_avatar(avatar.skeleton)
+    if bmap is None:
+        return ["body     no skeleton: body layers (torso, arms, hands) are ignored"]
+    out = report_lines(bmap)
+    if not bmap.has_arms:
+        out.append("  no arms mapped: body layers are ignored on this avatar")
+    return out
 
 
 def _wrapped(add, head: str, items: list[str]) -> None:
@@ -148,7 +170,8 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
                                        "ARKit",
                        description="Load a glTF/GLB/VRM avatar and report meshes, materials, "
                                    "morph targets → ARKit-52, bones and roles.")
-    p.add_argument("file", type=Path, help="avatar file (.glb, .gltf, .vrm)")
+    p.add_argument("file", type=Path, help="avatar file (.glb, .gltf, .vrm), or a built-in "
+                                           "host: default, procedural")
     p.add_argument("--overrides", type=Path, default=None,
                    help="per-avatar override file (JSON or YAML; see docs/avatars.md)")
     p.set_defaults(func=run_inspect)

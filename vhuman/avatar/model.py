@@ -84,6 +84,8 @@ class Skeleton:
         rest_local: float32[J, 4, 4] local rest transform of each joint (parent space).
         inverse_bind: float32[J, 4, 4] inverse of each joint's global rest transform.
         roles: role name (see :data:`ROLES`) → joint index.
+        humanoid: VRM humanoid bone → joint index, when the file declares that table
+            (see :mod:`vhuman.avatar.humanoid_map`, which also maps by joint names).
     """
 
     names: list[str]
@@ -91,6 +93,7 @@ class Skeleton:
     rest_local: np.ndarray
     inverse_bind: np.ndarray
     roles: dict[str, int] = field(default_factory=dict)
+    humanoid: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

@@ -25,6 +25,10 @@ VRM_BONE_ROLES: dict[str, str] = {
     "leftShoulder": "leftShoulder", "rightShoulder": "rightShoulder",
 }
 
+#: VRM 0.x humanoid names that VRM 1.0 renamed (1.0 thumbs gained a metacarpal).
+VRM0_RENAMED = {f"{s}Thumb{a}": f"{s}Thumb{b}" for s in ("left", "right")
+                for a, b in (("Proximal", "Metacarpal"), ("Intermediate", "Proximal"))}
+
 #: 180° about +Y: (x, y, z) → (-x, y, -z).
 TURN_AROUND = np.diag([-1.0, 1.0, -1.0, 1.0])
 
@@ -53,12 +57,14 @@ class VrmInfo:
         roles: skeleton role → node index.
         expressions: every expression with at least one morph bind.
         title: model title from the VRM meta, if any.
+        bones: every humanoid bone (VRM 1.0 name; 0.x thumbs renamed) → node index.
     """
 
     version: str
     roles: dict[str, int] = field(default_factory=dict)
     expressions: tuple[Expression, ...] = ()
     title: str | None = None
+    bones: dict[str, int] = field(default_factory=dict)
 
     @property
     def root_fix(self) -> np.ndarray:
@@ -103,12 +109,16 @@ def _node(asset: GltfAsset, value: Any, where: str) -> int:
 
 def _read_v0(asset: GltfAsset, vrm: dict) -> VrmInfo:
     roles: dict[str, int] = {}
+    bones: dict[str, int] = {}
     humanoid = _dict(asset, vrm.get("humanoid"), "extensions.VRM.humanoid")
     for i, bone in enumerate(_list(asset, humanoid.get("humanBones"), "VRM humanBones")):
         bone = _dict(asset, bone, f"extensions.VRM.humanoid.humanBones[{i}]")
         role = VRM_BONE_ROLES.get(bone.get("bone"))
         if role is not None and "node" in bone:
             roles[role] = _node(asset, bone["node"], f"VRM humanBones[{i}] ({bone['bone']})")
+        if isinstance(bone.get("bone"), str) and "node" in bone:
+            name = VRM0_RENAMED.get(bone["bone"], bone["bone"])
+            bones[name] = _node(asset, bone["node"], f"VRM humanBones[{i}] ({bone['bone']})")
     master = _dict(asset, vrm.get("blendShapeMaster"), "extensions.VRM.blendShapeMaster")
     n_meshes = len(asset.doc.meshes or [])
     exprs = []
@@ -135,11 +145,12 @@ def _read_v0(asset: GltfAsset, vrm: dict) -> VrmInfo:
         if binds:
             exprs.append(Expression(name, is_preset, tuple(binds)))
     meta = _dict(asset, vrm.get("meta"), "extensions.VRM.meta")
-    return VrmInfo("0.x", roles, tuple(exprs), meta.get("title") or None)
+    return VrmInfo("0.x", roles, tuple(exprs), meta.get("title") or None, bones)
 
 
 def _read_v1(asset: GltfAsset, vrm: dict) -> VrmInfo:
     roles: dict[str, int] = {}
+    all_bones: dict[str, int] = {}
     humanoid = _dict(asset, vrm.get("humanoid"), "VRMC_vrm.humanoid")
     bones = _dict(asset, humanoid.get("humanBones"), "VRMC_vrm.humanoid.humanBones")
     for bone, spec in bones.items():
@@ -147,6 +158,8 @@ def _read_v1(asset: GltfAsset, vrm: dict) -> VrmInfo:
         spec = _dict(asset, spec, f"VRMC_vrm humanBones.{bone}")
         if role is not None and "node" in spec:
             roles[role] = _node(asset, spec["node"], f"VRMC_vrm humanBones.{bone}")
+        if "node" in spec:
+            all_bones[bone] = _node(asset, spec["node"], f"VRMC_vrm humanBones.{bone}")
     exprs_json = _dict(asset, vrm.get("expressions"), "VRMC_vrm.expressions")
     exprs = []
     for kind in ("preset", "custom"):
@@ -169,4 +182,4 @@ def _read_v1(asset: GltfAsset, vrm: dict) -> VrmInfo:
             if binds:
                 exprs.append(Expression(str(name), kind == "preset", tuple(binds)))
     meta = _dict(asset, vrm.get("meta"), "VRMC_vrm.meta")
-    return VrmInfo("1.0", roles, tuple(exprs), meta.get("name") or None)
+    return VrmInfo("1.0", roles, tuple(exprs), meta.get("name") or None, all_bones)

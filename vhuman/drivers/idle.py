@@ -2,8 +2,10 @@
 
 Random blinks every 2–6 s (~150 ms, sometimes a double blink), breathing (a slow head
 pitch), micro head motion (a sum of slow incommensurate sines), eye saccades to small
-random targets with quick transitions, and a faint resting smile. Everything is a pure
-function of stream time and the seed, so it is identical on the simulated clock.
+random targets with quick transitions, and a faint resting smile; and the body's resting
+stance (:mod:`vhuman.drivers.body_idle`: breathing chest and shoulders, sway, hands loosely
+clasped). Everything is a pure function of stream time and the seed, so it is identical
+on the simulated clock.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from vhuman.avatar.mixer import gaze_to_eyelook
 from vhuman.core import quat
 from vhuman.core.arkit import INDEX, N_ARKIT, region_mask
 from vhuman.core.frames import Pose
+from vhuman.core.humanoid import N_BODY
 from vhuman.drivers.base import PRIORITY_IDLE, DriverContext
+from vhuman.drivers.body_idle import idle_angles
+from vhuman.drivers.body_pose import bones_from_angles
 
 NS = 1_000_000_000
 BLINK_CLOSE_S = 0.06
@@ -35,6 +40,8 @@ class IdleDriver:
         blink_min_s / blink_max_s: interval between blinks.
         head_amplitude_deg: size of the micro head motion.
         smile: resting smile weight (0..1).
+        body: also drive the torso, arms and hands (avatars without them ignore it).
+        body_amount: scale of the body's idle motion (0 = a still stance).
     """
 
     name = "idle"
@@ -42,7 +49,8 @@ class IdleDriver:
 
     def __init__(self, seed: int | str = 7, blink_min_s: float | str = 2.0,
                  blink_max_s: float | str = 6.0, head_amplitude_deg: float | str = 2.5,
-                 smile: float | str = 0.12) -> None:
+                 smile: float | str = 0.12, body: bool | str = True,
+                 body_amount: float | str = 1.0) -> None:
         self.seed = int(seed)
         self.blink_min_s = float(blink_min_s)
         self.blink_max_s = float(blink_max_s)
@@ -59,6 +67,10 @@ class IdleDriver:
         self._mask = np.ones(N_ARKIT, np.float32)
         self._mask[INDEX["tongueOut"]] = 0.0
         self._mouth = region_mask("mouth")
+        self.body = str(body).lower() not in ("false", "0", "no", "off")
+        self.body_amount = float(body_amount)
+        self._body_phases = [rng.uniform(0, 2 * math.pi) for _ in range(8)]
+        self._bone_mask = np.ones(N_BODY, np.float32)
 
     async def start(self, ctx: DriverContext) -> None:
         """Nothing to set up: the idle motion is a pure function of time."""
@@ -146,4 +158,8 @@ class IdleDriver:
         w[INDEX["mouthSmileRight"]] = smile
         w[INDEX["browInnerUp"]] = 0.08 * (1 + math.sin(2 * math.pi * 0.04 * t + p[6]))
         w[INDEX["jawOpen"]] = 0.015 * (1 + breath)
-        return Pose(t_ns=t_ns, weights=w, mask=self._mask, head=head, gaze=(gyaw, gpitch))
+        bones = None
+        if self.body:
+            bones = bones_from_angles(idle_angles(t, self._body_phases, p[0], self.body_amount))
+        return Pose(t_ns=t_ns, weights=w, mask=self._mask, head=head, gaze=(gyaw, gpitch),
+                    bones=bones, bone_mask=self._bone_mask if bones is not None else None)

@@ -1,12 +1,17 @@
 """Record capture coefficients to a take file and play them back (``ReplayDriver``).
 
-A take is JSONL (``vhuman.take/1``): one header line, then one line per captured frame::
+A take is JSONL (``vhuman.take/2``): one header line, then one line per captured frame::
 
-    {"format":"vhuman.take/1","arkit":["eyeBlinkLeft",...],"created":"...","source":"file"}
+    {"format":"vhuman.take/2","arkit":["eyeBlinkLeft",...],"bones":["hips",...],
+     "created":"...","source":"file"}
     {"t_ns":0,"w":[52 floats],"head":[w,x,y,z],"gaze":[yaw,pitch],"c":0.98}
     {"t_ns":33333333,"w":null,"c":0}                      <- no face in that frame
+    {"t_ns":40000000,"body":{"q":[N_BODY*4 floats],"m":[N_BODY weights]}}  <- a body update
 
-Only coefficients are written, never pixels. Playback interpolates between frames
+Body lines come at the body's own rate (slower than the face) and carry the filtered bone
+rotations and their weights; a take without them (``vhuman.take/1``, written before body
+capture existed) still loads and plays the face. Only coefficients are written, never
+pixels. Playback interpolates between frames
 (weights and gaze linearly, head by slerp), so a 30 fps take drives a 60 fps tick smoothly;
 it follows whatever clock the engine runs on (real time on the system clock, as fast as
 rendering allows on a :class:`~vhuman.core.clock.SimClock`).
@@ -26,10 +31,13 @@ from vhuman.core import quat
 from vhuman.core.arkit import ARKIT_52, INDEX, N_ARKIT
 from vhuman.core.errors import ConfigError
 from vhuman.core.frames import Pose
+from vhuman.core.humanoid import BODY_BONES, N_BODY
 from vhuman.drivers.base import PRIORITY_CAPTURE, DriverContext
 from vhuman.drivers.capture.filters import hold_for, loss_fade
 
-TAKE_FORMAT = "vhuman.take/1"
+TAKE_FORMAT = "vhuman.take/2"
+#: Formats :meth:`Take.load` reads (/1: face only).
+READABLE_FORMATS = ("vhuman.take/1", TAKE_FORMAT)
 
 #: The shapes a take drives (MediaPipe does not measure tongueOut; other layers keep it).
 TAKE_MASK = np.ones(N_ARKIT, np.float32)
@@ -51,7 +59,9 @@ class TakeWriter:
         self._f: IO[str] | None = open(self.path, "w", encoding="utf-8")  # noqa: SIM115
         self._lock = threading.Lock()
         self.frames = 0
-        header = {"format": TAKE_FORMAT, "arkit": list(ARKIT_52), "source": source_kind,
+        self.body_frames = 0
+        header = {"format": TAKE_FORMAT, "arkit": list(ARKIT_52), "bones": list(BODY_BONES),
+                  "source": source_kind,
                   "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         self._write(header)
 
@@ -77,6 +87,13 @@ class TakeWriter:
         self._write(line)
         self.frames += 1
 
+    def write_body(self, t_ns: int, bones: np.ndarray, weights: np.ndarray) -> None:
+        """Append one body update: bone rotations (N_BODY, 4) and their weights."""
+        self._write({"t_ns": int(t_ns),
+                     "body": {"q": [round(float(v), 5) for v in np.ravel(bones)],
+                              "m": [round(float(v), 3) for v in weights]}})
+        self.body_frames += 1
+
     def close(self) -> None:
         """Close the file (idempotent)."""
         with self._lock:
@@ -89,7 +106,9 @@ class Take:
     """A loaded take: arrays of times, weights, heads, gazes and confidences."""
 
     def __init__(self, t_ns: np.ndarray, weights: np.ndarray, heads: np.ndarray,
-                 gazes: np.ndarray, conf: np.ndarray, has_gaze: bool) -> None:
+                 gazes: np.ndarray, conf: np.ndarray, has_gaze: bool,
+                 body: BodyFrames | None = None) -> None:
+        self.body = body
         self.t_ns = t_ns
         self.weights = weights
         self.heads = heads
@@ -104,8 +123,11 @@ class Take:
 
     @property
     def duration_ns(self) -> int:
-        """Time from the first to the last frame of the take."""
-        return int(self.t_ns[-1] - self.t_ns[0])
+        """Time from the first to the last frame (face or body) of the take."""
+        end = int(self.t_ns[-1])
+        if self.body is not None:
+            end = max(end, int(self.body.t_ns[-1]))
+        return end - int(self.t_ns[0])
 
     @classmethod
     def load(cls, path: str | Path) -> Take:
@@ -127,11 +149,18 @@ class Take:
             header = json.loads(lines[0])
         except ValueError:
             header = None
-        if not isinstance(header, dict) or header.get("format") != TAKE_FORMAT:
-            raise ConfigError(f"take file {path}: line 1 is not a {TAKE_FORMAT} header")
+        if not isinstance(header, dict) or header.get("format") not in READABLE_FORMATS:
+            raise ConfigError(f"take file {path}: line 1 is not a {TAKE_FORMAT} (or "
+                              f"vhuman.take/1) header")
         names = header.get("arkit", list(ARKIT_52))
         if list(names) != list(ARKIT_52):
             raise ConfigError(f"take file {path}: weights are not in vhuman's ARKit-52 order")
+        if list(header.get("bones", BODY_BONES)) != list(BODY_BONES):
+            raise ConfigError(f"take file {path}: bones are not in vhuman's BODY_BONES order "
+                              f"(recorded by another vhuman version?)")
+        body_t: list[int] = []
+        body_q: list[np.ndarray] = []
+        body_m: list[np.ndarray] = []
         ts, ws, hs, gs, cs = [], [], [], [], []
         has_gaze = False
         zero = np.zeros(N_ARKIT, np.float32)
@@ -141,6 +170,14 @@ class Take:
             try:
                 rec = json.loads(text)
                 t = int(rec["t_ns"])
+                if isinstance(rec, dict) and "body" in rec:
+                    q, m = _body_line(rec["body"])
+                    if body_t and t <= body_t[-1]:
+                        raise ValueError("body t_ns does not increase")
+                    body_t.append(t)
+                    body_q.append(q)
+                    body_m.append(m)
+                    continue
                 w = rec.get("w")
                 weights = zero if w is None else np.asarray(w, np.float32)
                 if weights.shape != (N_ARKIT,) or not np.isfinite(weights).all():
@@ -161,10 +198,17 @@ class Take:
             hs.append(head / max(float(np.linalg.norm(head)), 1e-9))
             gs.append(g)
             cs.append(c)
+        body = None
+        if body_t:
+            body = BodyFrames(np.asarray(body_t, np.int64), np.stack(body_q), np.stack(body_m))
+            if not ts:  # a body-only take: one faceless frame anchors the timeline
+                ts, ws, hs, gs, cs = [body_t[0]], [zero], [np.array([1, 0, 0, 0],
+                                                                     np.float32)], \
+                    [np.zeros(2, np.float32)], [0.0]
         if not ts:
             raise ConfigError(f"take file {path} has a header but no frames")
         return cls(np.asarray(ts, np.int64), np.stack(ws), np.stack(hs), np.stack(gs),
-                   np.asarray(cs, np.float32), has_gaze)
+                   np.asarray(cs, np.float32), has_gaze, body)
 
     def at(self, t_ns: int) -> tuple[np.ndarray, np.ndarray, tuple[float, float], float]:
         """Interpolated (weights, head, gaze, confidence) at take time ``t_ns`` (clamped)."""
@@ -198,6 +242,49 @@ class Take:
         conf = fade if cj == 0.0 else (1 - a) * fade + a * cj
         return self.weights[k].copy(), self.heads[k].copy(), \
             (float(self.gazes[k, 0]), float(self.gazes[k, 1])), conf
+
+
+def _body_line(body: object) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(body, dict):
+        raise TypeError("'body' must be an object")
+    q = np.asarray(body.get("q"), np.float32)
+    m = np.asarray(body.get("m"), np.float32)
+    if q.shape != (N_BODY * 4,) or not np.isfinite(q).all():
+        raise ValueError(f"'body.q' must be {N_BODY * 4} numbers")
+    if m.shape != (N_BODY,) or not np.isfinite(m).all():
+        raise ValueError(f"'body.m' must be {N_BODY} numbers")
+    q = q.reshape(N_BODY, 4)
+    q /= np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-9)
+    return q, np.clip(m, 0.0, 1.0)
+
+
+class BodyFrames:
+    """The body updates of a take: times, bone rotations, bone weights."""
+
+    def __init__(self, t_ns: np.ndarray, bones: np.ndarray, weights: np.ndarray) -> None:
+        self.t_ns = t_ns
+        self.bones = bones
+        self.weights = weights
+        period = int(np.median(np.diff(t_ns))) if len(t_ns) > 1 else 0
+        self.hold_ns = hold_for(period)
+
+    def at(self, t_ns: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """(bones, weights) at take time ``t_ns``: interpolated, faded after the end."""
+        t = self.t_ns
+        if t_ns < t[0]:
+            return None
+        if t_ns >= t[-1] or len(t) == 1:
+            fade = loss_fade(int(t_ns - t[-1]), self.hold_ns)
+            return self.bones[-1].copy(), self.weights[-1] * fade
+        j = int(np.searchsorted(t, t_ns, side="right"))
+        i = j - 1
+        a = float((t_ns - t[i]) / (t[j] - t[i]))
+        qi, qj = self.bones[i], self.bones[j]
+        qj = np.where((np.sum(qi * qj, axis=1) < 0)[:, None], -qj, qj)
+        q = (1 - a) * qi + a * qj  # nlerp: updates are ~80 ms apart, the steps are small
+        q /= np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-9)
+        m = (1 - a) * self.weights[i] + a * self.weights[j]
+        return q.astype(np.float32), m.astype(np.float32)
 
 
 class ReplayDriver:
@@ -246,9 +333,17 @@ class ReplayDriver:
                     if self._ctx is not None:
                         self._ctx.emit("replay_ended", path=self.path)
                 return None
-        w, head, gaze, conf = self.take.at(int(self.take.t_ns[0]) + max(elapsed, 0))
-        return Pose(t_ns, w, TAKE_MASK.copy(), head, gaze if self.take.has_gaze else None,
-                    float(np.clip(conf, 0.0, 1.0)))
+        take_t = int(self.take.t_ns[0]) + max(elapsed, 0)
+        w, head, gaze, conf = self.take.at(take_t)
+        conf = float(np.clip(conf, 0.0, 1.0))
+        body = self.take.body.at(take_t) if self.take.body is not None else None
+        if body is None:
+            return Pose(t_ns, w, TAKE_MASK.copy(), head,
+                        gaze if self.take.has_gaze else None, conf)
+        from vhuman.drivers.capture.merge import merge_face_body
+
+        return merge_face_body(t_ns, w, TAKE_MASK, head, gaze if self.take.has_gaze else None,
+                               conf, body[0], body[1])
 
     async def stop(self) -> None:
         """Stop emitting events; sampling still works."""

@@ -2,7 +2,7 @@
 
 A fleet file is YAML, parsed at the edge into frozen dataclasses. Every problem in the file
 is reported at once as ``file:line: what — what to do`` (the same collector shows and scenes
-use, :mod:`vhuman.scenes.yamlsrc`). The file is hostile input: its size is capped, anchors
+use, :mod:`vhuman.core.yamlsrc`). The file is hostile input: its size is capped, anchors
 and aliases are refused (no billion laughs), and secrets are never written in it: push
 addresses and control tokens are ``env:NAME`` references, resolved from the environment of
 the room process only.
@@ -32,7 +32,7 @@ from typing import Any
 import yaml
 
 from vhuman.core.errors import ConfigError
-from vhuman.scenes.yamlsrc import (
+from vhuman.core.yamlsrc import (
     FileProblems,
     LineDict,
     LineList,

@@ -15,6 +15,11 @@ from vhuman.avatar.model import Avatar
 from vhuman.core.errors import ConfigError
 from vhuman.core.light import STANDARD_KEY, Light
 
+#: Framings a scene may choose (``camera.framing``): waist-up (the default) or a bust.
+FRAMINGS = ("half", "bust")
+#: Margin above the head and below the waist in a half-body shot, fraction of the height.
+HALF_MARGIN = 0.05
+
 #: Where the face sits in a head-and-shoulders shot, as a fraction of the frame from the
 #: top; broadcast framing puts the eyes near the upper third line.
 FACE_FROM_TOP = 0.36
@@ -125,6 +130,47 @@ class Camera:
         return cls(eye=tuple(eye), target=tuple(target), fov_y_deg=fov_y_deg,
                    near=max(0.01, dist * 0.1), far=dist * 10.0)
 
+    @classmethod
+    def for_framing(cls, avatar: Avatar, aspect: float, framing: str = "half", *,
+                    fov_y_deg: float = 24.0, zoom: float = 1.0,
+                    offset_x: float = 0.0) -> Camera:
+        """The scene's framing: ``half`` (head to waist, hands in shot) or ``bust``.
+
+        ``half`` needs a skeleton whose hips (or spine) the humanoid map finds; avatars
+        without one (busts, rigid heads) get the bust framing instead. ``zoom`` > 1 moves
+        in toward the face; ``offset_x`` is as in :meth:`head_and_shoulders`.
+        """
+        if framing not in FRAMINGS:
+            raise ConfigError(f"framing must be one of {FRAMINGS}, got {framing!r}")
+        if not aspect > 0:
+            raise ConfigError(f"aspect must be > 0, got {aspect}")
+        if not (0.1 <= zoom <= 10 and -0.5 <= offset_x <= 0.5):
+            raise ConfigError(f"zoom must be 0.1..10 and offset_x -0.5..0.5, got {zoom}, "
+                              f"{offset_x}")
+        waist = _waist_y(avatar) if framing == "half" else None
+        if waist is None:
+            return cls.head_and_shoulders(avatar, aspect, fov_y_deg=fov_y_deg, zoom=zoom,
+                                          offset_x=offset_x)
+        lo, hi = avatar.bounds()
+        top = float(hi[1])
+        bottom = max(waist, float(lo[1]))
+        height = (top - bottom) * (1 + 2 * HALF_MARGIN)
+        # portrait frames: widen to keep the elbows in, but never below the mesh
+        min_width = 0.62 * height
+        if height * aspect < min_width:
+            height = min(min_width / aspect, (top - float(lo[1])) * (1 + HALF_MARGIN))
+        height /= zoom
+        half = math.tan(math.radians(fov_y_deg) / 2.0)
+        dist = (height / 2.0) / half
+        # the head stays HALF_MARGIN below the top edge as the camera zooms in
+        cy = top + HALF_MARGIN * height - height / 2.0
+        cx = float(avatar.frame_center[0])
+        cz = float(avatar.frame_center[2])
+        target = np.array([cx - offset_x * height * aspect, cy, cz])
+        eye = target + np.array([0.0, 0.0, dist])
+        return cls(eye=tuple(eye), target=tuple(target), fov_y_deg=fov_y_deg,
+                   near=max(0.01, dist * 0.1), far=dist * 10.0)
+
     def view(self) -> np.ndarray:
         """World → camera matrix (float64[4, 4])."""
         return look_at(np.array(self.eye), np.array(self.target), np.array(self.up))
@@ -136,6 +182,24 @@ class Camera:
     def view_projection(self, aspect: float) -> np.ndarray:
         """World → clip matrix (float64[4, 4])."""
         return self.projection(aspect) @ self.view()
+
+    def unproject(self, px: float, py: float, width: int, height: int,
+                  plane_z: float = 0.3) -> np.ndarray:
+        """The avatar-space point on the plane ``z = plane_z`` seen at pixel (px, py).
+
+        The inverse of :meth:`project` for one pixel: where the studio's product card
+        appears, turned into a point in front of the avatar that a gesture can aim at.
+        """
+        x = (px + 0.5) / width * 2.0 - 1.0
+        y = 1.0 - (py + 0.5) / height * 2.0
+        inv = np.linalg.inv(self.view_projection(width / height))
+        near = inv @ np.array([x, y, -1.0, 1.0])
+        far = inv @ np.array([x, y, 1.0, 1.0])
+        a, b = near[:3] / near[3], far[:3] / far[3]
+        d = b - a
+        if abs(d[2]) < 1e-9:
+            return a
+        return a + d * ((plane_z - a[2]) / d[2])
 
     def project(self, points: np.ndarray, width: int, height: int) -> np.ndarray:
         """Project world points to pixel coordinates (x right, y down, top-left origin).
@@ -156,6 +220,22 @@ class Camera:
         px[:, 0] = (ndc[:, 0] + 1.0) * 0.5 * width - 0.5
         px[:, 1] = (1.0 - ndc[:, 1]) * 0.5 * height - 0.5
         return px.reshape(pts.shape[:-1] + (2,))
+
+
+def _waist_y(avatar: Avatar) -> float | None:
+    """Rest height of the avatar's waist (hips joint), or None without mapped arms/hips."""
+    from vhuman.avatar.humanoid_map import map_avatar
+
+    sk = avatar.skeleton
+    bmap = map_avatar(sk)
+    if sk is None or bmap is None or not bmap.has_arms:
+        return None
+    rest = np.linalg.inv(np.asarray(sk.inverse_bind, np.float64))[:, :3, 3]
+    if "hips" in bmap.joints:
+        return float(rest[bmap.joints["hips"], 1])
+    if "spine" in bmap.joints:
+        return float(rest[bmap.joints["spine"], 1]) - 0.1
+    return None
 
 
 @dataclass(frozen=True, slots=True)

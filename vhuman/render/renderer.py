@@ -22,12 +22,13 @@ from vhuman.avatar.normals import vertex_normals
 from vhuman.core.arkit import ARKIT_52, N_ARKIT
 from vhuman.core.errors import ConfigError, RenderError
 from vhuman.core.frames import AvatarState
-from vhuman.render import shaders
+from vhuman.render import body_path, shaders
 from vhuman.render.camera import Camera, Lights
 from vhuman.render.morph import Morpher, build_plan, moved_vertices
 from vhuman.render.skinning import HeadRig, Skinner
 
 AA_MODES = ("auto", "fxaa", "msaa", "none")
+SKINNING_MODES = body_path.SKINNING_MODES
 SHADING_MODES = ("auto", "vertex", "hybrid", "pixel")
 #: below this roughness a material keeps per-pixel specular in "vertex" shading (eyes, teeth:
 #: their small sharp highlights would smear between vertices)
@@ -154,7 +155,8 @@ class Renderer:
         background: (r, g, b, a) linear 0..1; the default is fully transparent so a
             compositor can lay the frame over its own background.
         lights: studio rig; defaults to :class:`Lights`.
-        camera: defaults to :meth:`Camera.head_and_shoulders`.
+        camera: defaults to :meth:`Camera.for_framing` (waist-up where the avatar has
+            a body, head and shoulders otherwise).
         aa: "fxaa" (cheap post pass), "msaa" (4x multisampling, for GPUs), "none", or
             "auto" (msaa on a GPU; none on llvmpipe, where 4x MSAA costs ~3x and the
             FXAA pass about as much as shading the avatar).
@@ -164,6 +166,9 @@ class Renderer:
             "auto" (vertex on llvmpipe, pixel on a GPU).
         depth_prepass: draw opaque depth first so each covered pixel is shaded once
             (measured slower on llvmpipe with this avatar: vertex work doubles).
+        skinning: for avatars with a mapped body skeleton (arms), where the whole skeleton
+            is skinned: "gpu" (vertex shader), "cpu" (numpy, uploads every skinned vertex)
+            or "auto" (gpu; see ``benchmarks/render.py --skinning`` for the comparison).
 
     One renderer owns one GL context; call it from one thread at a time.
     """
@@ -172,7 +177,7 @@ class Renderer:
                  background: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0),
                  lights: Lights | None = None, camera: Camera | None = None,
                  aa: str = "auto", shading: str = "auto",
-                 depth_prepass: bool = False) -> None:
+                 depth_prepass: bool = False, skinning: str = "auto") -> None:
         if not (isinstance(width, int) and isinstance(height, int)
                 and 16 <= width <= _MAX_SIZE and 16 <= height <= _MAX_SIZE):
             raise ConfigError(f"Renderer size must be integers in 16..{_MAX_SIZE}, "
@@ -182,6 +187,9 @@ class Renderer:
                               f"got {shading!r}")
         if aa not in AA_MODES:
             raise ConfigError(f"Renderer aa must be one of {AA_MODES}, got {aa!r}")
+        if skinning not in SKINNING_MODES:
+            raise ConfigError(f"Renderer skinning must be one of {SKINNING_MODES}, "
+                              f"got {skinning!r}")
         if not avatar.parts:
             raise ConfigError(f"avatar {avatar.name!r} has no mesh parts to draw")
         self.avatar = avatar
@@ -204,9 +212,11 @@ class Renderer:
                 coverage = avatar.arkit_coverage()
                 eye_look = [i for i, n in enumerate(ARKIT_52) if n.startswith("eyeLook")]
                 self._rig = HeadRig(avatar, eyes_by_joint=not coverage[eye_look].any())
+                self._body = body_path.BodyPath.for_avatar(
+                    avatar, eyes_by_joint=not coverage[eye_look].any(), mode=skinning)
                 self._setup_geometry()
                 self.set_lights(lights or Lights())
-                self.set_camera(camera or Camera.head_and_shoulders(avatar, width / height))
+                self.set_camera(camera or Camera.for_framing(avatar, width / height))
                 self.set_background(background)
         except Exception:
             self._ctx.release()
@@ -268,6 +278,7 @@ class Renderer:
                                                              and not key[3]),
                                                double_sided=key[4],
                                                skin_classes=self._gpu_classes)
+                defines += body_path.defines(self._body)
                 prog = self._ctx.program(vertex_shader=shaders.mesh_vs(defines),
                                          fragment_shader=shaders.mesh_fs(defines))
             except Exception as exc:
@@ -335,7 +346,11 @@ class Renderer:
             if faces.size:
                 renormal[faces[moved[faces].any(axis=1)].reshape(-1)] = True
             cls_w = self._rig.vertex_class_weights(avatar, index)
+            if self._body is not None:  # the whole skeleton skins these, not head classes
+                cls_w = np.zeros_like(cls_w)
             skinned = cls_w.sum(axis=1) > 0
+            if self._body is not None and self._body.on_cpu:
+                skinned = self._body.skinned(part)
             rank_l.append(np.where(moved, 0, np.where(renormal, 1, np.where(skinned, 2, 3))))
             pos_l.append(pos)
             nrm_l.append(nrm)
@@ -368,6 +383,8 @@ class Renderer:
             plan = build_plan(pos, all_faces, merged, ids, n_moved, n_ren)
             morpher = Morpher(plan, pos)
         cls_w = np.concatenate(cls_l)[order]
+        if self._body is not None:
+            self._body.attach(avatar.parts, order, n_dyn)
         skinner = None
         self._gpu_classes = 0
         if cls_w.any():
@@ -377,7 +394,8 @@ class Renderer:
                 n_dyn = n_ren
             else:  # a rig with more moving joint classes than the shader takes
                 skinner = Skinner(cls_w[:n_dyn])
-        if not self._gpu_classes and skinner is None:
+        if not self._gpu_classes and skinner is None and not (
+                self._body is not None and self._body.on_cpu):
             n_dyn = n_ren
         ctx = self._ctx
         full = np.ascontiguousarray(np.hstack([pos, nrm]), np.float32)
@@ -391,9 +409,12 @@ class Renderer:
             cw[:, :cls_w.shape[1]] = cls_w
             names = ("in_cw0",) if width == 4 else ("in_cw0", "in_cw1")
             skin_attrs = [(ctx.buffer(cw.tobytes()), " ".join(["4f"] * len(names)), *names)]
+        if self._body is not None and not self._body.on_cpu:
+            skin_attrs = [self._body.vertex_attributes(ctx)]
         try:
             depth_prog = ctx.program(
-                vertex_shader=shaders.mesh_vs(shaders.skin_defines(self._gpu_classes)),
+                vertex_shader=shaders.mesh_vs(shaders.skin_defines(self._gpu_classes)
+                                              + body_path.defines(self._body)),
                 fragment_shader=shaders.DEPTH_FS)
         except Exception as exc:
             raise RenderError(f"shader compile/link failed on {self.gl_renderer}: {exc}",
@@ -501,10 +522,15 @@ class Renderer:
                 if u is not None:
                     u.write(np.ascontiguousarray(arr[: u.array_length]).tobytes())
 
-    def _update_geometry(self, weights: np.ndarray, head: np.ndarray) -> None:
+    def _update_geometry(self, weights: np.ndarray, head: np.ndarray,
+                         state: AvatarState | None = None) -> None:
         g = self._geo
         if self._gpu_classes:
             self._set_skin(head, weights)
+        if self._body is not None:
+            self._body.pose(state, head, weights)
+            if not self._body.on_cpu:
+                self._body.write_uniforms(self._programs.values())
         if not g.n_dyn:
             return
         m = g.morpher
@@ -519,9 +545,13 @@ class Renderer:
                     m.renormal(g.m_pos, g.m_nrm)
                 g.last_w = m._w.copy()
                 morphed = True
-        if g.skinner is None and not morphed:
+        body_cpu = self._body is not None and self._body.on_cpu
+        if g.skinner is None and not morphed and not body_cpu:
             return  # nothing on the CPU side moved: the head turn is all in uniforms
-        if g.skinner is not None:
+        if body_cpu:
+            self._body.skin(g.m_pos, g.m_nrm, g.pos, g.nrm)
+            src_p, src_n = g.pos, g.nrm
+        elif g.skinner is not None:
             np.copyto(g.pos, g.m_pos)
             np.copyto(g.nrm, g.m_nrm)
             g.skinner.apply(self._rig.transforms(head, weights), g.pos, g.nrm)
@@ -617,8 +647,9 @@ class Renderer:
         t0 = time.perf_counter_ns()
         with self._ctx:
             if (self._last_head is None or not np.array_equal(weights, self._last_weights)
-                    or not np.array_equal(head, self._last_head)):
-                self._update_geometry(weights, head)
+                    or not np.array_equal(head, self._last_head)
+                    or (self._body is not None and self._body.changed(state))):
+                self._update_geometry(weights, head, state)
                 self._last_weights = weights.copy()
                 self._last_head = head.copy()
             t1 = time.perf_counter_ns()

@@ -34,6 +34,14 @@ in vec4 in_cw1;
 uniform mat3 u_skin_a[SKIN_CLASSES];
 uniform vec3 u_skin_t[SKIN_CLASSES];
 #endif
+#ifdef JOINTS
+// Whole-skeleton linear blend skinning (half-body avatars): 4 joints per vertex, each
+// joint's R - I and translation, so weights of 0 and the rest pose cost nothing extra.
+in vec4 in_joint;
+in vec4 in_jweight;
+uniform mat3 u_joint_a[JOINTS];
+uniform vec3 u_joint_t[JOINTS];
+#endif
 out vec3 v_pos;
 out vec3 v_nrm;
 out vec2 v_uv;
@@ -125,6 +133,13 @@ void main() {
         nrm += in_cw1[i - 4] * (u_skin_a[i] * in_nrm);
     }
 #endif
+#endif
+#ifdef JOINTS
+    for (int i = 0; i < 4; ++i) {
+        int j = int(in_joint[i]);
+        pos += in_jweight[i] * (u_joint_a[j] * in_pos + u_joint_t[j]);
+        nrm += in_jweight[i] * (u_joint_a[j] * in_nrm);
+    }
 #endif
     v_pos = pos;
     v_nrm = nrm;
@@ -326,6 +341,17 @@ def skin_defines(n_classes: int) -> list[str]:
     if not 0 <= n_classes <= MAX_SKIN_CLASSES:
         raise ValueError(f"GPU skinning takes 0..{MAX_SKIN_CLASSES} classes, got {n_classes}")
     return [f"SKIN_CLASSES {n_classes}", f"SKIN_LOW {min(n_classes, 4)}"]
+
+
+#: Most joints the vertex shader skins with (uniform space: 4 vec4 per joint).
+MAX_JOINTS = 128
+
+
+def joint_defines(n_joints: int) -> list[str]:
+    """Switch for whole-skeleton GPU skinning over ``n_joints`` joints (0 = off)."""
+    if not 0 <= n_joints <= MAX_JOINTS:
+        raise ValueError(f"GPU joint skinning takes 0..{MAX_JOINTS} joints, got {n_joints}")
+    return [f"JOINTS {n_joints}"] if n_joints else []
 
 
 def mesh_defines(*, alpha_mode: int = 0, has_tex: bool = False, has_normal_tex: bool = False,

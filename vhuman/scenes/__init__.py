@@ -9,7 +9,7 @@
 - :mod:`~vhuman.scenes.show_loader` — show files: load, validate (every problem with
   file:line), with :mod:`~vhuman.scenes.show_fields` and
   :mod:`~vhuman.scenes.show_chat_loader`.
-- :mod:`~vhuman.scenes.yamlsrc` — YAML with line numbers, and the file:line problem list.
+- :mod:`~vhuman.core.yamlsrc` — YAML with line numbers, and the file:line problem list.
 - :mod:`~vhuman.scenes.runner` — walks a show on the engine clock through a ``ShowHost``.
 - :mod:`~vhuman.api.chat` — viewer chat in: limits, moderation, rule matching.
 - :mod:`~vhuman.api.control` — the producer protocol on ``/control``.

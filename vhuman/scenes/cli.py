@@ -8,7 +8,7 @@ import sys
 from vhuman.core.errors import ConfigError
 from vhuman.safety.moderation import Moderator
 from vhuman.scenes.show_loader import load_show
-from vhuman.scenes.yamlsrc import FileProblems
+from vhuman.core.yamlsrc import FileProblems
 
 
 def add_subcommand(subparsers) -> None:

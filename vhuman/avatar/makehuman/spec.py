@@ -15,7 +15,7 @@ from vhuman.avatar.model import Avatar
 from vhuman.core.arkit import ARKIT_52
 
 #: Bump when the output changes so caches rebuild.
-BUILDER_VERSION = "7"
+BUILDER_VERSION = "10"
 
 #: Identity: MakeHuman macro targets and weights applied to base.obj (young adult woman).
 IDENTITY: tuple[tuple[str, float], ...] = (
@@ -25,8 +25,9 @@ IDENTITY: tuple[tuple[str, float], ...] = (
     ("mpfb2/targets/macrodetails/asian-female-young.target.gz", 0.45),
 )
 
-#: Cut height in source decimetres: keeps shoulders and the upper arms to about mid-way.
-CUT_Y_DM = 2.5
+#: Cut height in source decimetres: a hand's width below the crotch, so the waist-up
+#: framing never shows the cut and hands resting in front of the hips stay whole.
+CUT_Y_DM = -1.2
 
 
 def input_files(root: Path) -> list[Path]:

@@ -6,10 +6,15 @@ for a couple of seconds measures that rest; afterwards each weight is mapped
 ``(w - offset) * gain`` (gain ``1 / (1 - offset)`` so that a full expression still reaches
 1) and the head rotation is taken relative to the rest pose.
 
-Profile file (``vhuman.capture-profile/1``)::
+With body capture the same hold also measures the operator's rest torso (a camera to the
+side or above sees the shoulders turned or leaning); body rotations are then taken
+relative to it, so the operator's natural posture is the avatar's upright one.
+
+Profile file (``vhuman.capture-profile/1``; ``body_rest`` only when the body was seen)::
 
     {"format": "vhuman.capture-profile/1", "created": "...", "frames": 58,
-     "offsets": {"mouthSmileLeft": 0.08, ...}, "gains": {...}, "head_rest": [w, x, y, z]}
+     "offsets": {"mouthSmileLeft": 0.08, ...}, "gains": {...}, "head_rest": [w, x, y, z],
+     "body_rest": [w, x, y, z]}
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ class CalibrationProfile:
     head_rest: np.ndarray = field(
         default_factory=lambda: np.array([1.0, 0.0, 0.0, 0.0], np.float32))
     frames: int = 0
+    body_rest: np.ndarray | None = None  # unit quaternion of the rest torso, or None
 
     def apply(self, weights: np.ndarray, head: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Map raw weights and head rotation to calibrated ones."""
@@ -63,6 +69,8 @@ class CalibrationProfile:
                       if self.gains[i] != 1},
             "head_rest": [round(float(v), 6) for v in self.head_rest],
         }
+        if self.body_rest is not None:
+            doc["body_rest"] = [round(float(v), 6) for v in self.body_rest]
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
         return path
@@ -101,7 +109,16 @@ class CalibrationProfile:
         rest = np.asarray(doc.get("head_rest", [1, 0, 0, 0]), np.float32)
         if rest.shape != (4,) or not np.isfinite(rest).all() or np.linalg.norm(rest) < 1e-6:
             raise ConfigError(f"capture profile {path}: head_rest must be 4 numbers (w,x,y,z)")
-        return cls(offsets, gains, rest / np.linalg.norm(rest), int(doc.get("frames", 0)))
+        body = doc.get("body_rest")
+        if body is not None:
+            body = np.asarray(body, np.float32)
+            if body.shape != (4,) or not np.isfinite(body).all() \
+                    or np.linalg.norm(body) < 1e-6:
+                raise ConfigError(f"capture profile {path}: body_rest must be 4 numbers "
+                                  f"(w,x,y,z)")
+            body = body / np.linalg.norm(body)
+        return cls(offsets, gains, rest / np.linalg.norm(rest), int(doc.get("frames", 0)),
+                   body)
 
 
 class Calibrator:
@@ -124,8 +141,11 @@ class Calibrator:
         """How many measurements have been added so far."""
         return len(self._weights)
 
-    def finish(self) -> CalibrationProfile:
+    def finish(self, body_rest: np.ndarray | None = None) -> CalibrationProfile:
         """The profile from what was collected.
+
+        Args:
+            body_rest: the rest torso quaternion measured over the same hold, if any.
 
         Raises:
             ConfigError: no face was seen during calibration.
@@ -144,4 +164,4 @@ class Calibrator:
         gains = (1.0 / (1.0 - offsets)).astype(np.float32)
         mean_q = np.mean(np.stack(self._heads), axis=0)
         mean_q = (mean_q / np.linalg.norm(mean_q)).astype(np.float32)
-        return CalibrationProfile(offsets, gains, mean_q, self.frames)
+        return CalibrationProfile(offsets, gains, mean_q, self.frames, body_rest)

@@ -1,4 +1,11 @@
-"""``CaptureDriver``: a webcam (or video, folder, URL) drives the avatar's face.
+"""``CaptureDriver``: a webcam (or video, folder, URL) drives the avatar's face and body.
+
+Body capture (``body=true``): the same frames also go to a
+:class:`~vhuman.drivers.capture.bodytrack.BodyTracker`, which runs pose and hands on its
+own worker thread at ``body_rate`` (default 12 Hz) while the face keeps the camera rate;
+the face is then looked for where the pose says the head is (cut and enlarged), so it is
+found at desk distance (~90 px wide in 1280). ``sample`` merges both into one pose
+(:mod:`~vhuman.drivers.capture.merge`).
 
 Threading: a capture thread reads frames, runs the FaceLandmarker, drops the frame, filters
 the coefficients and publishes an immutable :class:`_Track` snapshot by swapping one
@@ -11,7 +18,7 @@ confidence holds for :data:`HOLD_NS` (one dropped frame must not flicker) and th
 by :data:`FADE_OUT_NS` after the last face, so the mixer hands over to idle. When the face
 comes back the confidence ramps up over :data:`FADE_IN_NS`. Live sources that fail are
 reopened with exponential backoff. Events: ``face_found``, ``face_lost``, ``camera_lost``,
-``camera_back``, ``source_ended``.
+``camera_back``, ``source_ended``; with body capture also ``body_found``/``body_lost``.
 
 Privacy: the driver needs a :class:`~vhuman.safety.consent.Consent` before anything opens
 the camera; sessions are written to the audit log; frames never leave the capture thread
@@ -54,6 +61,7 @@ from vhuman.drivers.capture.landmarker import (
     CAPTURE_MASK,
     FaceLandmarker,
     Measurement,
+    crop_square,
     gaze_from_weights,
 )
 from vhuman.drivers.capture.sources import FrameSource, open_source
@@ -113,6 +121,9 @@ class CaptureDriver:
         pace: play files in real time (default); False = as fast as inference allows.
         offline: no thread; ``sample`` infers up to ``t`` itself (for offline renders).
         model: model path (default: ``ensure_face_landmarker()`` without downloading).
+        body: also capture the upper body and hands (needs ``vhuman models fetch``).
+        body_rate: body updates per second at most (pose + hands; the face is not limited).
+        hands: with ``body``, also track the fingers.
     """
 
     name = "capture"
@@ -124,7 +135,9 @@ class CaptureDriver:
                  beta: float | str = 4.0, d_cutoff: float | str = 1.0,
                  record: str | None = None, fps: float | str | None = None,
                  loop: bool | str = False, pace: bool | str = True,
-                 offline: bool | str = False, model: str | None = None) -> None:
+                 offline: bool | str = False, model: str | None = None,
+                 body: bool | str = False, body_rate: float | str = 12.0,
+                 hands: bool | str = True) -> None:
         self.audit = audit if isinstance(audit, AuditLog) else AuditLog(audit)
         # Consent first: nothing below (source, model, recorder) exists without it.
         if isinstance(consent, str):
@@ -137,18 +150,25 @@ class CaptureDriver:
         try:
             self.params = OneEuroParams(float(min_cutoff), float(beta), float(d_cutoff))
             fps_value = float(fps) if fps not in (None, "") else None
+            self.body_rate = float(body_rate)
+            if not 0.5 <= self.body_rate <= 60:
+                raise ValueError(f"body_rate={body_rate!r} must be in [0.5, 60] updates/s")
         except ValueError as exc:
             raise ConfigError(f"capture option: {exc}") from None
         self.mirror = _bool(mirror, "mirror")
         self.loop = _bool(loop, "loop")
         self.pace = _bool(pace, "pace")
         self.offline = _bool(offline, "offline")
+        self.body_enabled = _bool(body, "body")
+        self.hands_enabled = _bool(hands, "hands")
         self.source: FrameSource = open_source(source, fps=fps_value)
         self.profile = CalibrationProfile.load(profile) if profile else CalibrationProfile()
         self.profile_path = profile
         self.record_path = record
         self._model_path = model
         self._landmarker: FaceLandmarker | None = None
+        self._crop_landmarker: FaceLandmarker | None = None  # its own tracking state
+        self.body = None  # BodyTracker when body capture is on
         self._recorder = None
         self._ctx: DriverContext | None = None
         self._emit: Emit = lambda event, **fields: None
@@ -194,6 +214,8 @@ class CaptureDriver:
         model = self._model_path or await asyncio.to_thread(ensure_face_landmarker,
                                                             None, download=False)
         self._landmarker = await asyncio.to_thread(FaceLandmarker, model, mirror=self.mirror)
+        if self.body_enabled:
+            await asyncio.to_thread(self._start_body, model)
         self._started_ns = ctx.clock.now_ns()
         self._camera_ok = await asyncio.to_thread(self.source.open)
         if not self._camera_ok and not self.source.live:
@@ -205,25 +227,57 @@ class CaptureDriver:
             from vhuman.drivers.replay import TakeWriter
 
             self._recorder = TakeWriter(self.record_path, source_kind=self.source.kind)
+            if self.body is not None:
+                self.body.on_update = self._recorder.write_body
         self._session_open = True
         self.audit.append("capture_started", operator=self.consent.operator,
                           consent_seq=self.consent.audit_seq,
                           consent_log=self.consent.audit_path, source_kind=self.source.kind,
-                          source=self.source.redacted, recording=bool(self.record_path))
+                          source=self.source.redacted, recording=bool(self.record_path),
+                          body=self.body is not None)
         self._file_t0 = self._started_ns
         self._next_file_t = self._file_t0
         self._hold_ns = hold_for(int(1e9 / self.source.fps))
         if not self._camera_ok:
             self._emit("camera_lost", source=self.source.redacted)
         if not self.offline:
+            if self.body is not None:
+                self.body.start_thread()
             self._thread = threading.Thread(target=self._run, name="vhuman-capture",
                                             daemon=True)
             self._thread.start()
+
+    def _start_body(self, face_model: str | Path) -> None:
+        from vhuman.drivers.capture.body_models import ensure_body_models
+        from vhuman.drivers.capture.bodytrack import BodyTracker
+
+        models = ensure_body_models(None, download=False)
+        self.body = BodyTracker(models, mirror=self.mirror, rate_hz=self.body_rate,
+                                params=OneEuroParams(1.5, 2.0, 1.0),
+                                hands=self.hands_enabled)
+        if self.profile.body_rest is not None:
+            self.body.set_rest(quat.to_matrix(self.profile.body_rest)[:3, :3])
+        self._crop_landmarker = FaceLandmarker(face_model, mirror=self.mirror)
+        self.body.on_presence = lambda found, t_ns: self._emit(
+            "body_found" if found else "body_lost", t_ns=t_ns)
 
     def sample(self, t_ns: int) -> Pose | None:
         """The face at ``t_ns``: the newest measurement, predicted forward, faded on loss."""
         if self.offline:
             self._pump_until(t_ns)
+        face = self._sample_face(t_ns)
+        body = self.body.sample(t_ns) if self.body is not None else None
+        if body is None:
+            return face
+        from vhuman.drivers.capture.merge import merge_face_body
+
+        if face is None:
+            zero = np.zeros(N_ARKIT, np.float32)
+            return merge_face_body(t_ns, zero, CAPTURE_MASK, None, None, 0.0, *body)
+        return merge_face_body(t_ns, face.weights, face.mask, face.head, face.gaze,
+                               face.confidence, *body)
+
+    def _sample_face(self, t_ns: int) -> Pose | None:
         track = self._track
         if track is None:
             return None
@@ -248,10 +302,13 @@ class CaptureDriver:
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join, 5.0)
             self._thread = None
+        if self.body is not None:
+            await asyncio.to_thread(self.body.stop)
         self.source.release()
-        if self._landmarker is not None:
-            self._landmarker.close()
-            self._landmarker = None
+        for lm in (self._landmarker, self._crop_landmarker):
+            if lm is not None:
+                lm.close()
+        self._landmarker = self._crop_landmarker = None
         if self._recorder is not None:
             self._recorder.close()
             self._recorder = None
@@ -264,6 +321,9 @@ class CaptureDriver:
                                   frames_processed=self.frames_processed,
                                   frames_with_face=self.frames_with_face,
                                   faces_found=self.faces_found,
+                                  body_updates=self.body.updates if self.body else 0,
+                                  frames_with_body=(self.body.frames_with_body
+                                                    if self.body else 0),
                                   duration_s=round(dur, 3))
             except Exception as exc:  # noqa: BLE001 - stop() must not raise; the log says why
                 self._ctx.log.error("audit log append failed: %s", exc)
@@ -290,6 +350,8 @@ class CaptureDriver:
             raise ConfigError("calibrate() needs a started CaptureDriver (await start(ctx))")
         cal = Calibrator()
         self._calibrator = cal
+        if self.body is not None:
+            self.body.rest_samples = []
         try:
             if self.offline:
                 assert self._next_file_t is not None
@@ -302,7 +364,17 @@ class CaptureDriver:
                     time.sleep(0.02)
         finally:
             self._calibrator = None
-        self.profile = cal.finish()
+            rest = self.body.rest_samples if self.body is not None else None
+            if self.body is not None:
+                self.body.rest_samples = None
+        body_rest = None
+        if rest:
+            from vhuman.drivers.capture.landmarker import quat_from_matrix
+
+            # Mean rotation of the hold (its matrices are close: average, re-orthonormalise).
+            body_rest = quat_from_matrix(np.mean(np.stack(rest), axis=0))
+            self.body.set_rest(quat.to_matrix(body_rest)[:3, :3])
+        self.profile = cal.finish(body_rest)
         if save:
             self.profile.save(save)
         return self.profile
@@ -397,7 +469,16 @@ class CaptureDriver:
     def _process(self, frame: np.ndarray, t_ns: int) -> None:
         """Infer one frame and publish the new state (frame is not kept)."""
         assert self._landmarker is not None
-        m = self._landmarker.detect(frame, t_ns)
+        box = None
+        if self.body is not None:
+            self.body.offer(frame, t_ns)  # live: to the body thread's one-frame mailbox
+            box = self.body.head_box(t_ns)
+        if box is not None and self._crop_landmarker is not None:
+            crop = crop_square(frame, *box)
+            m = self._crop_landmarker.detect(crop, t_ns)
+            del crop
+        else:
+            m = self._landmarker.detect(frame, t_ns)
         self.frames_processed += 1
         self._update(m, t_ns)
 
@@ -445,88 +526,9 @@ class CaptureDriver:
             self._recorder.write(t_ns, wf, hf, gaze, m.confidence)
 
 
-def consent_from_cli(operator: str | None, *, interactive: bool,
-                     audit_path: str | Path | None = None) -> Consent:
-    """Helper for the CLI: ``--consent NAME`` / interactive prompt → :class:`Consent`."""
-    return require_consent(operator, interactive=interactive, audit=AuditLog(audit_path))
-
-
-def add_subcommand(subparsers) -> None:
-    """Add ``vhuman capture calibrate`` and ``vhuman capture probe``."""
-    parser = subparsers.add_parser("capture", help="camera capture tools (calibrate, probe)")
-    sub = parser.add_subparsers(dest="capture_cmd", required=True)
-    for name, helptext in (("calibrate", "measure your neutral face into a profile"),
-                           ("probe", "print what the capture measures, once a second")):
-        p = sub.add_parser(name, help=helptext)
-        p.add_argument("--source", default="0", help="webcam index, video file, folder or URL")
-        p.add_argument("--consent", metavar="NAME", default=None,
-                       help="operator name: consent to the capture notice without a prompt")
-        p.add_argument("--audit-log", default=None, help="audit log path")
-        p.add_argument("--mirror", action="store_true", help="the frames are mirror images")
-        p.add_argument("--seconds", type=float, default=2.0 if name == "calibrate" else 10.0)
-        if name == "calibrate":
-            p.add_argument("--profile", required=True, help="where to write the JSON profile")
-        else:
-            p.add_argument("--profile", default=None, help="calibration profile to apply")
-        p.set_defaults(func=_cmd_capture)
-
-
-def _cmd_capture(args) -> int:
-    import json
-    import sys
-
-    from vhuman.core.clock import SystemClock
-    from vhuman.core.errors import VhumanError
-
-    def emit(event: str, **fields: Any) -> None:
-        print(f"[capture] {event}", file=sys.stderr)
-
-    async def main() -> int:
-        audit = AuditLog(args.audit_log)
-        consent = require_consent(args.consent, interactive=sys.stdin.isatty(), audit=audit)
-        drv = CaptureDriver(args.source, consent=consent, audit=audit, mirror=args.mirror,
-                            profile=None if args.capture_cmd == "calibrate" else args.profile)
-        ctx = DriverContext(clock=SystemClock(), emit=emit)
-        await drv.start(ctx)
-        try:
-            if args.capture_cmd == "calibrate":
-                print("Relax your face and look at the screen...", file=sys.stderr)
-                await asyncio.sleep(0.5)  # let the tracker lock on first
-                prof = await asyncio.to_thread(drv.calibrate, args.seconds, save=args.profile)
-                print(json.dumps({"profile": args.profile, "frames": prof.frames}))
-                return 0
-            end = ctx.clock.now_ns() + int(args.seconds * 1e9)
-            while ctx.clock.now_ns() < end:
-                await asyncio.sleep(1.0)
-                pose = drv.sample(ctx.clock.now_ns())
-                if pose is None:
-                    print(json.dumps({"face": False}))
-                    continue
-                from vhuman.core.arkit import ARKIT_52
-
-                yaw, pitch, roll = quat.to_euler(pose.head)
-                top = sorted(zip(ARKIT_52, pose.weights.tolist(), strict=True),
-                             key=lambda kv: -kv[1])[:5]
-                print(json.dumps({"confidence": round(pose.confidence, 2),
-                                  "head_deg": [round(v * 57.2958, 1) for v in (yaw, pitch, roll)],
-                                  "gaze": [round(v, 3) for v in pose.gaze or (0, 0)],
-                                  "top": {k: round(v, 2) for k, v in top}}))
-            return 0
-        finally:
-            await drv.stop()
-
-    try:
-        return asyncio.run(main())
-    except VhumanError as exc:
-        print(f"vhuman capture: {exc}", file=sys.stderr)
-        return 1
-
-
 __all__ = [
     "FADE_IN_NS",
     "FADE_OUT_NS",
     "HOLD_NS",
     "CaptureDriver",
-    "add_subcommand",
-    "consent_from_cli",
 ]

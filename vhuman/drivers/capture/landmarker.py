@@ -177,6 +177,25 @@ class FaceLandmarker:
         self._lm.close()
 
 
+#: Side of the upscaled head crop handed to the face model at body distance.
+HEAD_CROP = 256
+
+
+def crop_square(frame_bgr: np.ndarray, cx: float, cy: float, side: float,
+                out: int = HEAD_CROP) -> np.ndarray:
+    """The square ``(cx, cy, side)`` of a frame scaled to ``out x out`` (edges padded).
+
+    At 2 m a face is ~90 px wide in a 1280 frame, too small for FaceLandmarker's
+    short-range detector; cut where the pose says the head is and enlarged, it is found.
+    """
+    import cv2
+
+    s = out / max(side, 1.0)
+    m = np.array([[s, 0.0, out / 2 - s * cx], [0.0, s, out / 2 - s * cy]], np.float64)
+    return cv2.warpAffine(frame_bgr, m, (out, out), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
 def _confidence(landmarks: list) -> float:
     # A face half out of the frame gives made-up shapes for the hidden half: weigh the
     # measurement by how much of the face is actually in view, and by the landmark

@@ -208,24 +208,39 @@ def add_subcommand(subparsers) -> None:
     """Add ``vhuman models fetch`` to the CLI."""
     parser = subparsers.add_parser("models", help="fetch and check model files")
     sub = parser.add_subparsers(dest="models_cmd", required=True)
-    fetch = sub.add_parser("fetch", help=f"make sure {FACE_LANDMARKER} is present and verified")
+    fetch = sub.add_parser("fetch", help=f"make sure {FACE_LANDMARKER} and the pose/hand "
+                                         f"networks are present and verified")
     fetch.add_argument("--offline", action="store_true",
                        help="only look in $VHUMAN_MODELS and the cache")
-    fetch.add_argument("--quiet", action="store_true", help="print only the final path")
+    fetch.add_argument("--quiet", action="store_true", help="print only the final paths")
+    fetch.add_argument("--face-only", action="store_true",
+                       help="skip the body capture networks (pose, hands)")
     fetch.set_defaults(func=_cmd_fetch)
 
 
 def _cmd_fetch(args) -> int:
+    last: list = [None]
+
     def progress(message: str, done: int, total: int | None) -> None:
         if args.quiet:
             return
-        pct = f" {100 * done // total:3d}%" if total else ""
-        print(f"[models]{pct} {message}", file=sys.stderr)
+        pct = 100 * done // total if total else None
+        # One line per message and 10 % step: a 35 MB download must not print 140 lines.
+        key = (message, None if pct is None else pct // 10)
+        if key == last[0]:
+            return
+        last[0] = key
+        print(f"[models]{'' if pct is None else f' {pct:3d}%'} {message}", file=sys.stderr)
 
     try:
-        path = ensure_face_landmarker(progress, download=not args.offline)
+        paths = [ensure_face_landmarker(progress, download=not args.offline)]
+        if not args.face_only:
+            from vhuman.drivers.capture.body_models import ensure_body_models
+
+            paths += list(ensure_body_models(progress, download=not args.offline).values())
     except ModelNotFoundError as exc:
         print(f"vhuman models fetch: {exc}", file=sys.stderr)
         return 1
-    print(path)
+    for path in paths:
+        print(path)
     return 0
