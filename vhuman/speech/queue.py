@@ -9,7 +9,10 @@ its audio starts, so the mouth and the sound cannot drift apart.
 
 Events (``on_event(name, **fields)``, called on the thread that calls ``say``/``pump``):
 ``line_queued(line_id, text)``, ``line_started(line_id, text, t_ns)``,
-``line_ended(line_id, interrupted)``, ``line_error(line_id, message)``.
+``line_ended(line_id, interrupted)``, ``line_error(line_id, message)``, and
+``sentence_placed(line_id, index, text, t_ns, words, phonemes)`` when a sentence's audio
+is placed on the stream timeline (word and phoneme times in seconds from ``t_ns``: what
+gestures aligned to words and beat gestures need).
 
 ``pump`` also returns the media stream's markers in order with the audio: a
 ``segment_end`` marker where a line's audio ends, and a ``clear`` marker (with the cut
@@ -75,6 +78,9 @@ class _Segment:
     pcm: np.ndarray
     track: VisemeTrack
     offset: int = -1  # sample offset from the line's t0 once placed on the timeline
+    text: str = ""
+    words: tuple = ()
+    phonemes: tuple = ()
 
 
 @dataclass(slots=True)
@@ -227,7 +233,7 @@ class Speaker:
                     line = self._start_next(t_ns, events)
                     if line is None:
                         break
-                self._place_ready_segments(line, t_ns)
+                self._place_ready_segments(line, t_ns, events)
                 self._emit(line, t_ns, horizon, chunks)
                 finished = line.done.is_set() and line.placed == len(line.segments) \
                     and line.played >= line.end
@@ -271,7 +277,7 @@ class Speaker:
             return line
         return None
 
-    def _place_ready_segments(self, line: _Line, t_ns: int) -> None:
+    def _place_ready_segments(self, line: _Line, t_ns: int, events: list) -> None:
         while line.placed < len(line.segments):
             seg = line.segments[line.placed]
             offset = line.end
@@ -285,8 +291,11 @@ class Speaker:
             seg.offset = offset
             line.end = offset + len(seg.pcm)
             line.placed += 1
-            self._lipsync.schedule(seg.track, line.t0_ns + offset * NS_PER_S // self.out_rate,
-                                   line.id)
+            start_ns = line.t0_ns + offset * NS_PER_S // self.out_rate
+            self._lipsync.schedule(seg.track, start_ns, line.id)
+            events.append(("sentence_placed", {
+                "line_id": line.id, "index": line.placed - 1, "text": seg.text,
+                "t_ns": start_ns, "words": seg.words, "phonemes": seg.phonemes}))
 
     def _emit(self, line: _Line, t_ns: int, horizon: int,
               chunks: list[AudioChunk | MediaMarker]) -> None:
@@ -371,4 +380,5 @@ class Speaker:
                 line.error = f"{type(exc).__name__}: {exc}"
                 return
             with self._lock:
-                line.segments.append(_Segment(pcm, track))
+                line.segments.append(_Segment(pcm, track, text=sentence, words=utt.words,
+                                              phonemes=utt.phonemes))
