@@ -22,12 +22,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from vhuman.avatar.default_host import load_default_host  # noqa: E402
-from vhuman.avatar.mixer import Mixer  # noqa: E402
-from vhuman.drivers.gesture_driver import GestureDriver  # noqa: E402
-from vhuman.drivers.idle import IdleDriver  # noqa: E402
-from vhuman.engine.config import parse_size  # noqa: E402
-from vhuman.render.renderer import Renderer  # noqa: E402
+from vhuman.avatar.default_host import load_default_host
+from vhuman.avatar.mixer import Mixer
+from vhuman.drivers.gesture_driver import GestureDriver
+from vhuman.drivers.idle import IdleDriver
+from vhuman.engine.config import parse_size
+from vhuman.render.renderer import Renderer
 
 NS = 1_000_000_000
 
