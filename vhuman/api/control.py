@@ -5,6 +5,7 @@ Requests carry an ``id`` (echoed) and an ``op``::
     {"id": "1", "op": "auth", "token": "..."}          # first message (or any op + token)
     {"id": "2", "op": "say", "text": "欢迎新来的朋友", "interrupt": false}
     {"id": "3", "op": "cue", "name": "smile", "intensity": 0.8, "duration_s": 2}
+    {"id": "3", "op": "gesture", "name": "point_card", "intensity": 1}
     {"id": "4", "op": "product", "product": "tea01", "countdown_s": 300}
     {"id": "5", "op": "scene", "name": "close_up"}      # or "path": "studio.yaml"
     {"id": "6", "op": "load_show", "path": "demo_zh.yaml"}   # or "yaml": "<inline text>"
@@ -68,8 +69,8 @@ ERROR_CODES = {
     "internal": "an unexpected error; the connection stays usable",
 }
 
-OPS = ("auth", "say", "interrupt", "cue", "scene", "product", "load_show", "pause", "resume",
-       "skip", "status")
+OPS = ("auth", "say", "interrupt", "cue", "gesture", "scene", "product", "load_show", "pause",
+       "resume", "skip", "status")
 
 
 def generate_token() -> str:
@@ -293,6 +294,16 @@ class ControlSession:
         intensity = self._num(data, "intensity", 0, 1, 1.0)
         duration = self._num(data, "duration_s", 0.05, 60, None)
         self.host.cue(name, intensity=intensity, duration_s=duration)
+        return {}
+
+    def _op_gesture(self, data: dict[str, Any]) -> dict[str, Any]:
+        from vhuman.drivers.gestures import gesture_names
+
+        name = self._str(data, "name", max_len=64)
+        if name not in gesture_names():
+            raise ControlError("bad_field", f"unknown gesture {name[:40]!r}",
+                               {"valid": list(gesture_names())})
+        self.host.cue(name, intensity=self._num(data, "intensity", 0, 1, 1.0))
         return {}
 
     def _op_product(self, data: dict[str, Any]) -> dict[str, Any]:

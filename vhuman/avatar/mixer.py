@@ -108,8 +108,14 @@ class Mixer:
             if pose.bones is not None:
                 if bones is None:
                     bones = AvatarState(t_ns).bones
-                _blend_bones(bones, pose.bones, np.clip(pose.bone_mask, 0.0, 1.0) * influence)
-                bone_weight += np.clip(pose.bone_mask, 0.0, 1.0) * influence * (1 - bone_weight)
+                # Blend relative to what lower layers already drove, so a layer fading in
+                # alone moves from the avatar's rest pose (the renderer scales by
+                # bone_weight), never through the T-pose that identity would be.
+                alpha = np.clip(pose.bone_mask, 0.0, 1.0) * influence
+                total = bone_weight + alpha * (1 - bone_weight)
+                share = np.divide(alpha, total, out=np.zeros_like(alpha), where=total > 0)
+                _blend_bones(bones, pose.bones, share)
+                bone_weight = total
         np.clip(weights, 0.0, 1.0, out=weights)
         state = AvatarState(t_ns=t_ns, weights=weights, head=head,
                             gaze=(float(gaze[0]), float(gaze[1])), bone_weight=bone_weight)

@@ -26,12 +26,15 @@ class Line:
         kind: one of :data:`LINE_KINDS`.
         source: where it came from, for producers and the audit log (``show.yaml:42``,
             ``control``, ``chat:<user>``, ``--say``).
+        marks: gestures to play with the words: ``(char offset in text, name, auto)``,
+            from inline ``[gesture:NAME]`` tags (``auto`` False) or chosen from the words.
     """
 
     line_id: str
     text: str
     kind: str = "say"
     source: str = ""
+    marks: tuple[tuple[int, str, bool], ...] = ()
 
     def to_dict(self) -> dict[str, str]:
         """JSON-able fields for events and ``/control`` replies."""

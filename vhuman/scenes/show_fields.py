@@ -89,9 +89,12 @@ class ShowFields:
         return tuple(str(x) for x in v if str(x).strip())
 
     def cue_name(self, v: Any, line: int) -> str | None:
-        """A known expression/gesture cue name, else None."""
-        if not isinstance(v, str) or v not in CUE_NAMES:
-            self.probs.add(line, f"unknown cue {v!r}", f"valid cues: {', '.join(CUE_NAMES)}")
+        """A known expression cue or gesture name, else None."""
+        from vhuman.drivers.gestures import gesture_names
+
+        known = tuple(dict.fromkeys((*CUE_NAMES, *gesture_names())))
+        if not isinstance(v, str) or v not in known:
+            self.probs.add(line, f"unknown cue {v!r}", f"valid cues: {', '.join(known)}")
             return None
         return v
 

@@ -33,11 +33,15 @@ class LineDesk:
         emit: ``emit(event, **fields)`` onto the event bus.
         set_subtitle: shows a text under the host, or clears it with ``None``.
         moderator: a :class:`vhuman.safety.moderation.Moderator` (``None``: no lists).
+        on_sentence: ``on_sentence(line, fields)`` when a sentence of an open line is
+            placed on the timeline (``sentence_placed``: text, t_ns, words, phonemes).
     """
 
     def __init__(self, emit: Callable[..., None],
-                 set_subtitle: Callable[[str | None], None], *, moderator: Any = None) -> None:
+                 set_subtitle: Callable[[str | None], None], *, moderator: Any = None,
+                 on_sentence: Callable[[Line, dict[str, Any]], None] | None = None) -> None:
         self.moderator = moderator
+        self.on_sentence = on_sentence
         self._emit = emit
         self._set_subtitle = set_subtitle
         self._ids = itertools.count(1)
@@ -46,7 +50,8 @@ class LineDesk:
         self._finished: collections.OrderedDict[str, str] = collections.OrderedDict()
         self.current: Line | None = None
 
-    def new(self, text: str, *, kind: str, source: str) -> Line:
+    def new(self, text: str, *, kind: str, source: str,
+            marks: tuple[tuple[int, str, bool], ...] = ()) -> Line:
         """A new line (not yet queued anywhere), if moderation lets ``text`` on air.
 
         Raises:
@@ -60,7 +65,7 @@ class LineDesk:
             hits = self.moderator.check(text, source=kind, where=source or None)
             if hits:
                 raise ModerationBlocked(hits, self.moderator.suggest(text))
-        line = Line(f"line-{next(self._ids)}", text, kind, source)
+        line = Line(f"line-{next(self._ids)}", text, kind, source, marks)
         self._open[line.line_id] = line
         return line
 
@@ -96,6 +101,12 @@ class LineDesk:
             self.current = line
             self._set_subtitle(line.text)
             self._emit("line_started", **line.to_dict(), t_ns=fields.get("t_ns"))
+        elif event == "sentence_placed":
+            if self.on_sentence is not None:
+                try:
+                    self.on_sentence(line, fields)
+                except Exception:  # noqa: BLE001 - a gesture hook must not stop the line
+                    log.exception("sentence hook failed on %s", line_id)
         elif event == "line_ended":
             self._finish(line_id, "interrupted" if fields.get("interrupted") else "ended", {})
         elif event == "line_error":

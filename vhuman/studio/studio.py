@@ -7,7 +7,11 @@ nothing else reaches into the engine. The studio is:
 - the owner of every spoken line (:class:`~vhuman.studio.lines.LineDesk`: its outcome,
   events with ``line_id``, and the subtitle, which nobody else writes),
 - the one place a scene becomes the engine's view (camera, lights, background) and the
-  compositor's layout.
+  compositor's layout,
+- the presenter's conductor: gestures from show steps, ``/control``, inline
+  ``[gesture:NAME]`` tags and the words themselves land on the word they belong to (the
+  speech queue reports each sentence's word times), beats on stressed syllables, and
+  ``point_card`` aims at where the scene draws the product card.
 """
 
 from __future__ import annotations
@@ -20,11 +24,14 @@ import numpy as np
 
 from vhuman.core.lines import Line
 from vhuman.drivers.cues import CuesDriver
+from vhuman.drivers.gesture_driver import GestureDriver, shoulders_of
+from vhuman.drivers.gesture_text import beat_times, choose_gestures, parse_inline_tags, tag_times
 from vhuman.engine.engine import Engine
 from vhuman.scenes.overlays.compositor import Compositor
 from vhuman.scenes.overlays.state import OverlayState
 from vhuman.scenes.scene import Scene
 from vhuman.studio.lines import LineDesk
+from vhuman.speech.normalize import split_sentences
 from vhuman.studio.view import scene_background, scene_camera, scene_lights
 
 log = logging.getLogger("vhuman.studio")
@@ -41,22 +48,29 @@ class Studio:
         moderator: the gate every spoken text passes (``None``: no word lists, e.g. a
             bare ``--say`` render in tests).
         background_raster: draw new overlays off the render thread (live: True).
+        auto_gestures: choose gestures from the words of every line (rate-limited).
     """
 
     def __init__(self, engine: Engine, speaker: Any, scene: Scene, *,
-                 moderator: Any = None, background_raster: bool = True) -> None:
+                 moderator: Any = None, background_raster: bool = True,
+                 auto_gestures: bool = True) -> None:
         self.engine = engine
         self.clock = engine.clock
         self.speaker = speaker
         self.moderator = moderator
         self.cues = CuesDriver()
+        self.gestures = GestureDriver(shoulders=shoulders_of(engine.avatar))
+        self.auto_gestures = auto_gestures
+        self._camera: Any = None
         self.overlay = OverlayState()
         self.compositor = Compositor(scene, engine.config.width, engine.config.height,
                                      background_raster=background_raster)
-        self.lines = LineDesk(engine.events.emit, self._set_subtitle, moderator=moderator)
+        self.lines = LineDesk(engine.events.emit, self._set_subtitle, moderator=moderator,
+                              on_sentence=self._on_sentence)
         self._alpha_bg = False
         speaker.on_event = self.lines.on_speech_event
         engine.add_driver(self.cues)
+        engine.add_driver(self.gestures)
         engine.add_driver(speaker.lipsync)
         engine.add_audio_source(speaker.pump)
         engine.add_post(self._compose)
@@ -71,9 +85,16 @@ class Studio:
             ModerationBlocked: the text holds a blocked term (nothing is queued; the hit
                 is in the audit log and on the event bus).
         """
-        line = self.lines.new(text, kind=kind, source=source)  # the moderation gate
+        # [gesture:NAME] tags are stage directions: stripped before moderation and TTS
+        clean, tags = parse_inline_tags(text, self.gestures.library)
+        marks = [(off, name, False) for off, name in tags]
+        if self.auto_gestures and not tags:
+            lang = "zh" if any("\u4e00" <= c <= "\u9fff" for c in clean) else "en"
+            marks += [(off, name, True) for off, name in choose_gestures(clean, lang)]
+        line = self.lines.new(clean, kind=kind, source=source,  # the moderation gate
+                              marks=tuple(m for m in marks if m[1] in self.gestures.library))
         try:
-            self.speaker.say(text, voice=voice, interrupt=interrupt, line_id=line.line_id)
+            self.speaker.say(clean, voice=voice, interrupt=interrupt, line_id=line.line_id)
         except Exception as exc:
             self.lines.drop(line, f"{type(exc).__name__}: {exc}")
             raise
@@ -91,10 +112,32 @@ class Studio:
     def interrupt(self) -> None:
         """Cut the line being spoken and drop the queued ones (outputs clear their audio)."""
         self.speaker.interrupt()
+        self.gestures.cancel()
+
+    def _on_sentence(self, line: Line, fields: dict[str, Any]) -> None:
+        """A sentence of ``line`` is on the timeline: its gestures land on their words."""
+        index, sentence = int(fields.get("index", 0)), str(fields.get("text", ""))
+        start_ns, words = int(fields.get("t_ns", 0)), fields.get("words") or ()
+        cursor = 0
+        for earlier in split_sentences(line.text)[:index]:
+            found = line.text.find(earlier, cursor)
+            cursor = found + len(earlier) if found >= 0 else cursor
+        begin = line.text.find(sentence, cursor) if sentence else -1
+        if begin >= 0 and line.marks:
+            local = [(off - begin, name, auto) for off, name, auto in line.marks
+                     if begin <= off < begin + len(sentence)]
+            for auto in (False, True):
+                picked = [(off, name) for off, name, a in local if a is auto]
+                for at_ns, name in tag_times(sentence, picked, words, start_ns=start_ns):
+                    self.gestures.trigger(name, at_ns=at_ns, auto=auto)
+        self.gestures.beats(beat_times(fields.get("phonemes") or (), words, start_ns=start_ns))
 
     # -- the rest of the room -----------------------------------------------------------
     def cue(self, name: str, *, intensity: float = 1.0, duration_s: float | None = None) -> None:
-        """Play a face cue (smile, nod, …)."""
+        """Play a gesture from the library (wave, point_card, nod, …) or a face cue."""
+        if name in self.gestures.library:
+            self.gestures.trigger(name, intensity=intensity)
+            return
         self.cues.trigger(name, intensity, duration_s)
 
     def set_overlay(self, **fields: Any) -> None:
@@ -108,6 +151,20 @@ class Studio:
         if "subtitle" in fields:
             raise ValueError("the subtitle follows the spoken line; it is not set directly")
         self.overlay = self.overlay.update(**fields)
+        if "product" in fields:
+            self._aim_at_card()
+
+    def _aim_at_card(self) -> None:
+        """point_card aims where the scene draws the product card (none: straight ahead)."""
+        product = self.overlay.product
+        if product is None or self._camera is None:
+            self.gestures.set_target(None)
+            return
+        cfg = self.engine.config
+        x, y, w, h = self.compositor.card_rect(product)
+        cx = x if x > cfg.width / 2 else x + w  # the card's edge nearest the host
+        self.gestures.set_target(tuple(self._camera.unproject(cx, y + h / 2, cfg.width,
+                                                               cfg.height, plane_z=0.6)))
 
     def _set_subtitle(self, text: str | None) -> None:
         self.overlay = self.overlay.update(subtitle=text)
@@ -135,9 +192,10 @@ class Studio:
         cfg = self.engine.config
         background = scene_background(scene)
         self._alpha_bg = background[3] == 0.0
-        self.engine.set_view(camera=scene_camera(scene, self.engine.avatar,
-                                                 cfg.width / cfg.height),
-                             lights=scene_lights(scene), background=background)
+        self._camera = scene_camera(scene, self.engine.avatar, cfg.width / cfg.height)
+        self.engine.set_view(camera=self._camera, lights=scene_lights(scene),
+                             background=background)
+        self._aim_at_card()
 
     def _compose(self, rgba: np.ndarray, t_ns: int) -> None:
         if self._alpha_bg:

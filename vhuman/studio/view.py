@@ -18,9 +18,11 @@ def scene_lights(scene: Scene) -> Lights:
 
 
 def scene_camera(scene: Scene, avatar, aspect: float) -> Camera:
-    """Where the avatar stands and how close the camera is (the face on the upper third)."""
-    return Camera.head_and_shoulders(avatar, aspect, zoom=scene.camera_zoom * scene.avatar_scale,
-                                     offset_x=scene.avatar_x)
+    """Where the avatar stands and how close the camera is: the scene's framing (``half``
+    = waist up with the hands in shot, the default; ``bust``), zoom and offset."""
+    return Camera.for_framing(avatar, aspect, scene.camera_framing,
+                              zoom=scene.camera_zoom * scene.avatar_scale,
+                              offset_x=scene.avatar_x)
 
 
 def scene_background(scene: Scene) -> tuple[float, float, float, float]:
