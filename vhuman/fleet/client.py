@@ -40,6 +40,11 @@ class HttpReply:
     body: bytes
 
     def json(self) -> Any:
+        """The body parsed as JSON.
+
+        Raises:
+            RoomUnreachable: the body is not JSON.
+        """
         try:
             return json.loads(self.body)
         except ValueError as exc:

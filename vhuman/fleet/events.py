@@ -35,6 +35,7 @@ class RoomEvent:
     detail: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """The event as a plain dict (for ``/events`` and ``events.jsonl``)."""
         return asdict(self)
 
 

@@ -110,6 +110,7 @@ class Gateway:
         self.thumbs.start()
 
     async def stop(self) -> None:
+        """Stop the thumbnails, close the server and every connection through it."""
         await self.thumbs.stop()
         if self._server is not None:
             self._server.close(close_connections=True)
@@ -118,6 +119,7 @@ class Gateway:
 
     @property
     def url(self) -> str:
+        """The fleet page's URL (loopback when bound to every interface)."""
         host = self.host if self.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
         return f"http://{host}:{self.port}/"
 

@@ -43,6 +43,7 @@ class FleetCollector:
         self.gateway = gateway
 
     def collect(self) -> Iterator[Metric]:
+        """Yield every room's metrics (room label), the event counts and the gateway's."""
         rooms = self.rooms()
         up = GaugeMetricFamily("vhuman_room_up", "1 while the room runs and takes viewers.",
                                labels=["room"])

@@ -46,6 +46,7 @@ class Address:
 
     @property
     def base(self) -> str:
+        """``host:port`` for URLs (an IPv6 host in brackets)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{host}:{self.port}"
 
@@ -183,6 +184,7 @@ class RoomProcess:
 
     @property
     def running(self) -> bool:
+        """Whether the process was started and has not exited."""
         return self.proc is not None and self.proc.poll() is None
 
     def signal(self, sig: int) -> None:
@@ -230,8 +232,10 @@ START_NICE_ENV = "VHUMAN_START_NICE"  # read by vhuman.fleet.roomproc before its
 
 @functools.cache
 def can_renice(target: int) -> bool:
-    """Whether this process may set a nice value as low as ``target`` (root, CAP_SYS_NICE
-    as root, or an RLIMIT_NICE that allows it).
+    """Whether this process may set a nice value as low as ``target``.
+
+    True as root (CAP_SYS_NICE) or when RLIMIT_NICE allows it; False when the limit
+    cannot be read.
     """
     if os.geteuid() == 0:
         return True
@@ -270,8 +274,10 @@ def rss_of(pid: int) -> int | None:
 
 
 def pss_of(pid: int) -> int | None:
-    """Proportional set size of ``pid`` in bytes: shared pages (LLVM, numpy ...) divided
-    among the processes mapping them, so N rooms' PSS add up to what they really use.
+    """Proportional set size of ``pid`` in bytes, from /proc (None elsewhere or when gone).
+
+    Shared pages (LLVM, numpy ...) are divided among the processes mapping them, so N
+    rooms' PSS add up to what they really use.
     """
     try:
         with open(f"/proc/{pid}/smaps_rollup", encoding="ascii", errors="replace") as f:

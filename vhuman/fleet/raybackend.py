@@ -56,23 +56,28 @@ class RoomActor:
         return self.proc.start(timeout_s, extra_args)
 
     def exit_code(self) -> int | None:
+        """None while the room process runs, else its exit code; NOT_STARTED before start()."""
         if self.proc is None:
             return NOT_STARTED
         return self.proc.exit_code()
 
     def settle(self) -> None:
+        """Lift the room process's start priority (no-op before start())."""
         if self.proc is not None:
             self.proc.settle()
 
     def kill(self) -> None:
+        """SIGKILL the room process at once (no-op before start())."""
         if self.proc is not None:
             self.proc.kill()
 
     def stop(self, timeout_s: float) -> None:
+        """Stop the room process gracefully: SIGTERM, then SIGKILL after ``timeout_s``."""
         if self.proc is not None:
             self.proc.stop(timeout_s)
 
     def rss_bytes(self) -> int | None:
+        """Resident memory of the room process in bytes; None before start() or when unknown."""
         return None if self.proc is None else self.proc.rss_bytes()
 
     def worker_pid(self) -> int:
@@ -80,6 +85,7 @@ class RoomActor:
         return os.getpid()
 
     def node_id(self) -> str:
+        """The id of the Ray node this actor runs on."""
         return ray.get_runtime_context().get_node_id()
 
 
@@ -121,6 +127,11 @@ class RayBackend:
         self.actors: dict[str, Any] = {}
 
     def actor(self, room: RoomSpec) -> Any:
+        """The room's actor handle, created (with its resources) on first use.
+
+        Returns:
+            The Ray actor handle for ``room``; the same one on every later call.
+        """
         a = self.actors.get(room.id)
         if a is None:
             log_dir = str(self.fleet.log_dir) if self.fleet.log_dir else None
@@ -134,6 +145,12 @@ class RayBackend:
 
     async def start(self, room: RoomSpec, token: str, extra_args: tuple[str, ...],
                     timeout_s: float) -> Address:
+        """(Re)start the room's process in its actor; return where it serves.
+
+        Raises:
+            RoomStartError: the actor died while starting, was not placed and started within
+                ``timeout_s`` + 60 s, or the room process failed to start.
+        """
         from vhuman.fleet.process import RoomStartError
 
         try:
@@ -150,6 +167,12 @@ class RayBackend:
             raise RoomStartError(str(exc.cause) if exc.cause else str(exc)) from None
 
     async def exit_code(self, room: RoomSpec) -> int | None:
+        """The room process's exit code, or None while it runs.
+
+        Returns:
+            None while it runs or the actor is busy (the call timed out); :data:`LOST` when
+            the actor is gone; :data:`NOT_STARTED` when Ray restarted the actor.
+        """
         try:
             return await self._call(self.actor(room).exit_code.remote(), 5.0)
         except RayActorError:
@@ -158,24 +181,28 @@ class RayBackend:
             return None  # busy or being placed again: the health check decides
 
     async def settle(self, room: RoomSpec) -> None:
+        """Let the room run at normal priority; a lost or busy actor is ignored."""
         try:
             await self._call(self.actor(room).settle.remote())
         except (TimeoutError, RayActorError):
             pass
 
     async def kill(self, room: RoomSpec) -> None:
+        """Kill the room's process at once; a lost or busy actor is ignored."""
         try:
             await self._call(self.actor(room).kill.remote())
         except (TimeoutError, RayActorError):
             pass
 
     async def stop(self, room: RoomSpec, timeout_s: float) -> None:
+        """Stop the room's process gracefully; a lost or busy actor is ignored."""
         try:
             await self._call(self.actor(room).stop.remote(timeout_s), timeout_s + 5)
         except (TimeoutError, RayActorError):
             pass
 
     async def rss_bytes(self, room: RoomSpec) -> int | None:
+        """Resident memory of the room's process; None when unknown or the actor is gone."""
         try:
             return await self._call(self.actor(room).rss_bytes.remote(), 2.0)
         except (TimeoutError, RayActorError):
@@ -186,6 +213,7 @@ class RayBackend:
         return await self._call(self.actor(room).worker_pid.remote())
 
     async def close(self) -> None:
+        """Kill every room's actor for good (no restart) and forget them."""
         for a in self.actors.values():
             ray.kill(a, no_restart=True)
         self.actors.clear()

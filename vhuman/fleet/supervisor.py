@@ -79,33 +79,44 @@ class LocalBackend:
 
     async def start(self, room: RoomSpec, token: str, extra_args: tuple[str, ...],
                     timeout_s: float) -> Address:
+        """Start the room's child process (in a thread) and wait until it serves.
+
+        Raises:
+            RoomStartError: it exited or did not come up in ``timeout_s``.
+        """
         proc = self._proc(room, token)
         return await asyncio.to_thread(proc.start, timeout_s, extra_args)
 
     async def exit_code(self, room: RoomSpec) -> int | None:
+        """None while the process runs (or was never started); else its exit code."""
         p = self.procs.get(room.id)
         return None if p is None else p.exit_code()
 
     async def settle(self, room: RoomSpec) -> None:
+        """The room is up and resumed: lift its start priority."""
         p = self.procs.get(room.id)
         if p is not None:
             p.settle()
 
     async def kill(self, room: RoomSpec) -> None:
+        """SIGKILL the room's process and reap it (in a thread)."""
         p = self.procs.get(room.id)
         if p is not None:
             await asyncio.to_thread(p.kill)
 
     async def stop(self, room: RoomSpec, timeout_s: float) -> None:
+        """Stop the room's process gracefully: SIGTERM, then SIGKILL after ``timeout_s``."""
         p = self.procs.get(room.id)
         if p is not None:
             await asyncio.to_thread(p.stop, timeout_s)
 
     async def rss_bytes(self, room: RoomSpec) -> int | None:
+        """Resident memory of the room's process in bytes, or None when unknown."""
         p = self.procs.get(room.id)
         return None if p is None else p.rss_bytes()
 
     async def close(self) -> None:
+        """Kill every room process this backend started."""
         for p in self.procs.values():
             await asyncio.to_thread(p.kill)
 

@@ -63,10 +63,12 @@ class Thumbnailer:
         self._sem = asyncio.Semaphore(MAX_PARALLEL)
 
     def start(self) -> None:
+        """Start the refresh task (needs a running event loop; no-op when off or started)."""
         if self.period_s > 0 and self._task is None:
             self._task = asyncio.create_task(self._run(), name="fleet-thumbnails")
 
     async def stop(self) -> None:
+        """Cancel the refresh task and wait for it to end; the images are kept."""
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)

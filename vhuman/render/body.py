@@ -346,7 +346,10 @@ def skin_vertices(positions: np.ndarray, joints: np.ndarray, weights: np.ndarray
 
     Args:
         positions: float32[N, 3] rest (or morphed) positions.
-        joints: int[N, 4]; weights: float32[N, 4].
+        joints: int[N, 4] joint indices per vertex.
+        weights: float32[N, 4] blend weights per vertex.
+        a: float32[J, 3, 3] joint rotations minus identity (``A`` of the transforms).
+        t: float32[J, 3] joint translations (``t`` of the transforms).
 
     Returns:
         float32[N, 3] skinned positions.

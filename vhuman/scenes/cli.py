@@ -6,9 +6,9 @@ import argparse
 import sys
 
 from vhuman.core.errors import ConfigError
+from vhuman.core.yamlsrc import FileProblems
 from vhuman.safety.moderation import Moderator
 from vhuman.scenes.show_loader import load_show
-from vhuman.core.yamlsrc import FileProblems
 
 
 def add_subcommand(subparsers) -> None:

@@ -6,9 +6,9 @@ import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from vhuman.core.yamlsrc import LineDict, LineList, unknown_keys
 from vhuman.scenes.show import ChatConfig, ChatLimits, ChatRule, FaqEntry
 from vhuman.scenes.show_fields import ShowFields
-from vhuman.core.yamlsrc import LineDict, LineList, unknown_keys
 
 T = TypeVar("T")
 

@@ -11,10 +11,10 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from vhuman.core.yamlsrc import Problems, is_number
 from vhuman.drivers.cues import CUE_NAMES
 from vhuman.safety.moderation import Moderator, describe_hits
 from vhuman.scenes.templates import VARIABLES, has_stray_brace, template_fields
-from vhuman.core.yamlsrc import Problems, is_number
 
 
 class ShowFields:

@@ -13,6 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from vhuman.core.errors import ConfigError
+from vhuman.core.yamlsrc import (
+    FileProblems,
+    LineDict,
+    LineList,
+    Problems,
+    is_number,
+    load_yaml,
+    read_yaml_file,
+    unknown_keys,
+)
 from vhuman.safety.moderation import Moderator
 from vhuman.scenes.scene import Scene, default_scene, parse_scene
 from vhuman.scenes.show import (
@@ -33,16 +43,6 @@ from vhuman.scenes.show import (
 )
 from vhuman.scenes.show_chat_loader import parse_chat
 from vhuman.scenes.show_fields import ShowFields
-from vhuman.core.yamlsrc import (
-    FileProblems,
-    LineDict,
-    LineList,
-    Problems,
-    is_number,
-    load_yaml,
-    read_yaml_file,
-    unknown_keys,
-)
 
 SHOW_KEYS = ("title", "voice", "language", "scene", "scenes", "products", "segments",
              "schedule", "chat", "moderation")
