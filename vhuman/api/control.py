@@ -35,12 +35,12 @@ from urllib.parse import urlsplit
 import websockets
 
 from vhuman.core.errors import ConfigError, ModerationBlocked
+from vhuman.core.yamlsrc import FileProblems
 from vhuman.drivers.cues import CUE_NAMES
 from vhuman.safety.moderation import Moderator, describe_hits
 from vhuman.scenes.runner import ShowHost, ShowRunner
 from vhuman.scenes.scene import load_scene, load_scene_text
 from vhuman.scenes.show_loader import load_show, load_show_text
-from vhuman.core.yamlsrc import FileProblems
 
 _log = logging.getLogger("vhuman.control")
 

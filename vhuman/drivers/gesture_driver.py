@@ -96,10 +96,11 @@ class GestureDriver:
         self._last_start = -10 ** 18
 
     async def start(self, ctx: DriverContext) -> None:
+        """Take the stream clock (gestures triggered with no time start "now" on it)."""
         self._clock = ctx.clock
 
     async def stop(self) -> None:
-        return None
+        """Nothing to release: the driver holds no thread or device."""
 
     # ------------------------------------------------------------------ triggers
     def _time(self, at_ns: int | None) -> int:
@@ -186,6 +187,7 @@ class GestureDriver:
         return angles, head
 
     def sample(self, t_ns: int) -> Pose | None:
+        """The gestures and beats playing at ``t_ns`` as one body Pose (None when idle)."""
         self._now = t_ns
         with self._lock:
             self._plays = [p for p in self._plays if p.end_ns > t_ns - NS]

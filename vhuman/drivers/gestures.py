@@ -38,9 +38,9 @@ from pathlib import Path
 
 from vhuman.core.errors import ConfigError
 from vhuman.core.humanoid import BODY_REGIONS
+from vhuman.core.yamlsrc import LineDict, LineList, Problems, is_number, load_yaml, unknown_keys
 from vhuman.drivers.body_idle import REST_ANGLES
 from vhuman.drivers.body_pose import ANGLE_NAMES
-from vhuman.core.yamlsrc import LineDict, LineList, Problems, is_number, load_yaml, unknown_keys
 
 HEAD_KEYS = ("yaw", "pitch", "roll")
 GESTURE_KEYS = ("name", "description", "regions", "phases", "keys", "aim")
@@ -76,10 +76,12 @@ class Gesture:
 
     @property
     def duration(self) -> float:
+        """Seconds from the first movement to back at rest (in + hold + out)."""
         return self.t_in + self.t_hold + self.t_out
 
     @property
     def drives_head(self) -> bool:
+        """Whether any key turns the head (nod, shake, bow)."""
         return any(k.head is not None for k in self.keys)
 
     def envelope(self, t: float) -> float:

@@ -105,7 +105,7 @@ class LineDesk:
             if self.on_sentence is not None:
                 try:
                     self.on_sentence(line, fields)
-                except Exception:  # noqa: BLE001 - a gesture hook must not stop the line
+                except Exception:
                     log.exception("sentence hook failed on %s", line_id)
         elif event == "line_ended":
             self._finish(line_id, "interrupted" if fields.get("interrupted") else "ended", {})

@@ -30,8 +30,8 @@ from vhuman.engine.engine import Engine
 from vhuman.scenes.overlays.compositor import Compositor
 from vhuman.scenes.overlays.state import OverlayState
 from vhuman.scenes.scene import Scene
-from vhuman.studio.lines import LineDesk
 from vhuman.speech.normalize import split_sentences
+from vhuman.studio.lines import LineDesk
 from vhuman.studio.view import scene_background, scene_camera, scene_lights
 
 log = logging.getLogger("vhuman.studio")
