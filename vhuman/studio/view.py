@@ -18,8 +18,10 @@ def scene_lights(scene: Scene) -> Lights:
 
 
 def scene_camera(scene: Scene, avatar, aspect: float) -> Camera:
-    """Where the avatar stands and how close the camera is: the scene's framing (``half``
-    = waist up with the hands in shot, the default; ``bust``), zoom and offset.
+    """Where the avatar stands and how close the camera is.
+
+    The scene's framing (``half`` = waist up with the hands in shot, the default; ``bust``),
+    zoom and offset.
     """
     return Camera.for_framing(avatar, aspect, scene.camera_framing,
                               zoom=scene.camera_zoom * scene.avatar_scale,
