@@ -190,7 +190,9 @@ class ReplyEngine:
 
     def _key(self, question: str) -> tuple[str, str]:
         product = self.context.current_product
-        return (product.id if product is not None else "", normalize(question)[:200])
+        # case, width, spaces and punctuation do not make a new question
+        return (product.id if product is not None else "",
+                re.sub(r"[\W_]+", "", normalize(question))[:200])
 
     def _cached(self, key: tuple[str, str]) -> tuple[str, ...] | None:
         hit = self._cache.get(key)
