@@ -90,6 +90,16 @@ def _mp4_path(text: str) -> str:
     return text
 
 
+def _chat_spec(text: str) -> tuple[str, dict[str, str]]:
+    """``--chat NAME[:K=V,...]``: checked for form here, for options when the source is made."""
+    from vhuman.chat.config import parse_chat_spec
+
+    try:
+        return parse_chat_spec(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 _positive_int = _number(int, 1, 10**9, "a whole number")
 _fps = _number(float, 1, 120, "a number")
 _port = _number(int, 0, 65535, "a port number")
@@ -127,6 +137,11 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--voice", help="TTS voice, e.g. cmn or en-us")
     g.add_argument("--tts", default="espeak", help="TTS engine (default %(default)s)")
     g.add_argument("--show", metavar="SHOW.yaml", help="run a live-commerce show script")
+    g.add_argument("--chat", action="append", default=[], type=_chat_spec,
+                   metavar="NAME[:K=V,...]",
+                   help="read a live room's chat, e.g. --chat bilibili:room=21452505 or "
+                        "--chat webhook:port=8790,secret=env:VHUMAN_WEBHOOK_SECRET "
+                        "(repeatable; see docs/chat.md and `vhuman plugins list`)")
     g.add_argument("--no-show", action="store_true", help="do not run the default demo show")
     g = p.add_argument_group("push and record (docs/streaming.md)")
     g.add_argument("--push", action="append", default=[], type=_push_url, metavar="URL",

@@ -68,7 +68,8 @@ class BilibiliSource(SupervisedSource):
         async with websockets.connect(self.url, max_size=wire.MAX_MESSAGE_BYTES,
                                       open_timeout=CONNECT_TIMEOUT_S, ping_interval=None,
                                       max_queue=64, close_timeout=2) as ws:
-            await ws.send(wire.auth_packet(self.room, self.key, uid=self.uid, buvid=self.buvid))
+            await ws.send(wire.auth_packet(self.room, self.key, uid=self.uid, buvid=self.buvid,
+                                           protover=wire.best_protover()))
             await self._await_auth(ws, deliver)
             self.connected()
             beat = asyncio.create_task(self._heartbeats(ws))

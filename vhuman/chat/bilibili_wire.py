@@ -90,6 +90,15 @@ def compress(packets: bytes, ver: int) -> bytes:
     return encode_packet(OP_MESSAGE, body, ver=ver)
 
 
+def best_protover() -> int:
+    """3 (brotli bodies) when ``brotli`` is installed, else 2 (zlib, standard library)."""
+    try:
+        import brotli  # noqa: F401
+    except ModuleNotFoundError:
+        return VER_ZLIB
+    return VER_BROTLI
+
+
 def _brotli() -> Any:
     try:
         import brotli
@@ -100,23 +109,27 @@ def _brotli() -> Any:
 
 
 def _inflate(body: bytes, ver: int) -> bytes:
-    try:
-        if ver == VER_ZLIB:
-            d = zlib.decompressobj()
+    if ver == VER_ZLIB:
+        d = zlib.decompressobj()
+        try:
             out = d.decompress(body, MAX_DECOMPRESSED_BYTES + 1)
-            if len(out) > MAX_DECOMPRESSED_BYTES or d.unconsumed_tail:
-                raise ProtocolError(f"zlib body expands past {MAX_DECOMPRESSED_BYTES} bytes")
-            if not d.eof:
-                raise ProtocolError("zlib body is truncated")
-            return out
-        dec = _brotli().Decompressor()
-        out = dec.process(body, output_buffer_limit=MAX_DECOMPRESSED_BYTES + 1)
-        if len(out) > MAX_DECOMPRESSED_BYTES or not dec.is_finished():
-            raise ProtocolError("brotli body is truncated or expands past "
-                                f"{MAX_DECOMPRESSED_BYTES} bytes")
+        except zlib.error as exc:
+            raise ProtocolError(f"corrupt compressed body: {exc}") from None
+        if len(out) > MAX_DECOMPRESSED_BYTES or d.unconsumed_tail:
+            raise ProtocolError(f"zlib body expands past {MAX_DECOMPRESSED_BYTES} bytes")
+        if not d.eof:
+            raise ProtocolError("zlib body is truncated")
         return out
-    except (zlib.error, _brotli().error) as exc:
+    brotli = _brotli()
+    dec = brotli.Decompressor()
+    try:
+        out = dec.process(body, output_buffer_limit=MAX_DECOMPRESSED_BYTES + 1)
+    except brotli.error as exc:
         raise ProtocolError(f"corrupt compressed body: {exc}") from None
+    if len(out) > MAX_DECOMPRESSED_BYTES or not dec.is_finished():
+        raise ProtocolError("brotli body is truncated or expands past "
+                            f"{MAX_DECOMPRESSED_BYTES} bytes")
+    return out
 
 
 def parse_message(data: bytes) -> list[Packet]:
