@@ -38,16 +38,16 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "chat")]
 
-from vhuman.api.chat import ChatIntake  # noqa: E402
-from vhuman.chat.feeling import split_tags  # noqa: E402
-from vhuman.chat.hub import ChatHub  # noqa: E402
-from vhuman.chat.llm import LlmClient, LlmConfig  # noqa: E402
-from vhuman.chat.replies import ReplyEngine  # noqa: E402
-from vhuman.core.clock import SystemClock  # noqa: E402
-from vhuman.safety.moderation import Moderator  # noqa: E402
-from vhuman.scenes.runner import ShowRunner  # noqa: E402
-from vhuman.scenes.show import ChatLimits, load_show_text  # noqa: E402
-from vhuman.speech.queue import Speaker  # noqa: E402
+from vhuman.api.chat import ChatIntake
+from vhuman.chat.feeling import split_tags
+from vhuman.chat.hub import ChatHub
+from vhuman.chat.llm import LlmClient, LlmConfig
+from vhuman.chat.replies import ReplyEngine
+from vhuman.core.clock import SystemClock
+from vhuman.safety.moderation import Moderator
+from vhuman.scenes.runner import ShowRunner
+from vhuman.scenes.show import ChatLimits, load_show_text
+from vhuman.speech.queue import Speaker
 
 SHOW = textwrap.dedent("""\
     title: 冬季好物
@@ -120,7 +120,7 @@ class BenchHost:
 def _stats(xs: list[float]) -> dict[str, float]:
     xs = sorted(xs)
     return {"n": len(xs), "median": round(statistics.median(xs), 1),
-            "p95": round(xs[min(len(xs) - 1, int(round(0.95 * (len(xs) - 1))))], 1),
+            "p95": round(xs[min(len(xs) - 1, round(0.95 * (len(xs) - 1)))], 1),
             "max": round(xs[-1], 1)}
 
 

@@ -40,7 +40,7 @@ def follow(user: str) -> bytes:
 
 def test_header_round_trip_and_auth_packet() -> None:
     pkt = wire.auth_packet(1234, "tok", uid=7)
-    length, hlen, ver, op, seq = wire.HEADER.unpack_from(pkt)
+    length, hlen, _ver, op, seq = wire.HEADER.unpack_from(pkt)
     assert (length, hlen, op, seq) == (len(pkt), 16, wire.OP_AUTH, 1)
     body = json.loads(pkt[16:])
     assert body["roomid"] == 1234 and body["key"] == "tok" and body["protover"] == 3

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 
@@ -70,8 +71,8 @@ def test_emotion_crossfades_across_a_line_and_back_to_neutral() -> None:
     d.set_emotion("apologetic")
     steps = [d.sample(NS_PER_S + i * NS_PER_S // 100) for i in range(int(FADE_S * 100) + 1)]
     smiles = [p.weights[smile] for p in steps]
-    assert all(b <= a + 1e-6 for a, b in zip(smiles, smiles[1:]))
-    assert max(abs(b - a) for a, b in zip(smiles, smiles[1:])) < 0.1
+    assert all(b <= a + 1e-6 for a, b in itertools.pairwise(smiles))
+    assert max(abs(b - a) for a, b in itertools.pairwise(smiles)) < 0.1
     assert steps[-1].weights[brow] == pytest.approx(0.55)
     # silence: back to neutral, then the layer goes away
     clock.set(2 * NS_PER_S)

@@ -213,7 +213,7 @@ def test_health_and_metrics_follow_a_bilibili_outage() -> None:
             async for _ in ws:
                 pass
 
-        hub, runner, host = make_hub()
+        hub, _runner, host = make_hub()
         server = MediaServer("127.0.0.1", 0, width=64, height=64, fps=30, codec="jpeg")
         server.set_health_provider(hub.health)
         async with serve(handler, "127.0.0.1", 0) as bili:

@@ -25,6 +25,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 
@@ -135,7 +136,7 @@ class LlamaServer:
         self.log = workdir / "llama_server.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def __enter__(self) -> LlamaServer:
+    def __enter__(self) -> Self:
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "llama_cpp.server", "--config_file", str(self.config)],
