@@ -46,7 +46,12 @@ class ChatMessage(TypedDict):
 
 @runtime_checkable
 class ChatSource(Protocol):
-    """What a ``vhuman.chat`` factory returns."""
+    """What a ``vhuman.chat`` factory returns (at least).
+
+    Sources may also have ``async start(emit)``, ``state`` (``connected``/``reconnecting``/
+    ``down``) and ``health()``; :class:`vhuman.chat.source.SupervisedSource` has them all,
+    and messages may carry ``kind`` (``chat``, ``gift``, ``follow``). See docs/plugins.md.
+    """
 
     name: str
 

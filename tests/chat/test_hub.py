@@ -256,3 +256,24 @@ def test_health_and_metrics_follow_a_bilibili_outage() -> None:
         assert "chat_source_down" in events and "chat_source_up" in events
 
     asyncio.run(asyncio.wait_for(main(), 40))
+
+
+def test_build_hub_from_cli_and_show_keys() -> None:
+    from vhuman.chat.config import ChatExtras
+    from vhuman.chat.hub import build_hub
+    from vhuman.chat.llm import LlmConfig
+
+    host = SimHost()
+    mod = Moderator.default()
+    runner = ShowRunner(host, load_show_text(SHOW, "h.yaml"))
+    extras = ChatExtras(sources=(("bilibili", {"room": "7"}), ("webhook", {"secret": SECRET,
+                                                                          "port": "0"})),
+                        down_after_s=9, persona="茶叶主播",
+                        llm=LlmConfig(url="http://127.0.0.1:9/v1", model="m"))
+    hub = build_hub(runner, ChatIntake(runner, mod), mod, extras=extras,
+                    specs=[("bilibili", {"room": "8"})])
+    assert sorted(hub.sources) == ["bilibili", "webhook"]     # --chat wins over the show
+    assert hub.sources["bilibili"].room == 8 and hub.sources["bilibili"].down_after_s == 9
+    assert hub.engine.llm.config.model == "m" and hub.engine.persona == "茶叶主播"
+    hub.configure(ChatExtras())                                # a show without an LLM
+    assert hub.engine.llm is None and sorted(hub.sources) == ["bilibili", "webhook"]

@@ -181,6 +181,35 @@ class ChatHub:
             if line is not None:
                 self.runner.enqueue_reply(Reply(tag(line, "warm"), rule="thanks"))
 
+    # -- configuration -------------------------------------------------------------------
+    def configure(self, extras: Any, *, lang: str = "zh") -> None:
+        """Apply a show's ``chat:`` extras (:class:`vhuman.chat.config.ChatExtras`).
+
+        Called for the first show and again on ``load_show``: the LLM, persona and thanks
+        follow the new show; sources it names that are not running yet are started (a
+        running source is never dropped by a show change: the room stays connected).
+        """
+        from vhuman.chat.config import create_source
+        from vhuman.chat.llm import LlmClient
+
+        old = self.engine.llm
+        if extras.llm is None or old is None or old.config != extras.llm:
+            self.engine.llm = LlmClient(extras.llm) if extras.llm is not None else None
+            if old is not None:
+                task = asyncio.get_running_loop().create_task(old.aclose()) \
+                    if self._started else None
+                if task is not None:
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+        self.engine.persona = extras.persona
+        if self.thanks is not None:
+            self.thanks.config = extras.thanks
+            self.thanks.lang = "en" if lang.startswith("en") else "zh"
+        running = {getattr(s, "name", n) for n, s in self.sources.items()}
+        for name, options in extras.sources:
+            if name not in running:
+                self.add_source(create_source(name, options, down_after_s=extras.down_after_s))
+
     # -- health ------------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
         """``{"chat": {...}}`` for /health plus flat numbers that /metrics exports."""
@@ -207,3 +236,32 @@ class ChatHub:
         return {"chat": doc, "chat_sources_connected": counts[CONNECTED],
                 "chat_sources_reconnecting": counts[RECONNECTING],
                 "chat_sources_down": counts[DOWN], **flat}
+
+
+def build_hub(runner: Any, intake: Any, moderator: Any, *, extras: Any = None,
+              specs: Any = (), emit: Callable[..., Any] | None = None,
+              lang: str = "zh") -> ChatHub:
+    """The hub for a live run: ``--chat`` specs first, then the show's ``chat:`` extras.
+
+    Args:
+        runner: the show runner.
+        intake: the :class:`~vhuman.api.chat.ChatIntake` that ``/chat`` uses too.
+        moderator: the show's moderator.
+        extras: :class:`vhuman.chat.config.ChatExtras` of the show (None: none).
+        specs: ``(name, options)`` pairs from ``--chat``.
+        emit: the event bus's ``emit``.
+        lang: the show's language (thank-you defaults).
+
+    Raises:
+        ConfigError: an unknown source or a bad option (one line, with the fix).
+    """
+    from vhuman.chat.config import ChatExtras, create_source
+    from vhuman.chat.thanks import Thanks
+
+    extras = extras if extras is not None else ChatExtras()
+    hub = ChatHub(runner, intake, ReplyEngine(runner, moderator), emit=emit,
+                  thanks=Thanks(extras.thanks, moderator, lang=lang))
+    for name, options in specs:
+        hub.add_source(create_source(name, options, down_after_s=extras.down_after_s))
+    hub.configure(extras, lang=lang)
+    return hub
