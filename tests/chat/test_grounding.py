@@ -64,3 +64,15 @@ def test_sentence_splitter_streams_sentences_as_they_end() -> None:
         got += sp.feed(piece)
     assert got == ["[emotion:warm] 这款茶只要{price}元。", "好喝！", "Price is $12.9 now."]
     assert sp.close() == ["And more"]
+
+
+def test_faq_templates_reach_the_model_as_placeholders() -> None:
+    show = load_show_text(textwrap.dedent("""\
+        title: t
+        products: [{id: a, name: 甲, price: 10}]
+        segments: [{steps: [你好]}]
+        chat:
+          faq: [{q: 多少钱, a: "{user}，{product.name}只要{product.price}元"}]
+        """), "f.yaml", moderator=Moderator())
+    facts = facts_text(show, show.products["a"])
+    assert "{name}只要{price}元" in facts and "{user}" not in facts and "10" not in facts

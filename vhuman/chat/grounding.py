@@ -19,7 +19,7 @@ from typing import Any
 from vhuman.scenes.show import Product, Show
 
 PLACEHOLDER = re.compile(r"\{\s*([a-z_]+)\s*(?::\s*([A-Za-z0-9_\-]{1,64})\s*)?\}")
-_FIELDS = ("price", "original_price", "discount", "stock", "name")
+_FIELDS = ("price", "original_price", "discount", "stock", "name", "point", "points")
 
 _NUM = r"\d+(?:,\d{3})*(?:\.\d+)?"
 _MONEY = re.compile(
@@ -53,7 +53,10 @@ def facts_text(show: Show, product: Product | None) -> str:
         pts = "; ".join(p.points) if p.points else "-"
         lines.append(f"Product {p.id}: {p.name}. Points: {pts}")
     for e in show.chat.faq:
-        lines.append(f"FAQ: {e.question} -> {e.answer}")
+        # FAQ answers are templates: show the model our placeholders, never the values
+        answer = re.sub(r"\{\s*product\.(\w+)\s*\}", r"{\1}", e.answer)
+        answer = re.sub(r"\{\s*(?:user|show\.title)\s*\}", "", answer)
+        lines.append(f"FAQ: {e.question} -> {answer}")
     return "\n".join(lines)
 
 
@@ -78,6 +81,8 @@ def build_messages(show: Show, product: Product | None, question: str, *,
 
 
 def _value(p: Product, field: str) -> str | None:
+    if field in ("point", "points"):
+        return (p.points[0] if field == "point" else "，".join(p.points)) if p.points else None
     v: Any = getattr(p, field, None)
     return None if v is None else str(v)
 
