@@ -164,6 +164,8 @@ async def bench(trials: int, llm_url: str | None) -> dict[str, Any]:
         await asyncio.sleep(0.01)
     out: dict[str, Any] = {}
     try:
+        if llm is not None:  # the server's first request loads and warms the model: not timed
+            await _trial(hub, host, runner, "warmup", "预热：这茶怎么样")
         tiers = [("rules", lambda i: "这个多少钱")]
         if llm is not None:
             tiers += [("llm", lambda i: f"第{i}个问题：这茶怎么样"),

@@ -47,8 +47,6 @@ def _lang(show: Show | None) -> str:
 def facts_text(show: Show, product: Product | None) -> str:
     """The facts the model may use, one per line (no prices, no stock counts)."""
     lines: list[str] = [f"Show: {show.title}"]
-    if product is not None:
-        lines.append(f"On screen now: {product.name} (id {product.id})")
     for p in show.products.values():
         pts = "; ".join(p.points) if p.points else "-"
         lines.append(f"Product {p.id}: {p.name}. Points: {pts}")
@@ -57,6 +55,10 @@ def facts_text(show: Show, product: Product | None) -> str:
         answer = re.sub(r"\{\s*product\.(\w+)\s*\}", r"{\1}", e.answer)
         answer = re.sub(r"\{\s*(?:user|show\.title)\s*\}", "", answer)
         lines.append(f"FAQ: {e.question} -> {answer}")
+    # last, so the prompt before it stays the same across products: servers that cache a
+    # prompt prefix (llama.cpp does) then only read this line and the question
+    lines.append(f"On screen now: {product.name} (id {product.id})" if product is not None
+                 else "On screen now: no product")
     return "\n".join(lines)
 
 
