@@ -188,16 +188,17 @@ def test_specs_and_show_keys() -> None:
           - 5
         persona: 温柔的主播
         llm: {url: http://127.0.0.1:8080/v1, model: tiny, key: sk-plain}
-        thanks: {gift: "谢谢{names}{oops}", min_gap_s: 5}
+        thanks: {gift: "谢谢{names}{oops}", follow: "最好的{names}", min_gap_s: 5}
         """), "s.yaml")
     probs = Problems("s.yaml")
-    extras = parse_chat_extras(data, probs)
+    extras = parse_chat_extras(data, probs, Moderator.default())
     assert extras.sources == (("websocket", {}), ("bilibili", {"room": "21452505"}))
     assert extras.persona == "温柔的主播" and extras.thanks.min_gap_s == 5
     msgs = [(p.line, p.message) for p in probs.items]
     assert any(ln == 4 and "name or a name" in m for ln, m in msgs)
     assert any(ln == 6 and "env:NAME" in m for ln, m in msgs)      # no keys in show files
     assert any(ln == 7 and "oops" in m for ln, m in msgs)
+    assert any(ln == 7 and "thanks.follow contains banned" in m for ln, m in msgs)
 
 
 @pytest.mark.slow
@@ -277,3 +278,31 @@ def test_build_hub_from_cli_and_show_keys() -> None:
     assert hub.engine.llm.config.model == "m" and hub.engine.persona == "茶叶主播"
     hub.configure(ChatExtras())                                # a show without an LLM
     assert hub.engine.llm is None and sorted(hub.sources) == ["bilibili", "webhook"]
+
+
+def test_accept_for_the_chat_route_says_an_llm_answer_is_coming() -> None:
+    """What /chat answers when the LLM tier takes a question (here: its endpoint is down)."""
+    from tinyllm import free_port
+
+    from vhuman.chat.llm import LlmClient, LlmConfig
+
+    async def main() -> None:
+        hub, runner, host = make_hub()
+        hub.engine.llm = LlmClient(LlmConfig(url=f"http://127.0.0.1:{free_port()}/v1"))
+        task = asyncio.create_task(runner.run())
+        try:
+            await until(lambda: runner.current_product is not None)
+            d = hub.accept(json.dumps({"user": "小王", "text": "主播好"}, ensure_ascii=False))
+            assert d.to_wire() == {"ok": True, "action": "reply", "code": "llm_pending"}
+            rule = hub.accept(json.dumps({"user": "小李", "text": "多少钱"}, ensure_ascii=False))
+            assert rule.rule == "多少钱" and rule.reply == "龙井现在只要89元"
+            await until(lambda: len(host.texts()) >= 2)
+        finally:
+            runner.stop()
+            await hub.stop()
+            await task
+            await hub.engine.llm.aclose()
+        said = sorted(split_tags(t)[0] for t in host.texts())
+        assert said == ["谢谢小王的留言", "龙井现在只要89元"]   # the endpoint failed: default
+
+    asyncio.run(asyncio.wait_for(main(), 30))

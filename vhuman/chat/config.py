@@ -115,11 +115,12 @@ def _num(v: Any, lo: float, hi: float) -> float | None:
     return float(v)
 
 
-def parse_chat_extras(v: Any, probs: Any) -> ChatExtras:
+def parse_chat_extras(v: Any, probs: Any, moderator: Any = None) -> ChatExtras:
     """Validate the extra ``chat:`` keys of a show (a ``LineDict``); report to ``probs``.
 
     Unknown keys inside ``llm:``/``thanks:`` are reported; the caller reports unknown keys
-    of ``chat:`` itself (allow :data:`EXTRA_KEYS` there).
+    of ``chat:`` itself (allow :data:`EXTRA_KEYS` there). With ``moderator``, the persona
+    and the thank-you templates are checked like every other line the host could say.
     """
     line = getattr(v, "key_line", lambda k: 0)
     sources: list[tuple[str, dict[str, str]]] = []
@@ -148,6 +149,17 @@ def parse_chat_extras(v: Any, probs: Any) -> ChatExtras:
         persona = ""
     llm = _llm(v["llm"], line("llm"), probs) if "llm" in v else None
     thanks = _thanks(v["thanks"], line("thanks"), probs) if "thanks" in v else ThanksConfig()
+    if moderator is not None:
+        from vhuman.safety.moderation import describe_hits
+
+        tl = getattr(v.get("thanks"), "key_line", lambda k: line("thanks"))
+        for where, text, ln in (("persona", persona, line("persona")),
+                                ("thanks.gift", thanks.gift, tl("gift")),
+                                ("thanks.follow", thanks.follow, tl("follow"))):
+            hits = moderator.scan(text) if text else []
+            if hits:
+                probs.add(ln, f"chat.{where} contains banned wording: {describe_hits(hits)}",
+                          "reword it")
     return ChatExtras(tuple(sources), down, persona, llm, thanks)
 
 

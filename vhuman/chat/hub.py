@@ -138,6 +138,8 @@ class ChatHub:
 
         This is what ``/chat`` calls for each message (it sends ``decision.to_wire()``).
         """
+        import dataclasses
+
         t0 = time.monotonic()
         d = self.intake.accept(message, self.runner.clock.now_ns() if now_ns is None
                                else now_ns)
@@ -145,6 +147,10 @@ class ChatHub:
             task = asyncio.get_running_loop().create_task(self._answer(d, t0))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+            if self.engine.llm is not None and (d.action != "reply" or d.rule == "default"):
+                # the LLM tier answers this one: say so on /chat instead of "no_match"
+                return dataclasses.replace(d, action="reply", code="llm_pending", reply=None,
+                                           rule="llm")
         return d
 
     async def _answer(self, d: Any, t0: float) -> None:
