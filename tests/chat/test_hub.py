@@ -306,3 +306,25 @@ def test_accept_for_the_chat_route_says_an_llm_answer_is_coming() -> None:
         assert said == ["谢谢小王的留言", "龙井现在只要89元"]   # the endpoint failed: default
 
     asyncio.run(asyncio.wait_for(main(), 30))
+
+
+def test_gifts_from_a_source_become_one_thank_you_line() -> None:
+    async def main() -> None:
+        hub, runner, host = make_hub(min_gap_s=60)
+        push = PushSource()
+        hub.add_source(push)
+        await hub.start()
+        task = asyncio.create_task(runner.run())
+        try:
+            for user in ("A", "B", "C", "D"):
+                push.push({"user": user, "kind": "gift", "gift": "小心心", "count": 1})
+            push.push({"user": "E", "kind": "follow"})
+            await until(lambda: host.texts(), 5)
+            await asyncio.sleep(1.5)     # the follow waits for the 60 s gap: not spoken yet
+        finally:
+            runner.stop()
+            await hub.stop()
+            await task
+        assert spoken_clean(host) == [("谢谢A、B、C等4位朋友送的小心心！", "warm")]
+
+    asyncio.run(asyncio.wait_for(main(), 30))
