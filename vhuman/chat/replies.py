@@ -165,7 +165,7 @@ class ReplyEngine:
         return {"rules": s.rules, "llm": s.llm, "cache_hits": s.cache_hits,
                 "fallback": s.fallback, "blocked": s.blocked, "ungrounded": s.ungrounded,
                 "timeouts": s.timeouts, "errors": s.errors,
-                "llm_first_sentence_ms_p50": lat[len(lat) // 2] if lat else None}
+                "llm_first_sentence_ms_p50": round(lat[len(lat) // 2], 1) if lat else None}
 
     # -- tiers ---------------------------------------------------------------------------
     def _fallback_line(self, text: str, why: str) -> Line:
