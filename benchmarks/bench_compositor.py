@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from vhuman.scenes.compositor import Compositor, OverlayState
+from vhuman.scenes.overlays.compositor import Compositor
+from vhuman.scenes.overlays.state import OverlayState
 from vhuman.scenes.scene import load_scene
-from vhuman.scenes.show import load_show
+from vhuman.scenes.show_loader import load_show
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 from skimage import data
 
+from vhuman.app import make_engine
 from vhuman.avatar.resolve import resolve_avatar
 from vhuman.drivers.base import DriverContext
 from vhuman.drivers.capture.driver import CaptureDriver
@@ -77,12 +78,12 @@ async def motion_to_wire(video: Path, model: Path, consent, audit: AuditLog, *,
     clock = SystemClock()
     ow, oh = out_size
     cfg = EngineConfig(width=ow, height=oh, fps=30, port=0)
-    engine = Engine(cfg, resolve_avatar(avatar), clock=clock)
+    engine = make_engine(cfg, resolve_avatar(avatar), clock=clock)
     engine.add_driver(IdleDriver())
     drv = CaptureDriver(str(video), consent=consent, audit=audit, model=str(model), loop=True)
     engine.add_driver(drv)
     server = MediaServer("127.0.0.1", 0, width=ow, height=oh, fps=30)
-    engine.add_video_sink(server.submit_video)
+    engine.media.subscribe(server.consume)
 
     handed: dict[int, int] = {}     # frame stamp -> clock ns when the capture code got it
     published: dict[int, int] = {}  # frame stamp -> clock ns when its pose was published

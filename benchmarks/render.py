@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import websockets
 
+from vhuman.app import make_engine
 from vhuman.avatar.resolve import resolve_avatar
 from vhuman.drivers.idle import IdleDriver
 from vhuman.core.clock import SystemClock
@@ -43,10 +44,10 @@ async def measure(avatar, size: tuple[int, int], seconds: float, codec: str,
                   fps: int = 30) -> dict:
     w, h = size
     cfg = EngineConfig(width=w, height=h, fps=fps, port=0, codec=codec)
-    engine = Engine(cfg, avatar, clock=SystemClock())
+    engine = make_engine(cfg, avatar, clock=SystemClock())
     engine.add_driver(IdleDriver())
     server = MediaServer("127.0.0.1", 0, width=w, height=h, fps=fps, codec=codec)
-    engine.add_video_sink(server.submit_video)
+    engine.media.subscribe(server.consume)
     render_ms: list[float] = []
     orig_render = None
 

@@ -27,6 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from vhuman.drivers.lipsync import LipsyncDriver
 from vhuman.core.arkit import INDEX
 from vhuman.core.clock import SimClock
 from vhuman.speech.queue import Speaker
@@ -97,7 +98,7 @@ def main() -> None:
     args = ap.parse_args()
 
     clock = SimClock()
-    sp = Speaker(clock)
+    sp = Speaker(clock, lipsync=LipsyncDriver())
     log: list = []
     for i in range(args.lines):
         voice, text = LINES[i % len(LINES)]
@@ -106,7 +107,7 @@ def main() -> None:
 
     # drift: lines back to back for N simulated minutes, pumped at 30 fps
     clock2 = SimClock()
-    sp2 = Speaker(clock2)
+    sp2 = Speaker(clock2, lipsync=LipsyncDriver())
     period = round(1e9 / 30)
     end = int(args.minutes * 60e9)
     worst = 0

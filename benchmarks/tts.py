@@ -19,6 +19,7 @@ import json
 import statistics
 import time
 
+from vhuman.drivers.lipsync import LipsyncDriver
 from vhuman.core.clock import SystemClock
 from vhuman.speech.base import get_engine
 from vhuman.speech.normalize import split_sentences
@@ -64,7 +65,7 @@ def bench_voice(engine_name: str, voice: str, text: str, repeats: int) -> dict:
     ttfa = []
     for _ in range(repeats):
         clock = SystemClock()
-        sp = Speaker(clock, engine=engine, voice=voice)
+        sp = Speaker(clock, engine=engine, voice=voice, lipsync=LipsyncDriver())
         try:
             t0 = time.perf_counter()
             sp.say(text)

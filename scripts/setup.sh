@@ -12,7 +12,8 @@ APT_PACKAGES=(
   fonts-noto-cjk                                # Chinese text in overlays
   chromium                                      # the real browser for the viewer tests
   nginx libnginx-mod-rtmp                       # a real RTMP server for push tests
-  cmake g++                                     # builds llama-cpp-python (LLM test server)
+  cmake g++                                     # build sdists: llama-cpp-python (LLM test
+                                                # server), meshoptimizer
 )
 
 missing=()

@@ -1,5 +1,8 @@
-"""Assembles a running host from command-line arguments: avatar, drivers, speech, show,
-server. The engine knows nothing about sockets; the server nothing about GL."""
+"""Assembles a running host from command-line arguments.
+
+Avatar, drivers, speech, show, server. The engine knows nothing about sockets; the server
+nothing about GL.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +12,16 @@ import logging
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from vhuman.avatar.resolve import resolve_avatar
-from vhuman.drivers.registry import default_registry, parse_driver_spec
 from vhuman.core.clock import SimClock, SystemClock
+from vhuman.core.errors import ConfigError
+from vhuman.drivers.registry import default_registry, parse_driver_spec
 from vhuman.engine.config import EngineConfig
 from vhuman.engine.engine import Engine
-from vhuman.core.errors import ConfigError
+from vhuman.render import renderer_factory
 
 log = logging.getLogger("vhuman.app")
 
@@ -25,10 +29,18 @@ Progress = Callable[[str, float], None]
 
 
 def config_from_args(args: argparse.Namespace) -> EngineConfig:
+    """The engine configuration (size, fps, address, avatar, drivers, voice) from CLI args."""
     w, h = args.size
     return EngineConfig(width=w, height=h, fps=args.fps, host=args.host, port=args.port,
-                        avatar=args.avatar, codec=args.codec, drivers=tuple(args.driver),
+                        avatar=args.avatar, avatar_overrides=args.avatar_overrides,
+                        codec=args.codec, drivers=tuple(args.driver),
                         voice=args.voice, tts_engine=args.tts)
+
+
+def make_engine(config: EngineConfig, avatar, *, clock=None) -> Engine:
+    """An engine drawing ``avatar`` with the moderngl renderer (not started)."""
+    return Engine(config, avatar, clock=clock,
+                  make_renderer=renderer_factory(avatar, config.width, config.height))
 
 
 def build_engine(args: argparse.Namespace, *, offline: bool,
@@ -36,10 +48,16 @@ def build_engine(args: argparse.Namespace, *, offline: bool,
     """Create the engine with its avatar and driver layers (not started)."""
     cfg = config_from_args(args)
     t0 = time.monotonic()
-    avatar = resolve_avatar(cfg.avatar, progress=progress)
+    spec, overrides = cfg.avatar, cfg.avatar_overrides
+    if args.scene:  # a scene file may name the host (the command line wins)
+        from vhuman.avatar.resolve import avatar_choice
+        from vhuman.scenes.scene import load_scene
+
+        spec, overrides = avatar_choice(cfg.avatar, cfg.avatar_overrides, load_scene(args.scene))
+    avatar = resolve_avatar(spec, overrides=overrides, progress=progress)
     log.info("avatar %s ready in %.1f s", avatar.name, time.monotonic() - t0)
     clock = SimClock() if offline else SystemClock()
-    engine = Engine(cfg, avatar, clock=clock)
+    engine = make_engine(cfg, avatar, clock=clock)
     registry = default_registry()
     if not args.no_idle:
         engine.add_driver(registry.create("idle"))
@@ -86,26 +104,27 @@ class Live:
     """The show side of a run: speaker, host, runner (None when not wanted)."""
 
     def __init__(self, args: argparse.Namespace, engine: Engine, *, offline: bool) -> None:
-        from vhuman.studio.studio import Studio
+        from vhuman.drivers.lipsync import LipsyncDriver
         from vhuman.scenes.scene import default_scene, load_scene
-        from vhuman.scenes.show import load_show
+        from vhuman.scenes.show_loader import load_show
         from vhuman.speech.queue import Speaker
+        from vhuman.studio.studio import Studio
 
         self.show = None
         show_path = args.show
         if show_path is None and not args.no_show and not args.say and args.camera is None \
                 and args.replay is None and DEMO_SHOW.exists():
             show_path = str(DEMO_SHOW)
-        self.moderator = None
+        self.moderator = self._moderator(engine)
         if show_path is not None:
-            self.moderator = self._moderator(engine)
             self.show = load_show(show_path, moderator=self.moderator)
         scene = load_scene(args.scene) if args.scene else (
             self.show.scene if self.show is not None else default_scene())
         self.speaker = Speaker(engine.clock, engine=engine.config.tts_engine,
-                               voice=engine.config.voice)
-        self.host = Studio(engine, self.speaker, scene, background_raster=not offline)
-        self.speaker.on_event = self.host.on_speaker_event
+                               voice=engine.config.voice, out_rate=engine.config.audio_rate,
+                               lipsync=LipsyncDriver())
+        self.host = Studio(engine, self.speaker, scene, moderator=self.moderator,
+                           background_raster=not offline)
         self.runner = None
         self.engine = engine
         self.args = args
@@ -120,44 +139,50 @@ class Live:
         """Queue --say lines and start the show runner (call on the running loop)."""
         from vhuman.scenes.runner import ShowRunner
 
-        if self.moderator is None:
-            self.moderator = self._moderator(self.engine)
         for text in self.args.say:
-            self._say_checked(text)
+            self._say_checked(text, "say", "--say")
         # The host greets in both languages on start; a show's own lines follow.
         if not self.args.say and self.args.frames is None:
             for text in WELCOME:
-                self._say_checked(text)
+                self._say_checked(text, "welcome", "welcome")
         self.runner = ShowRunner(self.host, self.show)
         self._task = asyncio.ensure_future(self.runner.run())
 
-    def _say_checked(self, text: str) -> None:
+    def _say_checked(self, text: str, kind: str, source: str) -> None:
+        from vhuman.core.errors import ModerationBlocked
         from vhuman.safety.moderation import describe_hits
 
-        hits = self.moderator.check(text, source="say", where="--say")
-        if hits:
-            raise ConfigError(f"--say text blocked by moderation: {describe_hits(hits)}")
-        self.host.say(text)
+        try:
+            self.host.say(text, kind=kind, source=source)
+        except ModerationBlocked as exc:
+            raise ConfigError(f"{source} text blocked by moderation: "
+                              f"{describe_hits(exc.hits)}") from None
 
     async def stop(self) -> None:
+        """Stop the show runner, then close the speaker and the host."""
         if self.runner is not None:
             self.runner.stop()
             self._task.cancel()
             try:
                 await self._task
-            except (asyncio.CancelledError, Exception):
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001, S110 - we cancelled it
                 pass
         self.speaker.close()
-        self.host.compositor.close()
+        self.host.close()
 
 
 async def run_offline(args: argparse.Namespace, progress: Progress | None) -> int:
+    """Render ``--frames`` unpaced ticks to PNGs in ``--out`` (and to any outputs).
+
+    Returns:
+        The process exit code (0).
+    """
     from PIL import Image
 
     from vhuman.stream.outputs import outputs_from_args
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
     outputs = outputs_from_args(args, offline=True)  # --save: checked before the slow part
     engine = build_engine(args, offline=True, progress=progress)
     _add_capture(args, engine, offline=True)
@@ -169,9 +194,7 @@ async def run_offline(args: argparse.Namespace, progress: Progress | None) -> in
     if live is not None:
         live.start()
     try:
-        def save(i: int, frame) -> None:
-            if outputs is not None:
-                outputs.submit_video(frame)
+        def save(i: int, frame) -> None:  # the outputs have it from engine.media already
             Image.fromarray(frame.rgba[:, :, :3]).save(out / f"frame_{i:05d}.png",
                                                        compress_level=1)
             if progress is not None:
@@ -191,22 +214,29 @@ async def run_offline(args: argparse.Namespace, progress: Progress | None) -> in
 
 
 async def run_live(args: argparse.Namespace, progress: Progress | None) -> int:
+    """Serve the live host (page, media, control, chat, outputs) until stopped.
+
+    Returns:
+        The process exit code.
+    """
     from vhuman.api.chat import ChatIntake, chat_handler
     from vhuman.api.control import control_handler, generate_token
     from vhuman.stream.outputs import outputs_from_args
     from vhuman.stream.server import MediaServer
 
-    outputs = outputs_from_args(args, offline=False)  # --push/--save: checked first
+    # --push/--save checked first; with --codec h264 the /media viewers share the one x264
+    outputs = outputs_from_args(args, offline=False, media_h264=args.codec == "h264")
     engine = build_engine(args, offline=False, progress=progress)
     _add_capture(args, engine, offline=False)
     live = Live(args, engine, offline=False)
     cfg = engine.config
     server = MediaServer(cfg.host, cfg.port, width=cfg.width, height=cfg.height, fps=cfg.fps,
                          codec=cfg.codec, jpeg_quality=cfg.jpeg_quality,
+                         audio_rate=cfg.audio_rate,
+                         outputs=outputs if cfg.codec == "h264" else None,
                          label=live.host.compositor.scene.ai_label.text
                          if live.host.compositor.scene.ai_label.enabled else "")
-    engine.add_video_sink(server.submit_video)
-    engine.add_audio_sink(server.submit_audio)
+    engine.media.subscribe(server.consume)
     server.set_health_provider(lambda: {**engine.health(),
                                         "show": live.runner.status() if live.runner else None,
                                         **(outputs.health() if outputs else {})})
@@ -248,6 +278,11 @@ async def run_live(args: argparse.Namespace, progress: Progress | None) -> int:
 
 
 async def run_app(args: argparse.Namespace, progress: Progress | None = None) -> int:
+    """Run offline when ``--frames`` is given, else live.
+
+    Returns:
+        The process exit code.
+    """
     if args.frames is not None:
         return await run_offline(args, progress)
     return await run_live(args, progress)

@@ -1,7 +1,8 @@
 """Command line: ``run_avatar.py`` / ``vhuman run`` and the ``vhuman`` subcommands.
 
-Bad arguments print one clear line and exit with code 2; runtime errors from vhuman print
-one line and exit with code 1. Tracebacks are for bugs only.
+Bad arguments and bad input files (settings, avatars) print one clear line and exit with
+code 2, the same from every command; runtime errors from vhuman print one line and exit
+with code 1. Tracebacks are for bugs only.
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ import asyncio
 import importlib
 import logging
 import os
-import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from vhuman import __version__
-from vhuman.core.errors import ConfigError, VhumanError
+from vhuman.core.errors import AvatarLoadError, ConfigError, VhumanError
 
 log = logging.getLogger("vhuman.cli")
 
@@ -64,9 +65,12 @@ def _number(kind: type, lo: float, hi: float, what: str) -> Any:
 
 
 def _push_url(text: str) -> str:
-    """An RTMP address, or ``env:NAME`` to read it from the environment (keys in a command
-    line are visible to every user through ``ps``)."""
-    from vhuman.stream.rtmp import check_push_url
+    """An RTMP address, or ``env:NAME`` to read it from the environment.
+
+    The environment form exists because keys in a command line are visible to every user
+    through ``ps``.
+    """
+    from vhuman.stream.rtmp_session import check_push_url
 
     if text.startswith("env:"):
         name = text[4:]
@@ -100,6 +104,12 @@ def _chat_spec(text: str) -> tuple[str, dict[str, str]]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _existing_file(text: str) -> str:
+    if not Path(text).expanduser().is_file():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a file")
+    return str(Path(text).expanduser())
+
+
 _positive_int = _number(int, 1, 10**9, "a whole number")
 _fps = _number(float, 1, 120, "a number")
 _port = _number(int, 0, 65535, "a port number")
@@ -120,6 +130,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--fps", type=_fps, default=30.0, help="frame rate (default 30)")
     g.add_argument("--avatar", default="default",
                    help="'default' (realistic host), 'procedural', or a .glb/.gltf/.vrm file")
+    g.add_argument("--avatar-overrides", type=_existing_file, metavar="FILE",
+                   help="override file for --avatar (YAML/JSON: targets, bones, facing, "
+                        "framing; docs/avatars.md); default: <avatar>.vhuman.yaml beside it")
     g.add_argument("--scene", help="scene YAML file")
     g = p.add_argument_group("motion and speech")
     g.add_argument("--driver", action="append", default=[], metavar="NAME[:K=V,...]",
@@ -163,6 +176,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def build_run_parser(prog: str = "run_avatar.py") -> argparse.ArgumentParser:
+    """The parser of ``run_avatar.py``: the run options and ``--version``."""
     p = _Parser(prog=prog, description="vhuman: a live virtual host, served on a web page.")
     p.add_argument("--version", action="version", version=f"vhuman {__version__}")
     add_run_arguments(p)
@@ -220,7 +234,7 @@ def _guard(fn: Any, args: argparse.Namespace) -> int:
         return int(fn(args) or 0)
     except BrokenPipeError:  # output piped into head & co.
         return 0
-    except ConfigError as exc:
+    except (ConfigError, AvatarLoadError) as exc:  # bad input: the same 2 as `avatar inspect`
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except VhumanError as exc:
@@ -229,6 +243,7 @@ def _guard(fn: Any, args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``vhuman`` parser: ``run`` and every subcommand module that imports."""
     p = _Parser(prog="vhuman", description="vhuman: a real-time virtual human engine.")
     p.add_argument("--version", action="version", version=f"vhuman {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)

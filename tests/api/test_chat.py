@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from vhuman.core.clock import NS_PER_S
 from vhuman.safety.moderation import Moderator
 from vhuman.api.chat import ChatIntake
-from vhuman.scenes.show import ChatLimits, Product, Show, load_show_text
+from vhuman.scenes.show import ChatLimits, Product, Show
+from vhuman.scenes.show_loader import load_show_text
 
 SHOW = textwrap.dedent("""\
     title: 测试直播

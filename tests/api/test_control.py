@@ -18,7 +18,7 @@ from vhuman.safety.moderation import Moderator
 from vhuman.api.chat import ChatIntake, chat_handler
 from vhuman.api.control import ControlSession, control_handler, origin_allowed
 from vhuman.scenes.runner import ShowRunner
-from vhuman.scenes.show import load_show_text
+from vhuman.scenes.show_loader import load_show_text
 
 TOKEN = "s3cret-token"
 SHOW = textwrap.dedent("""\
@@ -41,6 +41,7 @@ def setup(shows_dir=None):
     host = SimHost()
     runner = ShowRunner(host, load_show_text(SHOW, "c.yaml"))
     mod = Moderator.default(emit=host.emit)
+    host.lines.moderator = mod  # the studio's gate: every spoken line passes it
     sess = ControlSession(host, runner, token=TOKEN, moderator=mod, shows_dir=shows_dir)
     return host, runner, sess
 

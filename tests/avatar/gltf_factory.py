@@ -358,3 +358,226 @@ def morphed(part, weights: dict[str, float]) -> np.ndarray:
     if part.morph_deltas.shape[0] == 0:
         return part.positions.copy()
     return part.positions + np.einsum("k,knc->nc", w[part.morph_ids], part.morph_deltas)
+
+
+# -- compressed content: meshopt buffer views, KTX2 (UASTC) and WebP images ---------------
+
+def _meshopt_lib():
+    """meshoptimizer's C library with the filter encoders the Python wrapper lacks."""
+    import ctypes
+
+    from meshoptimizer._loader import lib
+
+    f = ctypes.c_float
+    lib.meshopt_encodeFilterOct.argtypes = [ctypes.c_void_p, ctypes.c_size_t,
+                                            ctypes.c_size_t, ctypes.c_int, ctypes.POINTER(f)]
+    lib.meshopt_encodeFilterExp.argtypes = [ctypes.c_void_p, ctypes.c_size_t,
+                                            ctypes.c_size_t, ctypes.c_int, ctypes.POINTER(f),
+                                            ctypes.c_int]
+    return lib
+
+
+def oct_encode(unit: np.ndarray) -> np.ndarray:
+    """Unit vectors → int8[N, 4] with meshopt's octahedral filter (8-bit)."""
+    import ctypes
+
+    lib = _meshopt_lib()
+    src = np.zeros((unit.shape[0], 4), np.float32)
+    src[:, :3] = unit
+    out = np.zeros((unit.shape[0], 4), np.int8)
+    lib.meshopt_encodeFilterOct(out.ctypes.data, out.shape[0], 4, 8,
+                                src.ctypes.data_as(ctypes.POINTER(ctypes.c_float)))
+    return out
+
+
+def exp_encode(values: np.ndarray, bits: int = 16) -> np.ndarray:
+    """float32[N, 3] → uint32[N, 3] with meshopt's exponential filter (shared exponent)."""
+    import ctypes
+
+    lib = _meshopt_lib()
+    src = np.ascontiguousarray(values, np.float32)
+    out = np.zeros(src.shape, np.uint32)
+    lib.meshopt_encodeFilterExp(out.ctypes.data, src.shape[0], 12, bits,
+                                src.ctypes.data_as(ctypes.POINTER(ctypes.c_float)), 1)
+    return out
+
+
+class MeshoptBuilder(Builder):
+    """A Builder whose views can be stored EXT_meshopt_compression-compressed.
+
+    Compressed views point at a fallback buffer (buffer 1, no data) and carry the
+    compressed bytes in buffer 0, as gltf-transform's ``meshopt`` command writes them.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fallback = 0
+
+    def meshopt_view(self, raw: np.ndarray, mode: str, *, filt: str = "NONE",
+                     vertex_stride: bool = True) -> int:
+        import meshoptimizer
+
+        raw = np.ascontiguousarray(raw)
+        count = raw.shape[0]
+        stride = raw.dtype.itemsize * (raw.shape[1] if raw.ndim == 2 else 1)
+        if mode == "ATTRIBUTES":
+            data = meshoptimizer.encode_vertex_buffer(raw.view(np.uint8).reshape(count, stride),
+                                                      count, stride)
+        elif mode == "TRIANGLES":
+            data = meshoptimizer.encode_index_buffer(raw.astype(np.uint32), count,
+                                                     int(raw.max()) + 1)
+            # the index codec stores no width: the decoder writes what byteStride says
+        else:
+            data = meshoptimizer.encode_index_sequence(raw.astype(np.uint32), count,
+                                                       int(raw.max()) + 1)
+        while len(self.blob) % 4:
+            self.blob.append(0)
+        offset = len(self.blob)
+        self.blob += data
+        while self.fallback % 4:
+            self.fallback += 1
+        view = g.BufferView(buffer=1, byteOffset=self.fallback, byteLength=count * stride,
+                            byteStride=stride if vertex_stride else None)
+        view.extensions = {"EXT_meshopt_compression": {
+            "buffer": 0, "byteOffset": offset, "byteLength": len(data), "byteStride": stride,
+            "count": count, "mode": mode, "filter": filt}}
+        self.fallback += count * stride
+        self.doc.bufferViews.append(view)
+        return len(self.doc.bufferViews) - 1
+
+    def accessor_on(self, view: int, dtype, count: int, width: int, *,
+                    normalized: bool = False) -> int:
+        acc = g.Accessor(bufferView=view, componentType=_CTYPE[np.dtype(dtype)], count=count,
+                         type=_TYPE[width], normalized=normalized or None)
+        self.doc.accessors.append(acc)
+        return len(self.doc.accessors) - 1
+
+    def save_glb(self, path: Path) -> Path:
+        """Written by hand: pygltflib's save_binary keeps only the first buffer."""
+        import struct
+
+        while len(self.blob) % 4:
+            self.blob.append(0)
+        doc = self.json_dict()
+        doc["buffers"] = [{"byteLength": len(self.blob)}]
+        if self.fallback:
+            doc["buffers"].append({"byteLength": self.fallback, "extensions": {
+                "EXT_meshopt_compression": {"fallback": True}}})
+        text = json.dumps(doc).encode()
+        text += b" " * (-len(text) % 4)
+        blob = bytes(self.blob)
+        path.write_bytes(struct.pack("<4sII", b"glTF", 2, 28 + len(text) + len(blob))
+                         + struct.pack("<II", len(text), 0x4E4F534A) + text
+                         + struct.pack("<II", len(blob), 0x004E4942) + blob)
+        return path
+
+
+def quantized_head(path: Path, *, meshopt: bool) -> dict:
+    """A head box stored as gltf-transform's ``quantize`` + ``meshopt`` would store it:
+    int16 normalized positions (dequantized by the node's scale and offset), 8-bit
+    normals (octahedral filter when compressed), uint16 normalized UVs, a morph target
+    (exponential filter when compressed) and uint16 triangles.
+
+    Returns the reference values: what the loader must produce.
+    """
+    b = MeshoptBuilder() if meshopt else Builder()
+    p, n, i = box((0.0, 0.0, 0.0), (0.2, 0.24, 0.2))
+    half = 0.15
+    qp = np.zeros((p.shape[0], 4), np.int16)          # padded to 8 bytes a vertex
+    qp[:, :3] = np.round(p / half * 32767)
+    uv = (p[:, [0, 1]] / 0.3 + 0.5).astype(np.float32)
+    quv = np.round(uv * 65535).astype(np.uint16)
+    jaw = np.zeros_like(p)
+    jaw[p[:, 1] < 0] = (0.0, -0.0312, 0.0041)
+    count = p.shape[0]
+    if meshopt:
+        vp = b.meshopt_view(qp, "ATTRIBUTES")
+        vn = b.meshopt_view(oct_encode(n), "ATTRIBUTES", filt="OCTAHEDRAL")
+        vu = b.meshopt_view(quv, "ATTRIBUTES")
+        vd = b.meshopt_view(exp_encode(jaw), "ATTRIBUTES", filt="EXPONENTIAL")
+        vi = b.meshopt_view(i.astype(np.uint16), "TRIANGLES", vertex_stride=False)
+        b.doc.extensionsUsed = ["EXT_meshopt_compression", "KHR_mesh_quantization"]
+        b.doc.extensionsRequired = ["EXT_meshopt_compression", "KHR_mesh_quantization"]
+    else:
+        vp = b.view(qp.tobytes(), stride=8)
+        qn = np.zeros((count, 4), np.int8)
+        qn[:, :3] = np.round(n * 127)
+        vn = b.view(qn.tobytes(), stride=4)
+        vu = b.view(quv.tobytes(), stride=4)
+        vd = b.view(jaw.astype(np.float32).tobytes(), stride=12)
+        vi = b.view(i.astype(np.uint16).tobytes())
+        b.doc.extensionsUsed = ["KHR_mesh_quantization"]
+        b.doc.extensionsRequired = ["KHR_mesh_quantization"]
+    acc = b.accessor_on if meshopt else MeshoptBuilder.accessor_on.__get__(b)
+    attrs = g.Attributes(POSITION=acc(vp, np.int16, count, 3, normalized=True),
+                         NORMAL=acc(vn, np.int8, count, 3, normalized=True),
+                         TEXCOORD_0=acc(vu, np.uint16, count, 2, normalized=True))
+    prim = g.Primitive(attributes=attrs, indices=acc(vi, np.uint16, len(i), 1))
+    prim.targets = [{"POSITION": acc(vd, np.float32, count, 3)}]
+    b.mesh("Head", [prim], ["jawOpen"])
+    b.scene([b.node(mesh=0, scale=[half] * 3, translation=[0.0, 1.5, 0.0])])
+    b.save_glb(path)
+    return {"positions": (qp[:, :3] / 32767.0) * half + (0.0, 1.5, 0.0), "normals": n,
+            "uvs": quv / 65535.0, "jaw": jaw * half, "indices": i.reshape(-1, 3)}
+
+
+def uastc_solid_ktx2(colors: np.ndarray) -> bytes:
+    """A KTX2 file (UASTC, no supercompression) whose 4x4 blocks are solid colours.
+
+    ``colors`` is uint8[rows, cols, 4], one RGBA per block; the image is 4·cols x 4·rows.
+    UASTC mode 8 (solid colour) stores a 5-bit mode code and the RGBA bytes; the other
+    bits (ETC1 transcoding hints) stay zero.
+    """
+    import struct
+
+    rows, cols = colors.shape[:2]
+    blocks = bytearray()
+    for r in range(rows):
+        for c in range(cols):
+            red, green, blue, alpha = (int(v) for v in colors[r, c])
+            bits = 0b10111 | red << 5 | green << 13 | blue << 21 | alpha << 29
+            blocks += bits.to_bytes(16, "little")
+    # Data format descriptor: one basic block, colour model UASTC (166), sRGB, 4x4 texels.
+    sample = struct.pack("<HBB4BII", 0, 127, 3, 0, 0, 0, 0, 0, 0xFFFFFFFF)
+    basic = struct.pack("<IHH4B4B8B", 0, 2, 24 + len(sample), 166, 1, 2, 0, 3, 3, 0, 0,
+                        16, 0, 0, 0, 0, 0, 0, 0) + sample
+    dfd = struct.pack("<I", 4 + len(basic)) + basic
+    header_len = 80 + 24  # header + index, one level
+    dfd_off = header_len
+    level_off = (dfd_off + len(dfd) + 15) // 16 * 16
+    head = b"\xabKTX 20\xbb\r\n\x1a\n" + struct.pack(
+        "<9I", 0, 1, 4 * cols, 4 * rows, 0, 0, 1, 1, 0)
+    index = struct.pack("<4I2Q", dfd_off, len(dfd), 0, 0, 0, 0)
+    level = struct.pack("<3Q", level_off, len(blocks), len(blocks))
+    body = head + index + level + dfd
+    return body + b"\0" * (level_off - len(body)) + bytes(blocks)
+
+
+def textured_quad(path: Path, image: bytes, mime: str, *, ext: str | None,
+                  fallback_png: np.ndarray | None = None) -> None:
+    """A 2 x 2 m quad facing +Z with its base colour from ``image`` (``mime``), through
+    texture extension ``ext`` (EXT_texture_webp, KHR_texture_basisu) or plain ``source``."""
+    b = Builder()
+    p = np.array([[-1, 0, 0], [1, 0, 0], [1, 2, 0], [-1, 2, 0]], np.float32)
+    uv = np.array([[0, 1], [1, 1], [1, 0], [0, 0]], np.float32)
+    img = g.Image(bufferView=b.view(image), mimeType=mime)
+    b.doc.images.append(img)
+    tex = g.Texture()
+    if ext is None:
+        tex.source = 0
+    else:
+        tex.extensions = {ext: {"source": 0}}
+        b.doc.extensionsUsed = [ext]
+        if fallback_png is None:
+            b.doc.extensionsRequired = [ext]
+        else:
+            b.png_image(fallback_png)
+            b.doc.textures.pop()
+            tex.source = 1
+    b.doc.textures.append(tex)
+    mat = b.material(name="tex", pbrMetallicRoughness=g.PbrMetallicRoughness(
+        baseColorTexture=g.TextureInfo(index=0)))
+    b.mesh("Quad", [primitive(b, p, None, np.array([0, 1, 2, 0, 2, 3], np.uint16),
+                              material=mat, uv=uv)])
+    b.scene([b.node(mesh=0)])
+    b.save_glb(path)

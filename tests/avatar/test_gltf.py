@@ -16,15 +16,22 @@ from tests.avatar.gltf_factory import (
 )
 from vhuman.core.arkit import INDEX
 from vhuman.avatar.loader import load_avatar
+from vhuman.avatar.retarget import Overrides
 
 
 def _part(avatar, name):
     return next(p for p in avatar.parts if p.name == name)
 
 
+#: two_mesh_head turns its head mesh 90° about Y, so its face (eye box, smile) looks down
+#: +X; these tests check the file's own transforms, so they keep that facing.
+AS_IS = Overrides(facing="+Z")
+
+
 def test_two_meshes_two_primitives_positions_transforms_and_morphs(tmp_path):
     info = two_mesh_head(tmp_path / "head.glb")
-    av = load_avatar(tmp_path / "head.glb")
+    assert load_avatar(tmp_path / "head.glb").facing.startswith("+X (face morphs)")
+    av = load_avatar(tmp_path / "head.glb", overrides=AS_IS)
     assert [p.name for p in av.parts] == ["Head/0", "Head/1", "Jaw"]
     skin_p, skin_d = info["skin"]
     eye_p, eye_d = info["eye"]
@@ -287,7 +294,8 @@ def test_positions_agree_with_trimesh_reading_the_same_file(tmp_path):
     """An independent glTF reader places every vertex where we do."""
     trimesh = pytest.importorskip("trimesh")
     two_mesh_head(tmp_path / "head.glb")
-    ours = np.concatenate([p.positions for p in load_avatar(tmp_path / "head.glb").parts])
+    ours = np.concatenate([p.positions for p in load_avatar(tmp_path / "head.glb",
+                                                            overrides=AS_IS).parts])
     scene = trimesh.load(tmp_path / "head.glb", force="scene", process=False)
     theirs = np.concatenate([m.vertices for m in scene.dump()])
     np.testing.assert_allclose(_sorted_rows(ours), _sorted_rows(theirs), atol=1e-5)

@@ -130,10 +130,11 @@ def test_draco_primitive_without_fallback(tmp_path):
     _expect(_simple(tmp_path, mutate=draco), "Draco")
 
 
-def test_meshopt_required(tmp_path):
+def test_khr_meshopt_required(tmp_path):
     def meshopt(b):
-        b.doc.extensionsRequired = ["EXT_meshopt_compression"]
-    _expect(_simple(tmp_path, mutate=meshopt), "meshopt")
+        b.doc.extensionsRequired = ["KHR_meshopt_compression"]
+    _expect(_simple(tmp_path, mutate=meshopt), "KHR_meshopt_compression",
+            "EXT_meshopt_compression")
 
 
 def test_unknown_required_extension(tmp_path):

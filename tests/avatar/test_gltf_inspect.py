@@ -23,10 +23,11 @@ def test_report_lists_meshes_morphs_coverage_and_unmapped(tmp_path):
     assert "3 primitives, 72 vertices, 36 triangles" in text
     assert "Head/1" in text and "'eye' mask 2-sided" in text
     assert "jawOpen             <- blendShape1.jawOpen, jawOpen" in text
-    assert "mouthSmileLeft      <- mouthSmile" in text
+    assert "mouthSmileLeft      <- mouthSmile (alias)" in text
     assert "4/52 weights move the mesh" in text
     assert "not covered (48)" in text and "tongueOut" in text
-    assert "unmapped targets (4): Custom_Thing" in text
+    assert "unmapped targets (1): Custom_Thing" in text
+    assert "empty targets, all deltas zero, ignored (3): x, y, z" in text
     assert "skeleton none" in text
 
 

@@ -125,3 +125,18 @@ def test_pose_bones_need_a_mask() -> None:
     zeros = np.zeros(52, np.float32)
     with pytest.raises(ValueError, match="bone_mask"):
         Pose(0, zeros, zeros, bones=np.zeros((N_BODY, 4), np.float32))
+
+
+def test_offline_mixer_starts_layers_at_full_presence():
+    """A one-frame offline still of a replayed take shows the take (not a neutral face 0 %
+    into the fade); a layer that arrives later still fades in."""
+    full = np.ones(N_ARKIT, np.float32)
+    smile = pose(0, {"mouthSmileLeft": 0.8}, full)
+    live = Mixer(fade_ns=150 * MS)
+    assert live.mix(0, [("replay", 10, smile)]).weights[INDEX["mouthSmileLeft"]] == 0.0
+    still = Mixer(fade_ns=150 * MS, start_present=True)
+    s = still.mix(0, [("replay", 10, smile)])
+    assert s.weights[INDEX["mouthSmileLeft"]] == pytest.approx(0.8)
+    late = pose(33 * MS, {"jawOpen": 1.0}, full)
+    s = still.mix(33 * MS, [("replay", 10, smile), ("lipsync", 30, late)])
+    assert 0.0 < s.weights[INDEX["jawOpen"]] < 0.5

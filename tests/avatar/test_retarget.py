@@ -111,7 +111,7 @@ def test_override_file_maps_targets(tmp_path):
                                info["brow"], atol=1e-7)
     both = morphed(part, {"eyeBlinkLeft": 1, "eyeBlinkRight": 1}) - part.positions
     np.testing.assert_allclose(both, info["blink"], atol=1e-7)  # split, so once in total
-    assert av.mapped["browOuterUpLeft"] == ["MyBrowUp_L"]
+    assert av.mapped["browOuterUpLeft"] == ["MyBrowUp_L (override)"]
     assert av.unmapped == ["Junk"]
     assert "browOuterUpLeft" in inspect_avatar(path, overrides=ovr)
 
@@ -169,3 +169,32 @@ def test_missing_override_file(tmp_path):
     path, _ = _face(tmp_path)
     with pytest.raises(ConfigError, match="nothing.yaml"):
         load_avatar(path, overrides=tmp_path / "nothing.yaml")
+
+
+def test_placeholder_zero_target_does_not_shadow_a_real_viseme(tmp_path):
+    """An export with an all-zero ``jawOpen`` beside a real ``viseme_aa`` (and an empty
+    ``mouthSmileLeft`` beside a real ``Fcl_MTH_Joy``-style alias): the live shapes drive the
+    weights, and inspect says so in one place."""
+    b = Builder()
+    p, n, i = box((0, 1.6, 0), (0.2, 0.24, 0.2))
+    aa = np.zeros_like(p)
+    aa[p[:, 1] < 1.6] = (0.0, -0.03, 0.0)
+    smile = np.zeros_like(p)
+    smile[p[:, 2] > 0] = (0.0, 0.01, 0.0)
+    zero = np.zeros_like(p)
+    b.mesh("Face", [primitive(b, p, n, i, targets=[zero, aa, zero, smile])],
+           ["jawOpen", "viseme_aa", "mouthSmileLeft", "mouthSmile"])
+    b.scene([b.node(mesh=0)])
+    path = b.save_glb(tmp_path / "placeholder.glb")
+    av = load_avatar(path)
+    part = av.parts[0]
+    np.testing.assert_allclose(morphed(part, {"jawOpen": 1}) - part.positions, aa, atol=1e-7)
+    np.testing.assert_allclose(morphed(part, {"mouthSmileLeft": 1}) - part.positions,
+                               smile * 0.5, atol=1e-7)
+    assert av.mapped["jawOpen"] == ["viseme_aa (expression aa)"]
+    assert av.empty_targets == ["jawOpen", "mouthSmileLeft"]
+    text = inspect_avatar(path)
+    assert "jawOpen             <- viseme_aa (expression aa)" in text
+    assert "empty targets, all deltas zero, ignored (2): jawOpen, mouthSmileLeft" in text
+    covered = text.split("not covered")[1].split("\n")[0]
+    assert "jawOpen" not in covered and "mouthSmileLeft" not in covered

@@ -11,8 +11,8 @@ from vhuman.drivers.audio_lipsync import (
     AudioLipsyncConfig,
     WavLipsyncDriver,
     analyze,
-    write_wav,
 )
+from vhuman.speech.wav import write_wav
 from vhuman.drivers.base import DriverContext
 from vhuman.drivers.mic import MicDriver
 from vhuman.core.clock import NS_PER_S, SimClock

@@ -6,6 +6,8 @@ import threading
 import numpy as np
 import pytest
 
+from vhuman.core.frames import VideoFrame
+from vhuman.app import make_engine
 from vhuman.avatar.procedural import build_procedural_avatar
 from vhuman.drivers.idle import IdleDriver
 from vhuman.core.clock import SimClock
@@ -61,10 +63,10 @@ def test_render_worker_reports_a_broken_renderer_on_start():
 
 def test_engine_delivers_real_frames_on_the_tick_schedule():
     cfg = EngineConfig(width=320, height=180, fps=30)
-    engine = Engine(cfg, build_procedural_avatar(), clock=SimClock())
+    engine = make_engine(cfg, build_procedural_avatar(), clock=SimClock())
     engine.add_driver(IdleDriver())
     frames = []
-    engine.add_video_sink(frames.append)
+    engine.media.subscribe(lambda item: frames.append(item) if isinstance(item, VideoFrame) else None)
 
     async def go():
         await engine.start()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from vhuman.render.morph import Morpher, build_plan, vertex_normals
+from vhuman.avatar.normals import vertex_normals
+from vhuman.render.morph import Morpher, build_plan
 
 
 def test_renormal_matches_full_recompute():

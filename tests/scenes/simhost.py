@@ -3,7 +3,9 @@
 ``SimHost`` speaks a line for ``len(text) / chars_per_s`` simulated seconds (no audio);
 ``SpeakerHost`` uses the real speech queue (espeak) and pumps it on the simulated clock.
 Both record what a viewer would see and hear: spoken lines with their stream times, the
-overlay state after each change, scenes and cues.
+overlay state after each change, scenes and cues. Lines are owned by the studio's real
+:class:`~vhuman.studio.lines.LineDesk` (moderation aside), so the runner and ``/control``
+are tested against the same line life cycle as on air.
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from vhuman.drivers.lipsync import LipsyncDriver
 from vhuman.core.clock import NS_PER_S, SimClock
+from vhuman.core.lines import Line
 from vhuman.scenes.scene import Scene
+from vhuman.studio.lines import LineDesk
 
 
 @dataclass
@@ -39,6 +44,17 @@ class _Recorder:
         self.cues: list[tuple[str, float, float | None]] = []
         self.spoken: list[Spoken] = []
         self.on_line_started: Callable[[Spoken], None] | None = None
+        self.lines = LineDesk(self.emit, self._subtitle)
+
+    def _subtitle(self, text: str | None) -> None:
+        self.set_overlay(subtitle=text)
+
+    async def wait_line(self, line: Line) -> str:
+        return await self.lines.wait(line)
+
+    @property
+    def current_line(self) -> Line | None:
+        return self.lines.current
 
     def cue(self, name: str, *, intensity: float = 1.0, duration_s: float | None = None) -> None:
         self.cues.append((name, intensity, duration_s))
@@ -77,24 +93,27 @@ class SimHost(_Recorder):
         self._player: asyncio.Task[None] | None = None
         self.current: Spoken | None = None
 
-    def say(self, text: str, *, voice: str | None = None, interrupt: bool = False) -> str:
+    def say(self, text: str, *, voice: str | None = None, interrupt: bool = False,
+            kind: str = "say", source: str = "") -> Line:
         if interrupt:
             self.interrupt()
-        lid = f"L{next(self._ids)}"
+        line = self.lines.new(text, kind=kind, source=source)
+        lid = line.line_id
         self._queue.append((lid, text))
+        self.lines.on_speech_event("line_queued", line_id=lid, text=text)
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # called outside a loop (Sans-I/O tests): queue only
-            return lid
+            return line
         if self._player is None or self._player.done():
             self._player = loop.create_task(self._play())
-        return lid
+        return line
 
     def interrupt(self) -> None:
         dropped = list(self._queue)
         self._queue.clear()
         for lid, _ in dropped:
-            self.emit("line_ended", line_id=lid, interrupted=True)
+            self.lines.on_speech_event("line_ended", line_id=lid, interrupted=True)
         if self.current is not None:
             self._cut.set()
 
@@ -105,7 +124,8 @@ class SimHost(_Recorder):
             self.current = sp
             self.spoken.append(sp)
             self._cut.clear()
-            self.emit("line_started", line_id=lid, text=text)
+            self.lines.on_speech_event("line_started", line_id=lid, text=text,
+                                       t_ns=self.clock.now_ns())
             if self.on_line_started is not None:
                 self.on_line_started(sp)
             for _ in range(3):  # let reactions to line_started (an urgent reply) land
@@ -120,7 +140,7 @@ class SimHost(_Recorder):
             sp.interrupted = self._cut.is_set()
             sp.end_ns = self.clock.now_ns()
             self.current = None
-            self.emit("line_ended", line_id=lid, interrupted=sp.interrupted)
+            self.lines.on_speech_event("line_ended", line_id=lid, interrupted=sp.interrupted)
 
 
 class SpeakerHost(_Recorder):
@@ -130,28 +150,27 @@ class SpeakerHost(_Recorder):
         super().__init__(SimClock())
         from vhuman.speech.queue import Speaker
 
-        self.speaker = Speaker(self.clock, engine="espeak", voice=voice,
+        self.speaker = Speaker(self.clock, engine="espeak", voice=voice, lipsync=LipsyncDriver(),
                                on_event=self._from_speaker)
         self.audio_ns = 0
-        self._texts: dict[str, str] = {}
         self._task: asyncio.Task[None] | None = None
 
     def _from_speaker(self, event: str, **fields: Any) -> None:
-        lid = fields.get("id")
+        lid = fields.get("line_id")
         if event == "line_started":
-            self.spoken.append(Spoken(lid, self._texts.get(lid, ""), self.clock.now_ns()))
+            self.spoken.append(Spoken(lid, fields.get("text", ""), self.clock.now_ns()))
         elif event in ("line_ended", "line_error"):
             for s in self.spoken:
                 if s.line_id == lid:
                     s.end_ns = self.clock.now_ns()
                     s.interrupted = bool(fields.get("interrupted"))
-        if event in ("line_started", "line_ended", "line_error"):
-            self.emit(event, line_id=lid, **{k: v for k, v in fields.items() if k != "id"})
+        self.lines.on_speech_event(event, **fields)
 
-    def say(self, text: str, *, voice: str | None = None, interrupt: bool = False) -> str:
-        lid = self.speaker.say(text, voice=voice, interrupt=interrupt)
-        self._texts[lid] = text
-        return lid
+    def say(self, text: str, *, voice: str | None = None, interrupt: bool = False,
+            kind: str = "say", source: str = "") -> Line:
+        line = self.lines.new(text, kind=kind, source=source)
+        self.speaker.say(text, voice=voice, interrupt=interrupt, line_id=line.line_id)
+        return line
 
     def interrupt(self) -> None:
         self.speaker.interrupt()
@@ -163,7 +182,7 @@ class SpeakerHost(_Recorder):
         t = 0
         while True:
             for chunk in self.speaker.pump(t):
-                self.audio_ns += chunk.duration_ns
+                self.audio_ns += getattr(chunk, "duration_ns", 0)
             t += 20_000_000
             await self.clock.sleep_until(t)
             # synthesis runs on a real thread: give it real time while the sim clock ticks

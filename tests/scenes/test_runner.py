@@ -11,7 +11,7 @@ from simhost import SimHost
 
 from vhuman.core.clock import NS_PER_S
 from vhuman.scenes.runner import Reply, ShowHost, ShowRunner
-from vhuman.scenes.show import load_show_text
+from vhuman.scenes.show_loader import load_show_text
 
 SHOW = textwrap.dedent("""\
     title: 测试直播
@@ -244,9 +244,9 @@ def test_set_product_and_say_now() -> None:
         assert prod.name == "乙" and host.overlay["product"].id == "b"
         with pytest.raises(Exception, match="no product 'zz'"):
             runner.set_product("zz")
-        lid = runner.say_now("插播一句")
+        line = runner.say_now("插播一句")
         await asyncio.sleep(0)
-        assert lid.startswith("L")
+        assert line.line_id.startswith("line-") and line.kind == "say"
 
     run(main)
     assert host.spoken[0].text == "插播一句"
@@ -254,11 +254,13 @@ def test_set_product_and_say_now() -> None:
 
 def test_a_host_that_fails_every_line_does_not_stop_or_starve_the_show() -> None:
     class FailingHost(SimHost):
-        def say(self, text, *, voice=None, interrupt=False):
-            lid = super().say(text, voice=voice, interrupt=interrupt)
+        def say(self, text, *, voice=None, interrupt=False, kind="say", source=""):
+            line = super().say(text, voice=voice, interrupt=interrupt, kind=kind,
+                               source=source)
             self._queue.clear()
-            self.emit("line_error", line_id=lid, message="tts down")
-            return lid
+            self.lines.on_speech_event("line_error", line_id=line.line_id,
+                                       message="tts down")
+            return line
 
     host = FailingHost()
     runner = ShowRunner(host, show_with("  loops: 2\n"))

@@ -9,7 +9,7 @@ import pytest
 from simhost import SpeakerHost
 
 from vhuman.scenes.runner import Reply, ShowRunner
-from vhuman.scenes.show import load_show_text
+from vhuman.scenes.show_loader import load_show_text
 
 SHOW = textwrap.dedent("""\
     title: 语音测试

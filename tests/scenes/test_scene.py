@@ -34,7 +34,14 @@ def test_full_scene(tmp_path) -> None:
         base_dir=tmp_path)
     assert s.background.kind == "image" and s.background.path == tmp_path / "bg.png"
     assert (s.avatar_x, s.avatar_scale, s.camera_zoom) == (-0.1, 1.2, 1.3)
-    assert s.key_light.color == (1.0, 0xEE / 255, 0xDD / 255) and s.key_light.intensity == 2
+    # the file's terms (display colour, 2 × the standard key, the way the light travels)
+    # become the one Light convention at the edge: linear colour, toward the light
+    from vhuman.core.light import STANDARD_KEY, srgb_to_linear
+
+    assert s.key_light.color == pytest.approx((1.0, srgb_to_linear(0xEE / 255),
+                                               srgb_to_linear(0xDD / 255)))
+    assert s.key_light.intensity == pytest.approx(2 * STANDARD_KEY)
+    assert s.key_light.direction == pytest.approx((0.0, 2 ** -0.5, 2 ** -0.5))
     assert s.product_card.xy == (0.7, 0.1) and s.product_card.scale == 0.8
     assert not s.subtitles.enabled
     assert s.ai_label.text == "AI 主播" and s.ai_label.position.anchor == "bottom-left"
@@ -73,3 +80,22 @@ def test_every_problem_with_its_line() -> None:
     lines = [p.line for p in info.value.problems]
     assert lines == [1, 2, 3, 5, 6, 8, 9]
     assert "did you mean 'ai_label'" in str(info.value)
+
+
+def test_scene_names_the_avatar_file_and_its_overrides(tmp_path) -> None:
+    (tmp_path / "hosts").mkdir()
+    (tmp_path / "hosts" / "mei.glb").write_bytes(b"glTF")
+    (tmp_path / "hosts" / "mei.vhuman.yaml").write_text("facing: +X\n")
+    s = load_scene_text("avatar: {file: hosts/mei.glb, overrides: hosts/mei.vhuman.yaml, "
+                        "x: 0.1}\n", base_dir=tmp_path)
+    assert s.avatar_file == (tmp_path / "hosts" / "mei.glb").resolve()
+    assert s.avatar_overrides == (tmp_path / "hosts" / "mei.vhuman.yaml").resolve()
+    assert s.avatar_x == 0.1
+    assert load_scene_text("avatar: hosts/mei.glb\n", base_dir=tmp_path).avatar_file \
+        == s.avatar_file
+    with pytest.raises(FileProblems) as info:
+        load_scene_text("avatar:\n  file: nope.glb\n  overrides: 3\n", base_dir=tmp_path)
+    text = str(info.value)
+    assert "line 2" in text or ":2:" in text
+    assert "avatar.file 'nope.glb' not found" in text and "avatar.overrides must be a file" \
+        in text

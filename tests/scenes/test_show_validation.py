@@ -7,15 +7,9 @@ import textwrap
 import pytest
 
 from vhuman.safety.moderation import Moderator
-from vhuman.scenes.show import (
-    Loop,
-    MissingValue,
-    Say,
-    ShowProduct,
-    load_show,
-    load_show_text,
-    render,
-)
+from vhuman.scenes.show import Loop, Say, ShowProduct
+from vhuman.scenes.show_loader import load_show, load_show_text
+from vhuman.scenes.templates import MissingValue, render
 from vhuman.scenes.yamlsrc import FileProblems
 
 GOOD = textwrap.dedent("""\

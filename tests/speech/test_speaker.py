@@ -7,6 +7,9 @@ import threading
 import numpy as np
 import pytest
 
+from vhuman.drivers.lipsync import LipsyncDriver
+from vhuman.core.frames import AudioChunk, MediaMarker
+
 from vhuman.core.arkit import INDEX
 from vhuman.drivers.base import PRIORITY_LIPSYNC, Driver
 from vhuman.core.clock import NS_PER_S, SimClock
@@ -57,12 +60,20 @@ class FlakyEngine(TTSEngine):
         return self.real.synthesize(text, voice)
 
 
-def run(speaker, clock, t_start, seconds, step=TICK):
+def audio(items):
+    """The audio chunks of a pump's output (markers left out)."""
+    return [c for c in items if isinstance(c, AudioChunk)]
+
+
+def run(speaker, clock, t_start, seconds, step=TICK, markers=None):
     chunks, poses = [], []
     t = t_start
     while t < t_start + seconds * NS_PER_S:
         clock.set(t)
-        chunks += speaker.pump(t)
+        items = speaker.pump(t)
+        chunks += audio(items)
+        if markers is not None:
+            markers += [m for m in items if isinstance(m, MediaMarker)]
         poses.append((t, speaker.lipsync.sample(t)))
         t += step
     return chunks, poses
@@ -79,16 +90,16 @@ def clock():
 
 
 def test_chunks_are_contiguous_20ms_from_the_line_t0(clock, rec):
-    sp = Speaker(clock, voice="cmn", on_event=rec)
+    sp = Speaker(clock, lipsync=LipsyncDriver(), voice="cmn", on_event=rec)
     try:
         line = sp.say("大家好！今天只要¥199。")
-        assert rec.of("line_queued")[0]["id"] == line
+        assert rec.of("line_queued")[0]["line_id"] == line
         asyncio.run(asyncio.wait_for(sp.ready(line), 30))
         assert sp.synthesized(line).is_set()
         assert sp.busy
         chunks, _ = run(sp, clock, clock.now_ns(), 6)
         started = rec.of("line_started")[0]
-        assert started["id"] == line and started["t_ns"] == 2 * NS_PER_S
+        assert started["line_id"] == line and started["t_ns"] == 2 * NS_PER_S
         pts = np.array([c.pts_ns for c in chunks])
         assert pts[0] == started["t_ns"]
         assert np.all(np.diff(pts) == 20_000_000)
@@ -97,18 +108,18 @@ def test_chunks_are_contiguous_20ms_from_the_line_t0(clock, rec):
         audio = np.concatenate([c.pcm for c in chunks])
         assert 1.5 < len(audio) / 48000 < 5
         assert np.abs(audio.astype(np.int32)).max() > 3000
-        assert rec.of("line_ended") == [{"id": line, "interrupted": False}]
+        assert rec.of("line_ended") == [{"line_id": line, "interrupted": False}]
         assert not sp.busy
     finally:
         sp.close()
 
 
 def test_pump_hands_out_at_most_one_tick_ahead(clock, rec):
-    sp = Speaker(clock, voice="en-us", on_event=rec)
+    sp = Speaker(clock, lipsync=LipsyncDriver(), voice="en-us", on_event=rec)
     try:
         sp.wait_synthesized(sp.say("Hello everyone, and welcome."), 30)
         t = clock.now_ns()
-        first = sp.pump(t)
+        first = audio(sp.pump(t))
         assert first and all(c.pts_ns < t + TICK for c in first)
         assert first[-1].pts_ns + 20_000_000 >= t + TICK  # and everything due is there
         assert sp.pump(t) == []  # nothing twice
@@ -117,7 +128,7 @@ def test_pump_hands_out_at_most_one_tick_ahead(clock, rec):
 
 
 def test_lipsync_is_a_mouth_only_driver_whose_jaw_follows_the_audio(clock, rec):
-    sp = Speaker(clock, voice="cmn", on_event=rec)
+    sp = Speaker(clock, lipsync=LipsyncDriver(), voice="cmn", on_event=rec)
     try:
         lips = sp.lipsync
         assert isinstance(lips, Driver) and lips.priority == PRIORITY_LIPSYNC
@@ -151,7 +162,7 @@ def test_lipsync_is_a_mouth_only_driver_whose_jaw_follows_the_audio(clock, rec):
 
 
 def test_interrupt_stops_audio_and_mouth_within_one_tick(clock, rec):
-    sp = Speaker(clock, voice="en-us", on_event=rec)
+    sp = Speaker(clock, lipsync=LipsyncDriver(), voice="en-us", on_event=rec)
     try:
         line = sp.say("This is a long line that the host will cut off in the middle of it.")
         queued = sp.say("And this one never plays.")
@@ -162,22 +173,23 @@ def test_interrupt_stops_audio_and_mouth_within_one_tick(clock, rec):
         clock.set(t_int)
         sp.interrupt()
         after = sp.pump(t_int)
-        assert after == []
+        # the cut is a marker in the stream, so outputs can drop their queued audio of it
+        assert after == [MediaMarker(t_int, "clear", line)]
         assert max(c.pts_ns for c in chunks) < t_int + TICK  # nothing past the lead
         more, poses = run(sp, clock, t_int + TICK, 2)
         assert more == []
         assert all(p is None for _, p in poses)  # mouth released within one tick
         ended = rec.of("line_ended")
-        assert {"id": line, "interrupted": True} in ended
-        assert {"id": queued, "interrupted": True} in ended
-        assert queued not in [f["id"] for f in rec.of("line_started")]
+        assert {"line_id": line, "interrupted": True} in ended
+        assert {"line_id": queued, "interrupted": True} in ended
+        assert queued not in [f["line_id"] for f in rec.of("line_started")]
         assert not sp.busy
     finally:
         sp.close()
 
 
 def test_say_with_interrupt_replaces_the_current_line(clock, rec):
-    sp = Speaker(clock, voice="en-us", on_event=rec)
+    sp = Speaker(clock, lipsync=LipsyncDriver(), voice="en-us", on_event=rec)
     try:
         first = sp.say("A long opening line that gets replaced very soon indeed.")
         sp.wait_synthesized(first, 30)
@@ -186,9 +198,9 @@ def test_say_with_interrupt_replaces_the_current_line(clock, rec):
         second = sp.say("Breaking news!", interrupt=True)
         sp.wait_synthesized(second, 30)
         chunks, _ = run(sp, clock, t0 + 15 * TICK, 3)
-        assert [f["id"] for f in rec.of("line_started")] == [first, second]
-        assert {"id": first, "interrupted": True} in rec.of("line_ended")
-        assert {"id": second, "interrupted": False} in rec.of("line_ended")
+        assert [f["line_id"] for f in rec.of("line_started")] == [first, second]
+        assert {"line_id": first, "interrupted": True} in rec.of("line_ended")
+        assert {"line_id": second, "interrupted": False} in rec.of("line_ended")
         pts = np.array([c.pts_ns for c in chunks])
         assert np.all(np.diff(pts) == 20_000_000)  # the new line picks up on the grid
     finally:
@@ -196,17 +208,17 @@ def test_say_with_interrupt_replaces_the_current_line(clock, rec):
 
 
 def test_engine_error_skips_the_line_and_the_next_plays(clock, rec):
-    sp = Speaker(clock, engine=FlakyEngine(), voice="cmn", on_event=rec)
+    sp = Speaker(clock, lipsync=LipsyncDriver(), engine=FlakyEngine(), voice="cmn", on_event=rec)
     try:
         bad = sp.say("BOOM")
         good = sp.say("大家好")
         sp.wait_synthesized(good, 30)
         chunks, _ = run(sp, clock, clock.now_ns(), 3)
         errors = rec.of("line_error")
-        assert len(errors) == 1 and errors[0]["id"] == bad
+        assert len(errors) == 1 and errors[0]["line_id"] == bad
         assert "exploded" in errors[0]["message"]
-        assert [f["id"] for f in rec.of("line_started")] == [good]
-        assert chunks and rec.of("line_ended") == [{"id": good, "interrupted": False}]
+        assert [f["line_id"] for f in rec.of("line_started")] == [good]
+        assert chunks and rec.of("line_ended") == [{"line_id": good, "interrupted": False}]
     finally:
         sp.close()
 
@@ -214,7 +226,7 @@ def test_engine_error_skips_the_line_and_the_next_plays(clock, rec):
 def test_a_line_starts_playing_before_its_later_sentences_are_synthesized(clock, rec):
     eng = FlakyEngine()
     eng.release.clear()
-    sp = Speaker(clock, engine=eng, voice="cmn", on_event=rec)
+    sp = Speaker(clock, lipsync=LipsyncDriver(), engine=eng, voice="cmn", on_event=rec)
     try:
         line = sp.say("大家好！WAIT欢迎来到直播间。")
         assert eng.waiting.wait(30)  # sentence 1 is done, sentence 2 is held back
@@ -227,7 +239,7 @@ def test_a_line_starts_playing_before_its_later_sentences_are_synthesized(clock,
         stale = []
         for _ in range(60):
             clock.set(t)
-            got = sp.pump(t)
+            got = audio(sp.pump(t))
             stale += [c for c in got if c.pts_ns < t - 20_000_000]
             chunks += got
             t += TICK
@@ -243,20 +255,20 @@ def test_a_line_starts_playing_before_its_later_sentences_are_synthesized(clock,
         loud = [c for c in more if np.abs(c.pcm.astype(np.int32)).max() > 8000]
         jaws = [sp.lipsync.sample(c.pts_ns + 10_000_000) for c in loud]
         assert loud and np.mean([p.weights[JAW] for p in jaws if p is not None]) > 0.15
-        assert rec.of("line_ended") == [{"id": line, "interrupted": False}]
+        assert rec.of("line_ended") == [{"line_id": line, "interrupted": False}]
     finally:
         sp.close()
 
 
 def test_lines_queue_back_to_back(clock, rec):
-    sp = Speaker(clock, voice="en-us", on_event=rec)
+    sp = Speaker(clock, lipsync=LipsyncDriver(), voice="en-us", on_event=rec)
     try:
         a = sp.say("First line.")
         b = sp.say("第二句。", voice="cmn")
         sp.wait_synthesized(b, 30)
         chunks, _ = run(sp, clock, clock.now_ns(), 5)
-        assert [f["id"] for f in rec.of("line_started")] == [a, b]
-        starts = {f["id"]: f["t_ns"] for f in rec.of("line_started")}
+        assert [f["line_id"] for f in rec.of("line_started")] == [a, b]
+        starts = {f["line_id"]: f["t_ns"] for f in rec.of("line_started")}
         pts = np.array([c.pts_ns for c in chunks])
         assert np.all(np.diff(pts) == 20_000_000)  # one unbroken stream across lines
         assert starts[b] in set(pts.tolist())

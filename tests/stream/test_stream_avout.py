@@ -66,7 +66,9 @@ def test_live_submit_never_waits_and_drops_the_oldest_when_encoding_falls_behind
         depth = max(depth, len(outputs.encoder._video))
     asyncio.run(outputs.stop())
     st = outputs.encoder.stats
-    assert worst < 0.01, f"a submit took {worst * 1000:.1f} ms"
+    # Waiting for the encoder would take a whole 720p noise encode (hundreds of ms here);
+    # the bound is loose because these 2 shared cores can stall any call for a few ms.
+    assert worst < 0.1, f"a submit took {worst * 1000:.1f} ms"
     assert depth <= settings.video_queue  # memory stays bounded
     assert st.frames_dropped > 0 and st.frames_encoded + st.frames_dropped == 40
     with av.open(str(tmp_path / "burst.mp4")) as c:

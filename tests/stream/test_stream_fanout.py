@@ -76,3 +76,25 @@ def test_fanout_keeps_drop_counts_of_departed_viewers():
     f.remove(slow)
     assert len(f) == 1 and f.dropped_video == 3
     assert not slow.offer(_v(9, key=True, kind=Kind.VIDEO_JPEG))
+
+
+def test_clear_line_drops_only_that_lines_queued_audio() -> None:
+    """An interrupt's clear removes the cut line's audio from a backed-up viewer, and keeps
+    video, markers and the audio of other lines in order."""
+    from vhuman.stream.fanout import OutPacket, ViewerQueue
+    from vhuman.stream.protocol import Kind
+
+    q = ViewerQueue(max_audio=100)
+    fan = Fanout()
+    fan.add(q)
+    for i in range(10):
+        fan.broadcast(OutPacket(b"a", Kind.AUDIO_PCM_S16LE, i, True, "line-1"))
+    fan.broadcast(OutPacket(b"v", Kind.VIDEO_JPEG, 10, True))
+    fan.broadcast(OutPacket(b"b", Kind.AUDIO_PCM_S16LE, 11, True, "line-2"))
+    assert fan.clear_line("line-1") == 10
+    fan.broadcast(OutPacket(b"m", Kind.MARKER, 12))
+    left = []
+    while len(q):
+        left.append(asyncio.run(q.get()).data)
+    assert left == [b"v", b"b", b"m"]
+    assert q.stats.cleared_audio == 10

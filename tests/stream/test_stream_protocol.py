@@ -146,6 +146,7 @@ def test_random_text_hello_raises_only_protocol_error(text):
 
 
 def test_kind_values_are_the_wire_numbers():
-    assert [k.value for k in Kind] == [1, 2, 3, 4]
+    assert [k.value for k in Kind] == [1, 2, 3, 4, 5]
+    assert not Kind.MARKER.is_video
     assert Kind.VIDEO_JPEG.is_video and not Kind.AUDIO_PCM_S16LE.is_video
     assert struct.unpack_from("<q", pack(Kind.AUDIO_PCM_S16LE, -5, b""), 8)[0] == -5

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from tests.stream.synthetic import square_frame, tone_chunk
+from vhuman.app import make_engine
 from vhuman.avatar.procedural import build_procedural_avatar
 from vhuman.drivers.idle import IdleDriver
 from vhuman.core.clock import NS_PER_S, SimClock
@@ -31,7 +32,7 @@ class Beep:
     """An audio source silent except during FLASH_NS (the rest must be filled with silence
     by the encoder), at 22.05 kHz like espeak, so the resampler is in the path."""
 
-    rate = 22_050
+    rate = 48_000  # the engine's declared audio rate
 
     def __init__(self) -> None:
         self.next_ns = 0
@@ -56,7 +57,7 @@ def flash(rgba: np.ndarray, t_ns: int) -> None:
 
 
 def record_offline(path, seconds: float = 2.0) -> StreamOutputs:
-    engine = Engine(EngineConfig(width=W, height=H, fps=FPS), build_procedural_avatar(),
+    engine = make_engine(EngineConfig(width=W, height=H, fps=FPS), build_procedural_avatar(),
                     clock=SimClock())
     engine.add_driver(IdleDriver())
     engine.add_audio_source(Beep().pump)
@@ -68,8 +69,8 @@ def record_offline(path, seconds: float = 2.0) -> StreamOutputs:
         outputs.attach(engine)
         outputs.start()
         try:
-            await engine.render_offline(round(seconds * FPS),
-                                        lambda i, f: outputs.submit_video(f))
+            # the outputs take frames and audio from engine.media, in order
+            await engine.render_offline(round(seconds * FPS), lambda i, f: None)
         finally:
             await outputs.stop()
             await engine.stop()

@@ -21,6 +21,7 @@ import pytest
 
 from tests.stream.rtmp_server import NginxRtmp, free_port
 from tests.stream.synthetic import square_frame, tone_chunk
+from vhuman.app import make_engine
 from vhuman.avatar.procedural import build_procedural_avatar
 from vhuman.drivers.idle import IdleDriver
 from vhuman.core.clock import NS_PER_S, SystemClock
@@ -30,7 +31,8 @@ from vhuman.core.frames import AudioChunk, VideoFrame
 from vhuman.core.errors import ConfigError
 from vhuman.stream.avout import OutputSettings
 from vhuman.stream.outputs import StreamOutputs
-from vhuman.stream.rtmp import RtmpPusher, check_push_url, redact_url
+from vhuman.stream.rtmp import RtmpPusher
+from vhuman.stream.rtmp_session import check_push_url, redact_url
 
 W, H, FPS = 320, 180, 30
 KEY = "sk-7f3a9c1e5b"  # a stream key that must never show up in logs or health
@@ -50,7 +52,7 @@ def nginx(tmp_path):
 class SpeechTone:
     """An audio source: 300 ms tone bursts with 200 ms pauses, 20 ms chunks at 22.05 kHz."""
 
-    rate = 22_050
+    rate = 48_000  # the engine's declared audio rate
     chunk_ns = 20_000_000
 
     def __init__(self, lead_ns: int = NS_PER_S // FPS) -> None:
@@ -109,7 +111,7 @@ class Player(threading.Thread):
 @pytest.mark.slow
 def test_engine_push_reads_back_as_h264_and_aac_with_the_avatar(nginx, caplog, capfd):
     caplog.set_level(logging.DEBUG)
-    engine = Engine(EngineConfig(width=W, height=H, fps=FPS), build_procedural_avatar(),
+    engine = make_engine(EngineConfig(width=W, height=H, fps=FPS), build_procedural_avatar(),
                     clock=SystemClock())
     engine.add_driver(IdleDriver())
     engine.add_audio_source(SpeechTone().pump)
@@ -119,7 +121,7 @@ def test_engine_push_reads_back_as_h264_and_aac_with_the_avatar(nginx, caplog, c
                             push=[nginx.url(KEY)])
     outputs.attach(engine)
     sent = []
-    engine.add_video_sink(lambda f: sent.append(f.rgba) if len(sent) < 200 else None)
+    engine.media.subscribe(lambda f: sent.append(f.rgba) if isinstance(f, VideoFrame) and len(sent) < 200 else None)
     pusher = outputs.pushers[0]
     player = Player(nginx.url(KEY))
     healths = []
@@ -181,7 +183,7 @@ def test_engine_push_reads_back_as_h264_and_aac_with_the_avatar(nginx, caplog, c
 def test_push_to_a_closed_port_retries_without_stalling_the_engine(caplog, capfd):
     caplog.set_level(logging.DEBUG)
     url = f"rtmp://127.0.0.1:{free_port()}/live/{KEY}?auth={KEY}x"
-    engine = Engine(EngineConfig(width=W, height=H, fps=FPS), build_procedural_avatar(),
+    engine = make_engine(EngineConfig(width=W, height=H, fps=FPS), build_procedural_avatar(),
                     clock=SystemClock())
     engine.add_driver(IdleDriver())
     engine.add_audio_source(SpeechTone().pump)

@@ -102,16 +102,16 @@ def test_latest_frame_wins_while_the_encoder_is_busy():
     run(main())
 
 
-def test_audio_at_another_rate_is_resampled_to_the_hello_rate():
+def test_audio_at_another_rate_is_refused_one_declared_rate():
     async def main():
         async with small_server(audio_rate=48000) as server, connect(ws_url(server)) as ws:
             await ws.recv()
             pcm = (np.sin(np.arange(441) / 10) * 8000).astype(np.int16)
-            server.submit_audio(AudioChunk(pts_ns=0, pcm=pcm, rate=22050))
+            with pytest.raises(ValueError, match="22050 Hz on a 48000 Hz stream"):
+                server.submit_audio(AudioChunk(pts_ns=0, pcm=pcm, rate=22050))
+            server.submit_audio(AudioChunk(pts_ns=0, pcm=np.zeros(960, np.int16), rate=48000))
             p = unpack(await ws.recv())
-            assert p.kind is Kind.AUDIO_PCM_S16LE
-            # 960 samples per 20 ms; up to one input sample (2.2 output) waits for the next
-            assert 957 <= len(p.payload) // 2 <= 960
+            assert p.kind is Kind.AUDIO_PCM_S16LE and len(p.payload) // 2 == 960
 
     run(main())
 
@@ -134,8 +134,9 @@ def test_http_routes():
                 assert key in doc
             status, headers, body = await http_get(server, "/metrics")
             text = body.decode()
-            assert status == 200 and "vhuman_viewers 0" in text
+            assert status == 200 and "vhuman_viewers 0.0" in text
             assert "vhuman_health_render_ms 21.5" in text
+            assert "vhuman_viewers_connected_total 0.0" in text  # counters get _total
             assert (await http_get(server, "/nope"))[0] == 404
             assert (await http_get(server, "/static/../server.py"))[0] == 404
             assert (await http_get(server, "/media"))[0] == 426

@@ -8,6 +8,8 @@ import dataclasses
 import numpy as np
 import pytest
 
+from vhuman.drivers.lipsync import LipsyncDriver
+from vhuman.app import make_engine
 from vhuman.avatar.procedural import build_procedural_avatar
 from vhuman.core.clock import SimClock
 from vhuman.engine.config import EngineConfig
@@ -15,7 +17,8 @@ from vhuman.engine.engine import Engine
 from vhuman.core.frames import AvatarState
 from vhuman.render.camera import Lights
 from vhuman.studio.studio import Studio, scene_lights
-from vhuman.scenes.scene import Light, Scene
+from vhuman.core.light import Light
+from vhuman.scenes.scene import Scene
 
 W, H = 320, 180
 
@@ -34,9 +37,10 @@ def engine_host():
     try:
         from vhuman.speech.queue import Speaker
 
-        engine = Engine(EngineConfig(width=W, height=H, fps=30), build_procedural_avatar(),
+        engine = make_engine(EngineConfig(width=W, height=H, fps=30), build_procedural_avatar(),
                         clock=SimClock())
-        speaker = Speaker(engine.clock, engine="espeak", voice="en-us")
+        speaker = Speaker(engine.clock, engine="espeak", voice="en-us",
+                          lipsync=LipsyncDriver())
     except Exception as exc:  # noqa: BLE001 - no espeak: nothing to host a show with
         pytest.skip(f"speech queue unavailable: {exc}")
 
@@ -55,8 +59,9 @@ def test_scene_moves_zooms_and_relights_the_host(engine_host):
         await engine.start()
         out = [engine.render.render_now(state).copy()]
         for scene in (Scene(avatar_x=-0.12), Scene(camera_zoom=1.35),
-                      Scene(key_light=Light(color=(1.0, 0.4, 0.3), intensity=1.5,
-                                            direction=(-0.4, -0.5, -1.0)))):
+                      Scene(key_light=Light.from_scene(display_color=(1.0, 0.4, 0.3),
+                                                       relative=1.5,
+                                                       travels=(-0.4, -0.5, -1.0)))):
             host.set_scene(scene)
             out.append(engine.render.render_now(state).copy())
         return out
@@ -77,8 +82,8 @@ def test_scene_moves_zooms_and_relights_the_host(engine_host):
 def test_scene_lights_keep_the_rig_unless_the_scene_sets_them():
     rig = Lights()
     assert scene_lights(Scene()) == rig
-    lit = scene_lights(dataclasses.replace(Scene(), key_light=Light(
-        color=(1.0, 1.0, 1.0), intensity=1.0, direction=(0.0, 0.0, -2.0))))
+    lit = scene_lights(dataclasses.replace(Scene(), key_light=Light.from_scene(
+        display_color=(1.0, 1.0, 1.0), relative=1.0, travels=(0.0, 0.0, -2.0))))
     assert lit.key.direction == pytest.approx((0.0, 0.0, 1.0))  # toward the light
     assert lit.key.intensity == pytest.approx(rig.key.intensity)  # 1 = the standard key
     assert lit.fill == rig.fill and lit.rim == rig.rim

@@ -33,12 +33,12 @@ from urllib.parse import urlsplit
 
 import websockets
 
+from vhuman.core.errors import ConfigError, ModerationBlocked
 from vhuman.drivers.cues import CUE_NAMES
-from vhuman.core.errors import ConfigError
 from vhuman.safety.moderation import Moderator, describe_hits
 from vhuman.scenes.runner import ShowHost, ShowRunner
 from vhuman.scenes.scene import load_scene, load_scene_text
-from vhuman.scenes.show import load_show, load_show_text
+from vhuman.scenes.show_loader import load_show, load_show_text
 from vhuman.scenes.yamlsrc import FileProblems
 
 _log = logging.getLogger("vhuman.control")
@@ -159,6 +159,7 @@ class Authenticator:
 
     @property
     def locked_out(self) -> bool:
+        """True once too many wrong tokens were offered on this connection."""
         return self.failures >= MAX_AUTH_FAILURES
 
 
@@ -189,6 +190,7 @@ class ControlSession:
 
     @property
     def authenticated(self) -> bool:
+        """True once a valid token was presented."""
         return self.auth.ok
 
     def handle(self, message: Any) -> list[dict[str, Any]]:
@@ -271,13 +273,13 @@ class ControlSession:
         text = self._str(data, "text", max_len=MAX_SAY_CHARS)
         voice = self._str(data, "voice", required=False, max_len=64)
         interrupt = self._bool(data, "interrupt")
-        hits = self.moderator.check(text, source="say", where="control")
-        if hits:
-            raise ControlError("moderation_blocked", f"not said: {describe_hits(hits)}",
-                               {"hits": [h.to_dict() for h in hits],
-                                "suggestion": self.moderator.suggest(text)})
-        line_id = self.runner.say_now(text, voice=voice, interrupt=interrupt)
-        return {"line_id": line_id}
+        try:  # the studio is the one moderation gate for spoken text
+            line = self.runner.say_now(text, voice=voice, interrupt=interrupt)
+        except ModerationBlocked as exc:
+            raise ControlError("moderation_blocked", f"not said: {describe_hits(exc.hits)}",
+                               {"hits": [h.to_dict() for h in exc.hits],
+                                "suggestion": exc.suggestion}) from None
+        return {"line_id": line.line_id}
 
     def _op_interrupt(self, data: dict[str, Any]) -> dict[str, Any]:
         self.host.interrupt()
@@ -400,12 +402,14 @@ class EventHub:
             q.put_nowait(msg)
 
     def open(self) -> asyncio.Queue[dict[str, Any]]:
+        """Subscribe to engine events; the queue drops its oldest message when full."""
         self._loop = asyncio.get_running_loop()
         q: asyncio.Queue[dict[str, Any]] = asyncio.Queue(EVENT_QUEUE)
         self._queues.add(q)
         return q
 
     def close(self, q: asyncio.Queue[dict[str, Any]]) -> None:
+        """Unsubscribe a queue returned by :meth:`open` (unknown queues are ignored)."""
         self._queues.discard(q)
 
 

@@ -6,7 +6,10 @@ graph is walked (:mod:`~vhuman.avatar.gltf_scene`), VRM extensions are read
 (:mod:`~vhuman.avatar.retarget`), then each primitive becomes a :class:`MeshPart` in
 avatar space: unskinned meshes get their node's global transform baked in, skinned meshes
 are posed into their rest pose with the file's inverse bind matrices, and the skeleton's
-inverse binds are reset to the rest pose so an unposed skeleton changes nothing.
+inverse binds are reset to the rest pose so an unposed skeleton changes nothing. Last, the
+avatar is turned to face +Z (:mod:`~vhuman.avatar.facing`) and framed
+(:mod:`~vhuman.avatar.framing`). Compressed content (meshopt, KTX2) is decoded where the
+bytes are read (:mod:`~vhuman.avatar.gltf_ext`).
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from vhuman.core.arkit import ARKIT_52, INDEX
+from vhuman.avatar.facing import detect_facing, turn_to_front
+from vhuman.avatar.framing import frame_avatar
 from vhuman.avatar.gltf_io import REFUSED_EXTENSIONS, GltfAsset, read_asset
 from vhuman.avatar.gltf_material import MaterialTable
 from vhuman.avatar.gltf_scene import SceneGraph, build_scene
 from vhuman.avatar.model import ROLES, Avatar, MeshPart, Skeleton
+from vhuman.avatar.normals import vertex_normals
 from vhuman.avatar.retarget import (
     EXPRESSION_RETARGET,
     TIER_EXPRESSION,
@@ -36,6 +41,7 @@ from vhuman.avatar.retarget import (
     target_key,
 )
 from vhuman.avatar.vrm import VrmInfo, read_vrm
+from vhuman.core.arkit import ARKIT_52, INDEX
 from vhuman.core.errors import AvatarLoadError, ConfigError
 
 _MODES = {0: "POINTS", 1: "LINES", 2: "LINE_LOOP", 3: "LINE_STRIP"}
@@ -74,6 +80,7 @@ class _MorphPlan:
     entries: dict[tuple[int, int], list[tuple[int, float]]]
     mapped: dict[str, list[str]]
     unmapped: list[str]
+    empty: list[str]
 
 
 class _Builder:
@@ -85,6 +92,8 @@ class _Builder:
         fix = self.vrm.root_fix if self.vrm else None
         self.scene: SceneGraph = build_scene(asset, fix)
         self.materials = MaterialTable(asset)
+        #: morph-target accessor → decoded deltas (file space), read once
+        self._deltas: dict[int, np.ndarray] = {}
 
     # -- top level ------------------------------------------------------------------------
 
@@ -103,10 +112,34 @@ class _Builder:
             raise self.asset.fail("the meshes have no triangles")
         name = (self.vrm.title if self.vrm and self.vrm.title else None) or self.asset.path.stem
         avatar = Avatar(name=name, parts=parts, skeleton=skeleton, mapped=plan.mapped,
-                        unmapped=plan.unmapped, source=str(self.asset.path))
-        _frame(avatar, self._head_position(skeleton))
+                        unmapped=plan.unmapped, empty_targets=plan.empty,
+                        source=str(self.asset.path))
+        head = self._head_position(skeleton)
+        turn = self._face_front(avatar)
+        if head is not None:
+            head = turn @ np.asarray(head, np.float64)
+        frame_avatar(avatar, head)
         self._restore_vhuman_extras(avatar, joint_of_node)
+        ovr = self.overrides
+        if ovr is not None and ovr.frame_center is not None:
+            avatar.frame_center = np.asarray(ovr.frame_center, np.float32)
+        if ovr is not None and ovr.frame_height is not None:
+            avatar.frame_height = float(ovr.frame_height)
         return avatar
+
+    def _face_front(self, avatar: Avatar) -> np.ndarray:
+        """Turn the avatar to face +Z: the override's facing, else the detected one."""
+        if self.overrides is not None and self.overrides.facing is not None:
+            facing, how = self.overrides.facing, f"override {self.overrides.source}"
+        else:
+            found = detect_facing(avatar)
+            if found is None:
+                avatar.facing = "+Z (assumed: glTF's front; neither skeleton nor face morphs tell)"
+                return np.eye(3)
+            facing, how = found
+        avatar.facing = f"{facing} ({how})" + ("" if facing == "+Z" else
+                                                 "; turned to face the camera")
+        return turn_to_front(avatar, facing)
 
     def _restore_vhuman_extras(self, avatar: Avatar, joint_of_node: dict[int, int]) -> None:
         """Take back what :mod:`vhuman.avatar.gltf_export` stored in ``extras.vhuman``."""
@@ -186,8 +219,11 @@ class _Builder:
         return skeleton, joint_of_node
 
     def _joint_order(self, skins: list[int], joint_nodes: set[int]) -> list[int]:
-        """The first skin's joint order (round trips stay index-exact), then the rest in
-        scene order; scene order alone when that would put a child before its parent."""
+        """The joint order for the skeleton.
+
+        The first skin's joint order (round trips stay index-exact), then the rest in
+        scene order; scene order alone when that would put a child before its parent.
+        """
         first = [n for n in dict.fromkeys(self.doc.skins[skins[0]].joints) if n in joint_nodes]
         seen = set(first)
         order = first + [n for n in self.scene.order if n in joint_nodes and n not in seen]
@@ -248,20 +284,53 @@ class _Builder:
         return [names[i] if i < len(names) else f"{mesh.name or 'mesh' + str(mesh_index)}"
                 f".target{i}" for i in range(count)]
 
+    def _live_targets(self, meshes: set[int]) -> set[tuple[int, int]]:
+        """(mesh, target) pairs whose POSITION deltas are non-zero on some primitive.
+
+        Exports often carry ARKit-named placeholders with all-zero deltas next to real
+        viseme or expression shapes; a placeholder must not win the name match and silence
+        the real shape. The decoded deltas are kept for :meth:`_primitive`.
+        """
+        live: set[tuple[int, int]] = set()
+        for m in sorted(meshes):
+            mesh = self.asset.item("meshes", m)
+            for pi, prim in enumerate(mesh.primitives or []):
+                n = None
+                for t, target in enumerate(prim.targets or []):
+                    acc = target.get("POSITION") if isinstance(target, dict) else None
+                    if acc is None or (m, t) in live:
+                        continue
+                    if acc not in self._deltas:
+                        if n is None:
+                            pos = prim.attributes.POSITION if prim.attributes else None
+                            n = self.asset.item("accessors", pos).count if pos is not None \
+                                else None
+                        label = f"mesh {m} ({mesh.name or 'unnamed'}) primitive {pi}"
+                        self._deltas[acc] = _vec(self.asset, acc, 3, label,
+                                                 f"morph target {t} POSITION", n)
+                    if np.any(self._deltas[acc]):
+                        live.add((m, t))
+        return live
+
     def _morph_plan(self, meshes: set[int]) -> _MorphPlan:
-        # (mesh, target, arkit) → summed coefficient, per tier; labels for inspect.
+        # (mesh, target) → [(arkit, coefficient)] per tier; labels for inspect.
         cands: list[tuple[int, int, TargetMap, str]] = []
         unmapped: list[str] = []
+        empty: list[str] = []
         names_of = {m: self._target_names(m) for m in sorted(meshes)}
+        live = self._live_targets(meshes)
         exprs = self.vrm.expressions if self.vrm else ()
         for m, names in names_of.items():
             for t, name in enumerate(names):
+                if (m, t) not in live:
+                    empty.append(name)
+                    continue
                 maps = map_target(name, self.overrides)
                 # VRM expressions are authoritative for expression-like names ("A", "Blink")
                 maps = [mp for mp in maps if not (exprs and mp.tier == TIER_EXPRESSION)]
                 if not maps and not self._bound_by_expression(m, t):
                     unmapped.append(name)
-                cands.extend((m, t, mp, name) for mp in maps)
+                cands.extend((m, t, mp, _label(name, mp)) for mp in maps)
         have = {e.name for e in exprs}
         for expr in exprs:
             if expr.name == "blink" and {"blinkLeft", "blinkRight"} <= have:
@@ -278,6 +347,8 @@ class _Builder:
                     unmapped.append(f"expression:{expr.name} (binds missing target {t} of "
                                     f"mesh {m})")
                     continue
+                if (m, t) not in live:
+                    continue  # listed under empty already
                 label = f"{names[t]} (expression {expr.name})"
                 if arkit is not None:  # perfect-sync: the custom expression is an ARKit name
                     cands.append((m, t, TargetMap(arkit, w, TIER_NAME, "expression"), label))
@@ -289,20 +360,23 @@ class _Builder:
         for _, _, mp, _ in cands:
             best[mp.arkit] = min(best.get(mp.arkit, 99), mp.tier)
         summed: dict[tuple[int, int, int], float] = defaultdict(float)
-        mapped: dict[str, list[str]] = {}
+        labels_of: dict[tuple[int, int, int], list[str]] = defaultdict(list)
         for m, t, mp, label in cands:
             if mp.tier != best[mp.arkit]:
                 continue
-            summed[(m, t, INDEX[mp.arkit])] += mp.coeff
-            labels = mapped.setdefault(mp.arkit, [])
-            if label not in labels:
-                labels.append(label)
+            key = (m, t, INDEX[mp.arkit])
+            summed[key] += mp.coeff
+            labels_of[key].append(label)
         entries: dict[tuple[int, int], list[tuple[int, float]]] = defaultdict(list)
+        mapped: dict[str, list[str]] = {}
         for (m, t, a), c in summed.items():
             if c != 0.0:
                 entries[(m, t)].append((a, c))
+                labels = mapped.setdefault(ARKIT_52[a], [])
+                labels.extend(x for x in labels_of[(m, t, a)] if x not in labels)
         mapped = {n: mapped[n] for n in ARKIT_52 if n in mapped}
-        return _MorphPlan(dict(entries), mapped, list(dict.fromkeys(unmapped)))
+        return _MorphPlan(dict(entries), mapped, list(dict.fromkeys(unmapped)),
+                          list(dict.fromkeys(empty)))
 
     def _bound_by_expression(self, mesh: int, target: int) -> bool:
         if not self.vrm:
@@ -370,7 +444,9 @@ class _Builder:
             acc = target.get("POSITION") if isinstance(target, dict) else None
             if acc is None:
                 continue
-            d = _vec(a, acc, 3, label, f"morph target {t} POSITION", n)
+            d = self._deltas.get(acc)
+            if d is None or d.shape[0] != n:
+                d = _vec(a, acc, 3, label, f"morph target {t} POSITION", n)
             maps = plan.entries.get((mesh_index, t))
             if maps:
                 if np.any(d):
@@ -498,6 +574,11 @@ class _Builder:
         return joints, w, m
 
 
+def _label(name: str, mp: TargetMap) -> str:
+    """How inspect names a source: the bare name for a name match, else how it was found."""
+    return name if mp.via == "name" else f"{name} ({mp.via})"
+
+
 def _vec(asset: GltfAsset, index: int, width: int, label: str, what: str,
          count: int | None = None) -> np.ndarray:
     arr = asset.accessor(index)
@@ -514,67 +595,3 @@ def _vec(asset: GltfAsset, index: int, width: int, label: str, what: str,
 def _unit(v: np.ndarray) -> np.ndarray:
     n = np.linalg.norm(v, axis=-1, keepdims=True)
     return (v / np.where(n > 1e-12, n, 1.0)).astype(np.float32)
-
-
-def vertex_normals(positions: np.ndarray, tris: np.ndarray) -> np.ndarray:
-    """Area-weighted vertex normals (counter-clockwise front faces)."""
-    p = positions.astype(np.float64)
-    t = tris.astype(np.int64)
-    face = np.cross(p[t[:, 1]] - p[t[:, 0]], p[t[:, 2]] - p[t[:, 0]])
-    out = np.zeros_like(p)
-    for k in range(3):
-        np.add.at(out, t[:, k], face)
-    unit = _unit(out)
-    unit[np.linalg.norm(out, axis=1) < 1e-20] = (0.0, 0.0, 1.0)
-    return unit
-
-
-#: A full body's head is about this fraction of its height (crown to chin).
-HEAD_FRACTION = 0.13
-#: The default head-and-shoulders view shows this many head heights.
-FRAME_HEADS = 2.6
-
-
-def _frame(avatar: Avatar, head: np.ndarray | None) -> None:
-    """Set frame_center/frame_height (and head pivot/weights for rigid avatars)."""
-    lo, hi = avatar.bounds()
-    height = float(hi[1] - lo[1])
-    top = float(hi[1])
-    head_len = None
-    if head is not None and np.all(np.isfinite(head)):
-        above = top - float(head[1])
-        # The head bone sits at the skull base; the chin is about a quarter head lower.
-        if height > 0 and 0.02 * height < above < 0.6 * height:
-            head_len = min(above * 1.25, height)
-    if head_len is None:
-        if height < 0.45:  # only a head (or smaller): frame all of it
-            head_len = height
-        elif height < 1.2:  # a bust: a human head is ~0.24 m crown to chin
-            head_len = min(0.24, 0.5 * height)
-        else:
-            head_len = HEAD_FRACTION * height
-    chin = top - head_len
-    region = [p.positions[p.positions[:, 1] >= chin] for p in avatar.parts]
-    region = np.concatenate([r for r in region if r.size] or [np.array([(lo + hi) / 2])])
-    rlo, rhi = region.min(0), region.max(0)
-    cx = float(head[0]) if head is not None and head_len < height else float(rlo[0] + rhi[0]) / 2
-    cz = float(rlo[2] + rhi[2]) / 2
-    if head_len >= height * 0.999:
-        avatar.frame_center = ((lo + hi) / 2).astype(np.float32)
-        avatar.frame_height = float(height * 1.25) or 0.6
-    else:
-        avatar.frame_center = np.array([cx, top - head_len / 2, cz], np.float32)
-        avatar.frame_height = float(FRAME_HEADS * head_len)
-    if avatar.skeleton is None:
-        # Rigid avatar: the head turns about the neck with a soft blend into the torso.
-        if head_len >= height * 0.999:  # only a head: all of it turns, about its base
-            avatar.head_pivot = np.array([cx, float(lo[1]), cz], np.float32)
-            avatar.head_weight = [np.ones(p.n_vertices, np.float32) for p in avatar.parts]
-            return
-        avatar.head_pivot = np.array([cx, chin, cz], np.float32)
-        band = 0.25 * head_len
-        weights = []
-        for p in avatar.parts:
-            x = np.clip((p.positions[:, 1] - (chin - band)) / (2 * band), 0.0, 1.0)
-            weights.append((x * x * (3 - 2 * x)).astype(np.float32))
-        avatar.head_weight = weights

@@ -52,6 +52,7 @@ SUPPORTED_EXTENSIONS = frozenset({
     "KHR_materials_unlit",
     "KHR_materials_emissive_strength",
     "KHR_texture_webp", "EXT_texture_webp",
+    "EXT_meshopt_compression", "KHR_texture_basisu",
     "VRM", "VRMC_vrm", "VRMC_springBone", "VRMC_materials_mtoon", "VRMC_node_constraint",
 })
 
@@ -59,14 +60,10 @@ SUPPORTED_EXTENSIONS = frozenset({
 REFUSED_EXTENSIONS: dict[str, str] = {
     "KHR_draco_mesh_compression":
         "Draco mesh compression (KHR_draco_mesh_compression) is not supported; re-export "
-        "without Draco (e.g. gltf-transform cp in.glb out.glb, or untick Compression in Blender)",
-    "EXT_meshopt_compression":
-        "meshopt compression (EXT_meshopt_compression) is not supported; re-export without it "
-        "(gltf-transform cp, or export without meshopt)",
+        "without Draco, or with meshopt (gltf-transform meshopt in.glb out.glb)",
     "KHR_meshopt_compression":
-        "meshopt compression (KHR_meshopt_compression) is not supported; re-export without it",
-    "KHR_texture_basisu":
-        "KTX2/Basis textures (KHR_texture_basisu) are not supported; re-export with PNG or JPEG",
+        "KHR_meshopt_compression is not supported yet; export with EXT_meshopt_compression "
+        "(gltf-transform meshopt) or without compression",
 }
 
 
@@ -87,6 +84,9 @@ class GltfAsset:
     raw: dict[str, Any]
     glb_bin: bytes | None = None
     buffers: dict[int, bytes] = field(default_factory=dict)
+    #: bufferViews decoded from EXT_meshopt_compression, and their total size
+    decoded: dict[int, bytes] = field(default_factory=dict)
+    decoded_bytes: int = 0
 
     def fail(self, problem: str) -> AvatarLoadError:
         """An error about this file (to raise)."""
@@ -108,8 +108,9 @@ class GltfAsset:
         buf = self.item("buffers", index)
         ext = buf.extensions or {}
         meshopt = ext.get("EXT_meshopt_compression") or ext.get("KHR_meshopt_compression")
-        if meshopt and meshopt.get("fallback"):
-            raise self.fail(REFUSED_EXTENSIONS["EXT_meshopt_compression"])
+        if isinstance(meshopt, dict) and meshopt.get("fallback"):
+            raise self.fail(f"buffer {index} is a meshopt fallback buffer (no data); only "
+                            "compressed bufferViews may point into it")
         if buf.uri is None:
             if index != 0 or self.glb_bin is None:
                 raise self.fail(f"buffer {index} has no uri and there is no GLB binary chunk")
@@ -154,8 +155,11 @@ class GltfAsset:
         """(bytes, byteStride) of bufferView ``index``, bounds-checked against its buffer."""
         view = self.item("bufferViews", index)
         ext = view.extensions or {}
-        if "EXT_meshopt_compression" in ext or "KHR_meshopt_compression" in ext:
-            raise self.fail(REFUSED_EXTENSIONS["EXT_meshopt_compression"])
+        if "KHR_meshopt_compression" in ext:
+            raise self.fail(REFUSED_EXTENSIONS["KHR_meshopt_compression"])
+        if "EXT_meshopt_compression" in ext:
+            return memoryview(self._meshopt_view(index, view, ext["EXT_meshopt_compression"])), \
+                view.byteStride
         data = self.buffer(view.buffer)
         off = view.byteOffset or 0
         length = view.byteLength
@@ -164,6 +168,36 @@ class GltfAsset:
                 f"bufferView {index} (offset {off}, length {length}) runs past the end of "
                 f"buffer {view.buffer} ({len(data)} bytes)")
         return memoryview(data)[off:off + length], view.byteStride
+
+    def _meshopt_view(self, index: int, view: Any, spec: Any) -> bytes:
+        """Decode an EXT_meshopt_compression bufferView once (bounded, see gltf_ext)."""
+        if index in self.decoded:
+            return self.decoded[index]
+        from vhuman.avatar import gltf_ext
+
+        what = f"bufferView {index} (EXT_meshopt_compression)"
+        try:
+            buf, off, length, count, stride, mode, filt = gltf_ext.check_meshopt(spec)
+        except gltf_ext.DecodeError as exc:
+            raise self.fail(f"{what}: {exc}") from None
+        if view.byteLength != count * stride:
+            raise self.fail(f"{what}: byteLength {view.byteLength} is not count x byteStride "
+                            f"({count} x {stride})")
+        if self.decoded_bytes + count * stride > gltf_ext.MAX_FILE_BYTES:
+            raise self.fail(f"{what}: compressed views decode to more than "
+                            f"{gltf_ext.MAX_FILE_BYTES >> 20} MiB in all")
+        data = self.buffer(buf)
+        if off + length > len(data):
+            raise self.fail(f"{what}: compressed bytes (offset {off}, length {length}) run "
+                            f"past the end of buffer {buf} ({len(data)} bytes)")
+        try:
+            out = gltf_ext.decode_meshopt(memoryview(data)[off:off + length], count, stride,
+                                          mode, filt)
+        except gltf_ext.DecodeError as exc:
+            raise self.fail(f"{what}: {exc}") from None
+        self.decoded[index] = out
+        self.decoded_bytes += len(out)
+        return out
 
     # -- accessors ------------------------------------------------------------------------
 
@@ -268,7 +302,12 @@ class GltfAsset:
         else:
             raise self.fail(f"image {index} has neither uri nor bufferView")
         if (img.mimeType or "").endswith("ktx2") or data[:12] == b"\xabKTX 20\xbb\r\n\x1a\n":
-            raise self.fail(REFUSED_EXTENSIONS["KHR_texture_basisu"])
+            from vhuman.avatar.gltf_ext import DecodeError, decode_ktx2
+
+            try:
+                return decode_ktx2(data)
+            except DecodeError as exc:
+                raise self.fail(f"{what}: {exc}") from None
         from PIL import Image, UnidentifiedImageError
 
         try:
@@ -460,11 +499,18 @@ def _split_glb(path: Path, data: bytes) -> tuple[bytes, bytes | None]:
 
 
 def check_extensions(asset: GltfAsset) -> None:
-    """Refuse files that require an extension we cannot honour."""
+    """Refuse files that require extensions we cannot honour, naming all of them at once."""
     required = asset.raw.get("extensionsRequired") or []
-    for name in required:
-        if name in REFUSED_EXTENSIONS:
-            raise asset.fail(REFUSED_EXTENSIONS[name])
-        if name not in SUPPORTED_EXTENSIONS:
-            raise asset.fail(
-                f"requires glTF extension {name!r}, which vhuman does not support")
+    if not isinstance(required, list):
+        raise asset.fail("extensionsRequired must be a JSON array of names")
+    missing = [str(n) for n in dict.fromkeys(map(str, required))
+               if n not in SUPPORTED_EXTENSIONS]
+    if not missing:
+        return
+    if len(missing) == 1 and missing[0] in REFUSED_EXTENSIONS:
+        raise asset.fail(REFUSED_EXTENSIONS[missing[0]])
+    hints = [REFUSED_EXTENSIONS[n] for n in missing if n in REFUSED_EXTENSIONS]
+    raise asset.fail(
+        f"requires glTF extension{'s' if len(missing) > 1 else ''} "
+        f"{', '.join(repr(n) for n in missing)}, which vhuman does not support"
+        + (f" ({'; '.join(hints)})" if hints else ""))

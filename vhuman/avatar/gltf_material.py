@@ -36,9 +36,12 @@ class MaterialTable:
         tex = self.asset.item("textures", tex_index)
         source = tex.source
         ext = tex.extensions or {}
-        for name in ("EXT_texture_webp", "KHR_texture_webp"):
+        # The spec's order: a client that decodes an extension's image uses it; ``source``
+        # is the fallback for clients that do not (and may be absent).
+        for name in ("EXT_texture_webp", "KHR_texture_webp", "KHR_texture_basisu"):
             if isinstance(ext.get(name), dict) and ext[name].get("source") is not None:
                 source = ext[name]["source"]
+                break
         if source is None:
             raise self.asset.fail(f"{what}: texture {tex_index} has no image source")
         if source not in self._images:

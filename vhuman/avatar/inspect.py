@@ -7,8 +7,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from vhuman.core.arkit import ARKIT_52, N_ARKIT
 from vhuman.avatar.model import ROLES, Avatar
+from vhuman.core.arkit import ARKIT_52, N_ARKIT
 from vhuman.core.errors import AvatarLoadError, ConfigError
 
 
@@ -33,11 +33,18 @@ def inspect_avatar(path: Path | str, *, overrides: Path | str | None = None) -> 
         AvatarLoadError: the file cannot be loaded.
         ConfigError: the override file is bad.
     """
-    from vhuman.avatar.loader import load_avatar
+    from vhuman.avatar.loader import load_avatar, sidecar_overrides
 
     path = Path(path)
+    if overrides is None and path.is_file():
+        overrides = sidecar_overrides(path)
     avatar = load_avatar(path, overrides=overrides)
-    return render_report(avatar, _format_of(path))
+    report = render_report(avatar, _format_of(path))
+    if overrides is not None:
+        head, _, rest = report.partition("\n")
+        head2, _, rest = rest.partition("\n")
+        report = f"{head}\n{head2}\noverrides {overrides}\n{rest}"
+    return report
 
 
 def render_report(avatar: Avatar, fmt: str = "") -> str:
@@ -73,13 +80,20 @@ def render_report(avatar: Avatar, fmt: str = "") -> str:
             f"{' [' + ', '.join(tex) + ']' if tex else ''}  {skin}, "
             f"{len(set(p.morph_ids.tolist()))} ARKit morphs")
     add("")
+    # One table, from the baked morphs: a weight is listed as mapped only when it moves
+    # vertices, so "mapped" and "not covered" can never both name it.
     have = avatar.arkit_coverage()
-    add(f"ARKit    {int(have.sum())}/{N_ARKIT} weights move the mesh")
-    for name, sources in avatar.mapped.items():
-        add(f"  {name:<19} <- {', '.join(sources)}")
+    add(f"ARKit    {int(have.sum())}/{N_ARKIT} weights move the mesh "
+        "(source target, and how it was matched when not by name)")
+    for name, ok in zip(ARKIT_52, have, strict=True):
+        if ok:
+            add(f"  {name:<19} <- {', '.join(avatar.mapped.get(name) or ['?'])}")
     missing = [n for n, ok in zip(ARKIT_52, have, strict=True) if not ok]
     if missing:
         _wrapped(add, f"  not covered ({len(missing)}): ", missing)
+    if avatar.empty_targets:
+        _wrapped(add, f"  empty targets, all deltas zero, ignored ({len(avatar.empty_targets)}): ",
+                 avatar.empty_targets)
     if avatar.unmapped:
         _wrapped(add, f"  unmapped targets ({len(avatar.unmapped)}): ", avatar.unmapped)
     add("")
@@ -100,8 +114,12 @@ def render_report(avatar: Avatar, fmt: str = "") -> str:
                    if "head" in lacking or "neck" in lacking else ""))
     add("")
     c = avatar.frame_center
+    if avatar.facing:
+        add(f"facing   {avatar.facing}")
     add(f"framing  looks at ({c[0]:.3f}, {c[1]:.3f}, {c[2]:.3f}), "
-        f"{avatar.frame_height:.3f} m tall view")
+        f"{avatar.frame_height:.3f} m tall view"
+        + ("  (set 'facing' or 'framing' in an override file to change them)"
+           if avatar.facing else ""))
     return "\n".join(lines)
 
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vhuman.core.arkit import INDEX, N_ARKIT
 from vhuman.core import quat
+from vhuman.core.arkit import INDEX, N_ARKIT
 from vhuman.core.frames import IDENTITY_QUAT, AvatarState, Pose
 from vhuman.core.humanoid import N_BODY
 
@@ -47,9 +47,13 @@ class Mixer:
 
     Args:
         fade_ns: crossfade time when a layer appears or disappears.
+        start_present: layers already there on the first mixed tick start at full
+            presence instead of fading in. Offline renders set it: a one-frame still of a
+            replayed take must show the take, not a face 0 % of the way into its fade.
     """
 
     fade_ns: int = DEFAULT_FADE_NS
+    start_present: bool = False
     _layers: dict[object, _Layer] = field(default_factory=dict)
     _order: int = 0
     _last_t: int | None = None
@@ -68,6 +72,8 @@ class Mixer:
             if layer is None:
                 # A new layer fades in from the previous tick, not from its first one.
                 layer = _Layer(key, priority, self._order, last_t=self._last_t)
+                if self.start_present and self._last_t is None:
+                    layer.presence = 1.0
                 self._order += 1
                 self._layers[key] = layer
             layer.priority = priority
@@ -130,8 +136,10 @@ class Mixer:
 
 
 def _blend_bones(acc: np.ndarray, target: np.ndarray, alpha: np.ndarray) -> None:
-    """``acc[i] = slerp(acc[i], target[i], alpha[i])`` for every bone, in place (nlerp on the
-    short arc: the per-tick steps are small, and it is vectorised)."""
+    """``acc[i] = slerp(acc[i], target[i], alpha[i])`` for every bone, in place.
+
+    Uses nlerp on the short arc: the per-tick steps are small, and it is vectorised.
+    """
     live = alpha > 0.0
     if not live.any():
         return

@@ -70,6 +70,7 @@ class MeshPart:
 
     @property
     def n_vertices(self) -> int:
+        """Number of vertices in this part."""
         return int(self.positions.shape[0])
 
 
@@ -108,6 +109,10 @@ class Avatar:
         frame_height: metres of avatar visible vertically in the default framing.
         mapped: ARKit name → list of source target names that drive it (for inspect).
         unmapped: source morph target names with no ARKit meaning.
+        empty_targets: source morph targets whose deltas are all zero (placeholders); they
+            drive nothing, whatever their name.
+        facing: which way the file's model faced ("+Z" is glTF's front) and how that was
+            found ("" for built-in avatars); loaders turn every avatar to face +Z.
         source: file the avatar came from, or "procedural".
     """
 
@@ -120,6 +125,8 @@ class Avatar:
     frame_height: float = 0.6
     mapped: dict[str, list[str]] = field(default_factory=dict)
     unmapped: list[str] = field(default_factory=list)
+    empty_targets: list[str] = field(default_factory=list)
+    facing: str = ""
     source: str = "procedural"
 
     def arkit_coverage(self) -> np.ndarray:

@@ -21,13 +21,14 @@ the ``aa`` retarget and nothing moves twice.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vhuman.core.arkit import ARKIT_52, canonical_name
 from vhuman.avatar.model import ROLES
+from vhuman.core.arkit import ARKIT_52, canonical_name
 from vhuman.core.errors import ConfigError
 
 TIER_OVERRIDE, TIER_NAME, TIER_ALIAS, TIER_EXPRESSION = 0, 1, 2, 3
@@ -42,8 +43,10 @@ def _tokens(name: str) -> list[str]:
 
 
 def target_key(name: str) -> str:
-    """Normalize a morph-target name: drop namespace prefixes, case and separators, and
-    move a side marker (``L``, ``_left``, ``.R``) to the end as ``left``/``right``.
+    """Normalize a morph-target name for matching.
+
+    Drops namespace prefixes, case and separators, and moves a side marker (``L``,
+    ``_left``, ``.R``) to the end as ``left``/``right``.
 
     ``blendShape1.eyeBlink_L``, ``Eye_Blink_L`` and ``eyeBlinkLeft`` all give
     ``eyeblinkleft``.
@@ -182,11 +185,19 @@ class Overrides:
         targets: source target name → ((ARKit name, coefficient), ...); an empty tuple
             means "leave this target unmapped".
         bones: role → bone (node) name.
+        facing: which way the model faces in its file ("+Z", "-Z", "+X", "-X"); None
+            detects it (see :mod:`vhuman.avatar.facing`).
+        frame_center: the point the head-and-shoulders view looks at (avatar space,
+            after the facing fix), or None to compute it.
+        frame_height: metres of avatar that view shows, or None to compute it.
         source: the file, for messages.
     """
 
     targets: dict[str, tuple[tuple[str, float], ...]] = field(default_factory=dict)
     bones: dict[str, str] = field(default_factory=dict)
+    facing: str | None = None
+    frame_center: tuple[float, float, float] | None = None
+    frame_height: float | None = None
     source: str = ""
 
 
@@ -280,6 +291,9 @@ def load_overrides(path: Path | str) -> Overrides:
     """
     path = Path(path)
     try:
+        if path.stat().st_size > MAX_OVERRIDE_BYTES:
+            raise ConfigError(f"{path}: override file is larger than "
+                              f"{MAX_OVERRIDE_BYTES >> 10} KiB")
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read override file: {exc.strerror or exc}") from None
@@ -291,10 +305,10 @@ def load_overrides(path: Path | str) -> Overrides:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: override file must be a mapping with 'targets' and/or "
                           "'bones'")
-    unknown = set(data) - {"targets", "bones"}
+    unknown = set(data) - set(_OVERRIDE_KEYS)
     if unknown:
-        raise ConfigError(f"{path}: unknown key {sorted(map(str, unknown))[0]!r}; "
-                          "allowed: 'targets', 'bones'")
+        raise ConfigError(f"{path}: unknown key {min(map(str, unknown))!r}; "
+                          f"allowed: {', '.join(repr(k) for k in _OVERRIDE_KEYS)}")
     targets_raw = data.get("targets") or {}
     bones_raw = data.get("bones") or {}
     if not isinstance(targets_raw, dict):
@@ -310,7 +324,52 @@ def load_overrides(path: Path | str) -> Overrides:
         if not isinstance(bone, str) or not bone:
             raise ConfigError(f"{path}: bones.{role}: must be a bone name (string)")
         bones[role] = bone
-    return Overrides(targets=targets, bones=bones, source=str(path))
+    facing = data.get("facing")
+    if facing is not None:
+        facing = str(facing).strip().upper()
+        if facing in ("Z", "X"):
+            facing = "+" + facing
+        if facing == "AUTO":
+            facing = None
+        elif facing not in ("+Z", "-Z", "+X", "-X"):
+            raise ConfigError(f"{path}: facing: {data['facing']!r} is not one of +Z, -Z, +X, "
+                              "-X, auto (the way the model faces in its file)")
+    center, height = _framing(path, data.get("framing"))
+    return Overrides(targets=targets, bones=bones, facing=facing, frame_center=center,
+                     frame_height=height, source=str(path))
+
+
+_OVERRIDE_KEYS = ("targets", "bones", "facing", "framing")
+#: Override files are a few lines; anything this large is not one.
+MAX_OVERRIDE_BYTES = 256 << 10
+
+
+def _framing(path: Path, value: Any) -> tuple[tuple[float, float, float] | None, float | None]:
+    """``framing: {center: [x, y, z], height: metres}`` (either key may be left out)."""
+    if value is None:
+        return None, None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: framing must be a mapping with center and/or height")
+    extra = set(value) - {"center", "height"}
+    if extra:
+        raise ConfigError(f"{path}: framing.{min(map(str, extra))}: unknown key; "
+                          "allowed: center, height")
+    center = height = None
+    if value.get("center") is not None:
+        c = value["center"]
+        if not (isinstance(c, list) and len(c) == 3
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                        and math.isfinite(v) and abs(v) < 1e4 for v in c)):
+            raise ConfigError(f"{path}: framing.center must be three numbers [x, y, z] in "
+                              "metres (avatar space, +Y up, facing +Z)")
+        center = (float(c[0]), float(c[1]), float(c[2]))
+    if value.get("height") is not None:
+        h = value["height"]
+        if isinstance(h, bool) or not isinstance(h, (int, float)) or not 0.02 <= h <= 100:
+            raise ConfigError(f"{path}: framing.height must be metres of avatar in view, "
+                              "0.02..100")
+        height = float(h)
+    return center, height
 
 
 def _parse(path: Path, text: str) -> Any:
@@ -322,8 +381,16 @@ def _parse(path: Path, text: str) -> Any:
                               f"{exc.msg}") from None
     import yaml
 
+    class NoAliases(yaml.SafeLoader):
+        """Aliases can expand a small file into gigabytes; overrides never need them."""
+
+        def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+            if self.check_event(yaml.AliasEvent):
+                raise yaml.YAMLError("aliases (*name) are not allowed in override files")
+            return super().compose_node(parent, index)
+
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=NoAliases)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""

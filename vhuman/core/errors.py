@@ -10,6 +10,7 @@ whether retrying the same call can help (``retryable``), following livekit's
   - :class:`ProtocolError` – a wire message does not follow ``vhuman.media/1``.
   - :class:`MissingDependencyError` – an optional extra is not installed; says how to fix.
   - :class:`RenderError` – the GL context or a draw failed.
+  - :class:`ModerationBlocked` – a text to speak or show holds a blocked term.
 """
 
 from __future__ import annotations
@@ -55,3 +56,18 @@ class RenderError(VhumanError):
     """Rendering failed (no GL context, shader error, ...)."""
 
     retryable = True
+
+
+class ModerationBlocked(VhumanError):
+    """A text was refused by the moderation gate; nothing of it was spoken or shown.
+
+    Attributes:
+        hits: the moderation hits (objects with ``to_dict()``).
+        suggestion: the text with the blocked terms replaced, where the lists know how.
+    """
+
+    def __init__(self, hits: list, suggestion: str = "") -> None:
+        terms = ", ".join(dict.fromkeys(getattr(h, "term", str(h)) for h in hits))
+        super().__init__(f"blocked by moderation: {terms}")
+        self.hits = list(hits)
+        self.suggestion = suggestion

@@ -94,12 +94,40 @@ class VideoFrame:
 
 @dataclass(frozen=True, slots=True)
 class AudioChunk:
-    """Mono int16 PCM starting at ``pts_ns``."""
+    """Mono int16 PCM starting at ``pts_ns``; ``line_id`` names the spoken line it is of."""
 
     pts_ns: int
     pcm: np.ndarray
     rate: int
+    line_id: str | None = None
 
     @property
     def duration_ns(self) -> int:
+        """Length of the chunk in nanoseconds (rounded down)."""
         return len(self.pcm) * 1_000_000_000 // self.rate
+
+
+#: Marker kinds in the media stream.
+MARKER_KINDS = ("segment_end", "clear")
+
+
+@dataclass(frozen=True, slots=True)
+class MediaMarker:
+    """A control marker in the engine's one ordered media stream.
+
+    ``segment_end``: the audio of line ``line_id`` ends at ``pts_ns``.
+    ``clear``: line ``line_id`` was cut at ``pts_ns``; an output drops whatever it still
+    holds of it (livekit's ``clear_buffer``).
+    """
+
+    pts_ns: int
+    kind: str
+    line_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in MARKER_KINDS:
+            raise ValueError(f"marker kind must be one of {MARKER_KINDS}, got {self.kind!r}")
+
+
+#: What the media stream carries, in order.
+MediaItem = VideoFrame | AudioChunk | MediaMarker

@@ -17,19 +17,18 @@ Two cues, both language-independent so Mandarin works as well as English:
 
 from __future__ import annotations
 
-import wave
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from vhuman.core.arkit import INDEX, N_ARKIT
+from vhuman.core.clock import NS_PER_S
+from vhuman.core.errors import ConfigError
+from vhuman.core.frames import AudioChunk, Pose
 from vhuman.drivers.base import PRIORITY_LIPSYNC, DriverContext
 from vhuman.drivers.lipsync import MOUTH_MASK
-from vhuman.core.clock import NS_PER_S
-from vhuman.core.frames import AudioChunk, Pose
-from vhuman.core.errors import ConfigError
 from vhuman.speech.visemes import VISEMES, VisemeTrack
+from vhuman.speech.wav import read_wav
 
 #: (F1, F2) in Hz of the vowels we tell apart, and the viseme each one shows.
 VOWELS: dict[str, tuple[float, float, str]] = {
@@ -192,33 +191,6 @@ def analyze(pcm: np.ndarray, rate: int, config: AudioLipsyncConfig | None = None
     return VisemeTrack(1.0 / lips.cfg.hop_s, weights[:n], (), duration)
 
 
-def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
-    """Read a 16-bit PCM WAV as mono int16 (channels averaged) and its rate."""
-    path = Path(path)
-    try:
-        with wave.open(str(path), "rb") as w:
-            width, channels, rate = w.getsampwidth(), w.getnchannels(), w.getframerate()
-            raw = w.readframes(w.getnframes())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such WAV file") from None
-    except (wave.Error, EOFError) as exc:
-        raise ConfigError(f"{path}: not a readable WAV file ({exc})") from None
-    if width != 2:
-        raise ConfigError(f"{path}: only 16-bit PCM WAV is supported, got {8 * width}-bit")
-    pcm = np.frombuffer(raw, "<i2").reshape(-1, channels)
-    mono = pcm.mean(axis=1).astype(np.int16) if channels > 1 else pcm[:, 0].copy()
-    return mono, rate
-
-
-def write_wav(path: str | Path, pcm: np.ndarray, rate: int) -> None:
-    """Write mono int16 ``pcm`` as a WAV file."""
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(np.asarray(pcm, "<i2").tobytes())
-
-
 class WavLipsyncDriver:
     """Plays the audio-driven lip-sync of a WAV file (offline renders, recorded voices).
 
@@ -241,10 +213,12 @@ class WavLipsyncDriver:
         self.loop = bool(loop) if not isinstance(loop, str) else loop.lower() in ("1", "true")
 
     async def start(self, ctx: DriverContext) -> None:
+        """Start playing now unless a start time was given."""
         if self.start_ns is None:
             self.start_ns = ctx.clock.now_ns()
 
     def sample(self, t_ns: int) -> Pose | None:
+        """The mouth pose at ``t_ns``; None before the start and after the end (unless looping)."""
         start = self.start_ns or 0
         t = (t_ns - start) / NS_PER_S
         if t < 0:

@@ -40,12 +40,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vhuman.core import quat
 from vhuman.core.arkit import INDEX, N_ARKIT
+from vhuman.core.errors import ConfigError, ProtocolError
+from vhuman.core.frames import Pose
+from vhuman.core.slot import LatestSlot
 from vhuman.drivers.base import PRIORITY_CAPTURE, DriverContext
 from vhuman.drivers.registry import option_bool
-from vhuman.core import quat
-from vhuman.core.frames import Pose
-from vhuman.core.errors import ConfigError, ProtocolError
 
 log = logging.getLogger("vhuman.driver.livelink")
 
@@ -190,8 +191,7 @@ class LiveLinkDriver:
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._latest: tuple[int, LiveLinkFrame] | None = None
+        self._latest: LatestSlot[tuple[int, LiveLinkFrame]] = LatestSlot()
         self._clock = None
         self._mask = np.ones(N_ARKIT, np.float32)
 
@@ -240,14 +240,12 @@ class LiveLinkDriver:
             if frame.seq is not None:
                 last_seq = frame.seq
             stamp = self._clock.now_ns() if self._clock is not None else 0
-            with self._lock:
-                self._latest = (stamp, frame)
-                self.packets += 1
+            self._latest.put((stamp, frame))
+            self.packets += 1
 
     def latest(self) -> tuple[int, LiveLinkFrame] | None:
         """``(receive time on the stream clock, frame)`` of the newest datagram, or None."""
-        with self._lock:
-            return self._latest
+        return self._latest.peek()
 
     def sample(self, t_ns: int) -> Pose | None:
         """The newest frame as a pose; fades once it is older than ``stale_ms``."""

@@ -27,6 +27,11 @@ def _check_size(w: int, h: int) -> None:
         raise ConfigError(f"size {w}x{h} must have even width and height (video encoders need it)")
 
 
+#: The engine's declared audio rate: what the wire, AAC and WebAudio all take without
+#: resampling.
+AUDIO_RATE = 48000
+
+
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
     """Everything the engine needs to run one host.
@@ -36,11 +41,15 @@ class EngineConfig:
         fps: tick and video rate.
         host, port: where the server listens.
         avatar: "default" (the realistic host), "procedural", or a glTF/GLB/VRM path.
+        avatar_overrides: override file for an avatar file (``--avatar-overrides``); None
+            uses ``<avatar>.vhuman.yaml`` beside it when there is one.
         codec: "jpeg" or "h264" on /media.
         jpeg_quality: 1..100.
         drivers: extra driver specs ``name:key=value,...``.
         voice, tts_engine: speech defaults.
         background: linear RGBA the renderer clears to when no scene sets one.
+        audio_rate: the one audio rate of the engine's media stream (Hz); audio sources
+            resample to it where they make their samples, outputs take it as it is.
     """
 
     width: int = 1280
@@ -49,12 +58,14 @@ class EngineConfig:
     host: str = "127.0.0.1"
     port: int = 8765
     avatar: str = "default"
+    avatar_overrides: str | None = None
     codec: str = "jpeg"
     jpeg_quality: int = 80
     drivers: tuple[str, ...] = ()
     voice: str | None = None
     tts_engine: str = "espeak"
     background: tuple[float, float, float, float] = (0.06, 0.07, 0.09, 1.0)
+    audio_rate: int = AUDIO_RATE
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -65,5 +76,7 @@ class EngineConfig:
             raise ConfigError(f"port {self.port} is out of range 0..65535")
         if self.codec not in ("jpeg", "h264"):
             raise ConfigError(f"codec {self.codec!r} is not one of: jpeg, h264")
+        if self.audio_rate not in (44100, 48000):
+            raise ConfigError(f"audio rate {self.audio_rate} must be 44100 or 48000")
         if not 1 <= self.jpeg_quality <= 100:
             raise ConfigError(f"jpeg quality {self.jpeg_quality} is out of range 1..100")

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -22,18 +20,19 @@ import numpy as np
 
 from vhuman.avatar.mixer import Mixer
 from vhuman.avatar.model import Avatar
-from vhuman.drivers.base import Driver, DriverContext
 from vhuman.core.clock import NS_PER_S, Clock, SystemClock
-from vhuman.engine.config import EngineConfig
 from vhuman.core.events import EventBus
-from vhuman.core.frames import AudioChunk, AvatarState, VideoFrame
+from vhuman.core.frames import AudioChunk, AvatarState, MediaMarker, VideoFrame
+from vhuman.core.meter import RateMeter
+from vhuman.drivers.base import Driver, DriverContext
+from vhuman.engine.config import EngineConfig
+from vhuman.engine.media import MediaStream
 from vhuman.engine.pacing import Ticker
 from vhuman.engine.render_worker import RenderWorker
 
 log = logging.getLogger("vhuman.engine")
 
-VideoSink = Callable[[VideoFrame], None]
-AudioSink = Callable[[AudioChunk], None]
+AudioSource = Callable[[int], "list[AudioChunk | MediaMarker]"]
 
 
 @dataclass(slots=True)
@@ -45,14 +44,24 @@ class EngineStats:
     render_dropped: int = 0
     frames_out: int = 0
     sample_errors: int = 0
-    frame_times: deque = field(default_factory=lambda: deque(maxlen=90))
+    frames: RateMeter = field(default_factory=lambda: RateMeter(window_s=3.0))
 
     def fps(self) -> float:
-        ts = self.frame_times
-        if len(ts) < 2:
-            return 0.0
-        span = ts[-1] - ts[0]
-        return (len(ts) - 1) / span if span > 0 else 0.0
+        """Frames delivered per second over the last few seconds."""
+        return self.frames.rate()
+
+
+@dataclass(slots=True)
+class View:
+    """What the renderer shows around the avatar: camera, lights, clear colour.
+
+    The engine passes these through without looking inside (they are the renderer's
+    types); ``None`` keeps the renderer's own default.
+    """
+
+    camera: Any = None
+    lights: Any = None
+    background: tuple[float, float, float, float] | None = None
 
 
 @dataclass(slots=True)
@@ -68,12 +77,14 @@ class Engine:
     Args:
         config: engine settings.
         avatar: the avatar to draw.
+        make_renderer: ``make_renderer(view)`` builds the renderer in the render thread
+            (:func:`vhuman.render.renderer_factory` for the moderngl one); the engine
+            itself knows no GL.
         clock: stream clock (SystemClock live, SimClock offline/tests).
-        make_renderer: factory called in the render thread; defaults to the moderngl one.
     """
 
-    def __init__(self, config: EngineConfig, avatar: Avatar, *, clock: Clock | None = None,
-                 make_renderer: Callable[[], Any] | None = None) -> None:
+    def __init__(self, config: EngineConfig, avatar: Avatar, *,
+                 make_renderer: Callable[[View], Any], clock: Clock | None = None) -> None:
         self.config = config
         self.avatar = avatar
         self.clock = clock or SystemClock()
@@ -81,9 +92,9 @@ class Engine:
         self.mixer = Mixer()
         self.stats = EngineStats()
         self._slots: list[_Slot] = []
-        self._video_sinks: list[VideoSink] = []
-        self._audio_sinks: list[AudioSink] = []
-        self._audio_sources: list[Callable[[int], list[AudioChunk]]] = []
+        #: the one ordered output: video frames, audio chunks, markers
+        self.media = MediaStream()
+        self._audio_sources: list[AudioSource] = []
         self._post: list[Callable[[np.ndarray, int], None]] = []
         self._state: AvatarState = AvatarState(t_ns=0)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -91,20 +102,40 @@ class Engine:
         self._started = False
         self._pending: set[Future] = set()
         self.ticker: Ticker | None = None
-        #: background the renderer clears to when it is built (a scene may set it first)
-        self.initial_background: tuple[float, float, float, float] = config.background
-        #: camera and lights the renderer starts with (None: its defaults); a scene sets them
-        self.initial_camera: Any = None
-        self.initial_lights: Any = None
-        self.render = RenderWorker(make_renderer or self._default_renderer, post=self._compose)
+        self._view = View(background=config.background)
+        self.render = RenderWorker(lambda: make_renderer(self._view), post=self._compose)
 
     # -- wiring ----------------------------------------------------------------------
-    def _default_renderer(self) -> Any:
-        from vhuman.render.renderer import Renderer
+    def set_view(self, *, camera: Any = None, lights: Any = None,
+                 background: tuple[float, float, float, float] | None = None) -> None:
+        """Set the camera, lights and/or clear colour (``None``: leave as is).
 
-        return Renderer(self.avatar, self.config.width, self.config.height,
-                        background=self.initial_background, camera=self.initial_camera,
-                        lights=self.initial_lights)
+        Before :meth:`start` they are what the renderer is built with; afterwards they
+        are applied in the render thread before its next frame.
+        """
+        if camera is not None:
+            self._view.camera = camera
+        if lights is not None:
+            self._view.lights = lights
+        if background is not None:
+            self._view.background = background
+        if self.render.renderer is None:
+            return
+
+        def apply(r: Any) -> None:
+            if camera is not None:
+                r.set_camera(camera)
+            if lights is not None:
+                r.set_lights(lights)
+            if background is not None:
+                r.set_background(background)
+
+        self.render.call(apply)
+
+    @property
+    def view(self) -> View:
+        """The camera, lights and background set so far."""
+        return self._view
 
     def add_driver(self, driver: Driver, *, name: str | None = None) -> None:
         """Add a motion layer (call before :meth:`start`, or after: it is started then)."""
@@ -114,14 +145,12 @@ class Engine:
         if self._started:
             asyncio.ensure_future(self._start_driver(slot))
 
-    def add_video_sink(self, sink: VideoSink) -> None:
-        self._video_sinks.append(sink)
+    def add_audio_source(self, pump: AudioSource) -> None:
+        """Add an audio source polled every tick.
 
-    def add_audio_sink(self, sink: AudioSink) -> None:
-        self._audio_sinks.append(sink)
-
-    def add_audio_source(self, pump: Callable[[int], list[AudioChunk]]) -> None:
-        """``pump(t_ns)`` is called every tick and returns the audio chunks due by then."""
+        ``pump(t_ns)`` returns the audio chunks (and markers) due by then, which go into
+        :attr:`media` in that order.
+        """
         self._audio_sources.append(pump)
 
     def add_post(self, fn: Callable[[np.ndarray, int], None]) -> None:
@@ -138,10 +167,12 @@ class Engine:
         return self._state
 
     def driver_names(self) -> list[str]:
+        """Names of the drivers in the mix, in order."""
         return [s.name for s in self._slots]
 
     # -- lifecycle -------------------------------------------------------------------
     def context_for(self, name: str, config: dict | None = None) -> DriverContext:
+        """The context a driver named ``name`` gets: clock, config, events, logger, fps."""
         return DriverContext(clock=self.clock, config=dict(config or {}), emit=self.events.emit,
                              log=logging.getLogger(f"vhuman.driver.{name}"),
                              fps=self.config.fps)
@@ -193,15 +224,18 @@ class Engine:
         return self._state
 
     def pump_audio(self, t_ns: int) -> None:
+        """Poll every audio source for ``t_ns`` and push what is due into :attr:`media`.
+
+        A failing source is logged and skipped for this tick.
+        """
         for pump in self._audio_sources:
             try:
                 chunks = pump(t_ns)
             except Exception:
                 log.exception("audio source failed")
                 continue
-            for chunk in chunks:
-                for sink in self._audio_sinks:
-                    sink(chunk)
+            for item in chunks:
+                self.media.push(item)
 
     async def run(self, *, duration_s: float | None = None) -> None:
         """Tick until :meth:`request_stop` (or for ``duration_s`` of stream time)."""
@@ -224,6 +258,7 @@ class Engine:
             fut.add_done_callback(self._frame_done_threadsafe(t_ns))
 
     def request_stop(self) -> None:
+        """Ask the tick loop to end (it checks before each tick); returns at once."""
         self._stopping.set()
 
     def _frame_done_threadsafe(self, t_ns: int) -> Callable[[Future], None]:
@@ -239,12 +274,8 @@ class Engine:
             return
         frame = VideoFrame(pts_ns=t_ns, rgba=fut.result())
         self.stats.frames_out += 1
-        self.stats.frame_times.append(time.monotonic())
-        for sink in self._video_sinks:
-            try:
-                sink(frame)
-            except Exception:
-                log.exception("video sink failed")
+        self.stats.frames.tick()
+        self.media.push(frame)
 
     def health(self) -> dict[str, Any]:
         """A JSON-able snapshot for /health."""
@@ -265,6 +296,7 @@ class Engine:
                              ) -> None:
         """Render ``n_frames`` ticks on the engine clock (a SimClock) without pacing."""
         period = round(NS_PER_S / self.config.fps)
+        self.mixer.start_present = True  # a still shows its layers, not 0 % of a fade-in
         loop = asyncio.get_running_loop()
         for i in range(n_frames):
             t_ns = i * period
@@ -273,4 +305,6 @@ class Engine:
             state = self.step(t_ns)
             self.pump_audio(t_ns)
             rgba = await loop.run_in_executor(None, self.render.render_now, state)
-            on_frame(i, VideoFrame(pts_ns=t_ns, rgba=rgba))
+            frame = VideoFrame(pts_ns=t_ns, rgba=rgba)
+            self.media.push(frame)
+            on_frame(i, frame)

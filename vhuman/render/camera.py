@@ -13,6 +13,7 @@ import numpy as np
 
 from vhuman.avatar.model import Avatar
 from vhuman.core.errors import ConfigError
+from vhuman.core.light import STANDARD_KEY, Light
 
 #: Where the face sits in a head-and-shoulders shot, as a fraction of the frame from the
 #: top; broadcast framing puts the eyes near the upper third line.
@@ -157,39 +158,6 @@ class Camera:
         return px.reshape(pts.shape[:-1] + (2,))
 
 
-def _unit(v: tuple[float, float, float]) -> tuple[float, float, float]:
-    a = np.asarray(v, np.float64)
-    n = np.linalg.norm(a)
-    if not n > 0:
-        raise ConfigError(f"light direction must be non-zero, got {v!r}")
-    return tuple(float(x) for x in a / n)
-
-
-@dataclass(frozen=True, slots=True)
-class Light:
-    """One directional light.
-
-    Attributes:
-        direction: world direction pointing FROM the surface TOWARD the light.
-        color: linear RGB.
-        intensity: multiplier on ``color``.
-    """
-
-    direction: tuple[float, float, float]
-    color: tuple[float, float, float] = (1.0, 1.0, 1.0)
-    intensity: float = 1.0
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "direction", _unit(_vec3("Light.direction", self.direction)))
-        object.__setattr__(self, "color", _vec3("Light.color", self.color))
-        if self.intensity < 0:
-            raise ConfigError(f"Light.intensity must be >= 0, got {self.intensity}")
-
-    def radiance(self) -> tuple[float, float, float]:
-        """``color * intensity``, linear RGB."""
-        return tuple(c * self.intensity for c in self.color)
-
-
 @dataclass(frozen=True, slots=True)
 class Lights:
     """A three-point studio rig plus a sky/ground ambient.
@@ -208,7 +176,7 @@ class Lights:
         exposure: scene exposure multiplier before tone mapping.
     """
 
-    key: Light = field(default_factory=lambda: Light((-0.55, 0.55, 0.75), (1.0, 0.95, 0.88), 2.6))
+    key: Light = field(default_factory=lambda: Light((-0.55, 0.55, 0.75), (1.0, 0.95, 0.88), STANDARD_KEY))
     fill: Light = field(default_factory=lambda: Light((0.7, 0.15, 0.6), (0.82, 0.9, 1.0), 0.9))
     rim: Light = field(default_factory=lambda: Light((0.35, 0.55, -0.85), (1.0, 0.97, 0.93), 1.8))
     sky: tuple[float, float, float] = (0.30, 0.32, 0.36)

@@ -43,18 +43,6 @@ def face_normals_into(pos: np.ndarray, faces: np.ndarray, out: np.ndarray,
     return out
 
 
-def vertex_normals(pos: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Smooth unit vertex normals (float32[N, 3]) of a triangle mesh; for setup, not per frame."""
-    pos = np.asarray(pos, np.float32)
-    faces = np.asarray(faces, np.int64).reshape(-1, 3)
-    fn = np.cross(pos[faces[:, 1]] - pos[faces[:, 0]], pos[faces[:, 2]] - pos[faces[:, 0]])
-    vn = np.zeros_like(pos)
-    for k in range(3):
-        np.add.at(vn, faces[:, k], fn)
-    n = np.linalg.norm(vn, axis=1, keepdims=True)
-    return (vn / np.maximum(n, 1e-20)).astype(np.float32)
-
-
 def normalize_rows(v: np.ndarray, scratch: np.ndarray) -> None:
     """Normalise float32[N, 3] rows in place; ``scratch`` is float32[N]."""
     np.einsum("ij,ij->i", v, v, out=scratch)

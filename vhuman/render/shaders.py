@@ -49,28 +49,53 @@ out vec3 v_diff_back;
 #endif
 #ifdef VERTEX_LIGHT
 uniform vec3 u_cam_pos;
-uniform vec4 u_base_color;
 uniform float u_roughness;
 uniform float u_metallic;
+// Specular is affine in the base colour (F0 = mix(0.04, base, metallic)), and the base
+// colour is textured per pixel: the vertices send the part that does not depend on it
+// (v_spec_*) and the factor the fragment multiplies by its textured base (v_specb_*), so a
+// metallic material keeps its texture exactly as the per-pixel path does.
 out vec3 v_spec_front;
+out vec3 v_specb_front;
 #ifdef DOUBLE_SIDED
 out vec3 v_spec_back;
+out vec3 v_specb_back;
 #endif
-//SPEC//
 
-vec3 specular(vec3 n, vec3 v, vec3 base) {
+// One light's GGX term split into (constant part, factor of the base colour).
+void spec_split(vec3 n, vec3 v, float nv, vec3 l, vec3 rad, float a2, float k,
+                inout vec3 c, inout vec3 b) {
+    float nl = max(dot(n, l), 0.0);
+    vec3 h = normalize(l + v);
+    float nh = max(dot(n, h), 0.0);
+    float d = nh * nh * (a2 - 1.0) + 1.0;
+    float vis = 0.25 / ((nl * (1.0 - k) + k) * (nv * (1.0 - k) + k));
+    float x = 1.0 - max(dot(h, v), 0.0);
+    float x2 = x * x;
+    float fc = x2 * x2 * x;
+    vec3 g = a2 / (d * d) * vis * nl * rad * 0.31830989;
+    c += g * (fc + (1.0 - fc) * 0.04 * (1.0 - u_metallic));
+    b += g * ((1.0 - fc) * u_metallic);
+}
+
+void specular(vec3 n, vec3 v, out vec3 c, out vec3 b) {
     float nv = max(dot(n, v), 1e-4);
     float rough = clamp(u_roughness, 0.05, 1.0);
     float a2 = rough * rough * rough * rough;
     float k = rough * 0.5 + 0.125;
-    vec3 f0 = mix(vec3(0.04), base, u_metallic);
-    vec3 amb = mix(u_ground, u_sky, n.y * 0.5 + 0.5);
+    c = vec3(0.0);
+    b = vec3(0.0);
+    spec_split(n, v, nv, u_light_dir[0], u_light_rad[0], a2, k, c, b);
+    // the fill's highlight too: on a metal it is most of what the fill light shows, and
+    // per vertex it costs next to nothing
+    spec_split(n, v, nv, u_light_dir[1], u_light_rad[1], a2, k, c, b);
+    spec_split(n, v, nv, u_light_dir[2], u_light_rad[2], a2, k, c, b);
+    vec3 amb = mix(u_ground, u_sky, n.y * 0.5 + 0.5) * 0.6;
     float y = 1.0 - nv;
     float y2 = y * y;
-    vec3 fres_amb = f0 + (1.0 - f0) * (y2 * y2 * y) * (1.0 - rough);
-    return spec(n, v, nv, u_light_dir[0], u_light_rad[0], f0, a2, k)
-         + spec(n, v, nv, u_light_dir[2], u_light_rad[2], f0, a2, k)
-         + fres_amb * amb * 0.6;
+    float q = (y2 * y2 * y) * (1.0 - rough);
+    c += amb * (q + (1.0 - q) * 0.04 * (1.0 - u_metallic));
+    b += amb * ((1.0 - q) * u_metallic);
 }
 #endif
 
@@ -114,10 +139,9 @@ void main() {
 #endif
 #ifdef VERTEX_LIGHT
     vec3 v = normalize(u_cam_pos - pos);
-    vec3 base = u_base_color.rgb * in_col.rgb;
-    v_spec_front = specular(n, v, base);
+    specular(n, v, v_spec_front, v_specb_front);
 #ifdef DOUBLE_SIDED
-    v_spec_back = specular(-n, v, base);
+    specular(-n, v, v_spec_back, v_specb_back);
 #endif
 #endif
     gl_Position = u_view_proj * vec4(pos, 1.0);
@@ -157,11 +181,15 @@ in vec3 v_diff_back;
 #endif
 #ifdef VERTEX_LIGHT
 in vec3 v_spec_front;
+in vec3 v_specb_front;
 #ifdef DOUBLE_SIDED
 in vec3 v_spec_back;
+in vec3 v_specb_back;
 #define SPEC_LIGHT (gl_FrontFacing ? v_spec_front : v_spec_back)
+#define SPEC_BASE (gl_FrontFacing ? v_specb_front : v_specb_back)
 #else
 #define SPEC_LIGHT v_spec_front
+#define SPEC_BASE v_specb_front
 #endif
 #endif
 out vec4 f_color;
@@ -226,7 +254,8 @@ void main() {
     alpha = 1.0;
 #endif
 #ifdef VERTEX_LIGHT
-    vec3 color = base.rgb * (1.0 - u_metallic) * DIFF_LIGHT + SPEC_LIGHT + u_emissive;
+    vec3 color = base.rgb * ((1.0 - u_metallic) * DIFF_LIGHT + SPEC_BASE) + SPEC_LIGHT
+               + u_emissive;
 #else
     vec3 n = normalize(gl_FrontFacing ? v_nrm : -v_nrm);
 #ifdef HAS_NORMAL_TEX

@@ -41,7 +41,8 @@ _PAD = frozenset("*~_·•. \t\r\n\u3000")
 class AuditSink(Protocol):
     """What moderation needs from ``vhuman.safety.audit.AuditLog``."""
 
-    def append(self, event: str, **fields: Any) -> Any: ...
+    def append(self, event: str, **fields: Any) -> Any:
+        """Record ``event`` with ``fields`` in the audit log."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,7 @@ class Hit:
     suggestions: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
+        """The hit as JSON-ready values."""
         return {"term": self.term, "category": self.category, "start": self.start,
                 "end": self.end, "matched": self.matched, "suggestions": list(self.suggestions)}
 

@@ -7,7 +7,7 @@ import sys
 
 from vhuman.core.errors import ConfigError
 from vhuman.safety.moderation import Moderator
-from vhuman.scenes.show import load_show
+from vhuman.scenes.show_loader import load_show
 from vhuman.scenes.yamlsrc import FileProblems
 
 

@@ -1,8 +1,8 @@
 """The show runner: walks a show script on the engine clock.
 
-It says each line and waits for the engine's ``line_ended`` event (never a guessed sleep),
-switches product cards and scenes, fires cues, and keeps the subtitle on the line being
-spoken. Chat replies queue up and are spoken between lines; an urgent one interrupts the
+It says each line through the studio and awaits the line's end there (never a guessed
+sleep), switches product cards and scenes and fires cues; the studio owns the line itself
+(moderation, subtitle, events). Chat replies queue up and are spoken between lines; an urgent one interrupts the
 line in progress, and the interrupted line is said again afterwards, so the show resumes
 where it was. Producers pause, resume and skip through the control API.
 
@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from vhuman.core.clock import NS_PER_S, Clock
-from vhuman.core.errors import ConfigError
+from vhuman.core.errors import ConfigError, ModerationBlocked
+from vhuman.core.lines import Line
 from vhuman.scenes.scene import Scene
 from vhuman.scenes.show import (
     Cue,
     HideProduct,
     Loop,
-    MissingValue,
     Product,
     Say,
     Show,
@@ -36,8 +36,8 @@ from vhuman.scenes.show import (
     Step,
     SwitchScene,
     Wait,
-    render,
 )
+from vhuman.scenes.templates import MissingValue, render
 
 _log = logging.getLogger("vhuman.show")
 
@@ -48,19 +48,29 @@ FAILED_PASS_BACKOFF_S = 5.0
 
 @runtime_checkable
 class ShowHost(Protocol):
-    """What the runner and the control API need from the engine.
+    """What the runner and the control API need from the room (the studio).
 
-    ``say`` returns a line id at once; the line's audio and lip-sync start asynchronously and
-    its fate comes back as events through ``subscribe``: ``line_started``,
-    ``line_ended`` (field ``interrupted``: bool) or ``line_error``, each with ``line_id``
-    (``id`` is accepted too, as :class:`vhuman.speech.queue.Speaker` names it).
-    Callbacks may arrive on any thread.
+    ``say`` moderates and queues a line and returns its :class:`~vhuman.core.lines.Line`
+    at once; ``wait_line`` resolves to its outcome. The host owns the line from then on
+    (subtitle, events); the runner keeps no copy of its state.
     """
 
     clock: Clock
 
-    def say(self, text: str, *, voice: str | None = None, interrupt: bool = False) -> str:
-        """Queue a line (``interrupt`` cuts the current one first); return its id."""
+    def say(self, text: str, *, voice: str | None = None, interrupt: bool = False,
+            kind: str = "say", source: str = "") -> Line:
+        """Queue a line (``interrupt`` cuts the current one first).
+
+        Raises:
+            ModerationBlocked: the gate refuses it.
+        """
+
+    async def wait_line(self, line: Line) -> str:
+        """``ended``, ``interrupted`` or ``error``, once the line is over."""
+
+    @property
+    def current_line(self) -> Line | None:
+        """The line being spoken, if any."""
 
     def interrupt(self) -> None:
         """Stop the line being spoken and drop queued ones."""
@@ -69,7 +79,7 @@ class ShowHost(Protocol):
         """Trigger an expression or gesture."""
 
     def set_overlay(self, **fields: Any) -> None:
-        """Update overlay state: product, subtitle, title, countdown_end_ns."""
+        """Update overlay state: product, title, countdown_end_ns (not the subtitle)."""
 
     def set_scene(self, scene: Scene) -> None:
         """Switch the scene (background, framing, lights, overlay placement)."""
@@ -158,11 +168,6 @@ class ShowRunner:
         self._skip = False
         self._stopped = False
         self._replies: collections.deque[Reply] = collections.deque()
-        self._line_texts: dict[str, str] = {}
-        self._line_kinds: dict[str, str] = {}
-        self._waiters: dict[str, asyncio.Future[str]] = {}
-        self._finished: collections.OrderedDict[str, str] = collections.OrderedDict()
-        self._current_line: dict[str, Any] | None = None
         self._script_line_id: str | None = None
         self._urgent_cut = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -170,11 +175,11 @@ class ShowRunner:
         self._wake: asyncio.Event | None = None
         self.stats = {"lines_spoken": 0, "replies_spoken": 0, "replies_dropped": 0,
                       "lines_failed": 0}
-        host.subscribe(self._on_event)
 
     # -- public API (call from the event loop thread) ----------------------------------
     @property
     def show(self) -> Show | None:
+        """The show in force: the one waiting to start, else the current one."""
         return self._show if self._next_show is None else self._next_show
 
     def load(self, show: Show) -> None:
@@ -192,6 +197,7 @@ class ShowRunner:
             self._poke()
 
     def resume(self) -> None:
+        """Resume a paused show (no-op when not paused)."""
         if self.paused:
             self.paused = False
             self.host.emit("show_resumed")
@@ -231,11 +237,10 @@ class ShowRunner:
                            path=str(scene.path or ""))
 
     def say_now(self, text: str, *, voice: str | None = None, interrupt: bool = False,
-                kind: str = "say") -> str:
-        """Speak ``text`` outside the script (control ``say``); subtitles follow it."""
-        line_id = self.host.say(text, voice=voice or self._voice(), interrupt=interrupt)
-        self._track(line_id, text, kind)
-        return line_id
+                kind: str = "say", source: str = "control") -> Line:
+        """Speak ``text`` outside the script (control ``say``); ModerationBlocked if refused."""
+        return self.host.say(text, voice=voice or self._voice(), interrupt=interrupt,
+                             kind=kind, source=source)
 
     def enqueue_reply(self, reply: Reply) -> None:
         """Queue a chat reply; an urgent one interrupts the line being spoken."""
@@ -271,7 +276,7 @@ class ShowRunner:
             "at": f"{self._show.path}:{line}" if line and self._show is not None else None,
             "loop": self.loop_n,
             "product": None if self.product is None else self.product.id,
-            "line": self._current_line,
+            "line": None if self.host.current_line is None else self.host.current_line.to_dict(),
             "replies_queued": len(self._replies),
             "t_ns": self.clock.now_ns(),
             **self.stats,
@@ -279,50 +284,8 @@ class ShowRunner:
 
     @property
     def current_product(self) -> Product | None:
+        """The product on screen, or None."""
         return self.product
-
-    # -- events -------------------------------------------------------------------------
-    def _on_event(self, event: str, fields: dict[str, Any]) -> None:
-        if event not in ("line_started", "line_ended", "line_error"):
-            return
-        if self._loop is not None and threading.get_ident() != self._loop_thread:
-            self._loop.call_soon_threadsafe(self._handle_line_event, event, dict(fields))
-        else:
-            self._handle_line_event(event, fields)
-
-    def _handle_line_event(self, event: str, fields: dict[str, Any]) -> None:
-        # the speech queue names the field "id"; the host protocol says "line_id": take both
-        lid = str(fields.get("line_id", fields.get("id", "")))
-        if event == "line_started":
-            text = self._line_texts.get(lid)
-            if text is not None:
-                self._current_line = {"id": lid, "text": text,
-                                      "kind": self._line_kinds.get(lid, "script")}
-                self.host.set_overlay(subtitle=text)
-            return
-        outcome = "error" if event == "line_error" else (
-            "interrupted" if fields.get("interrupted") else "ended")
-        if self._current_line is not None and self._current_line["id"] == lid:
-            self._current_line = None
-            self.host.set_overlay(subtitle=None)
-        self._line_texts.pop(lid, None)
-        self._line_kinds.pop(lid, None)
-        fut = self._waiters.pop(lid, None)
-        if fut is not None:
-            if not fut.done():
-                fut.set_result(outcome)
-        else:
-            self._finished[lid] = outcome
-            while len(self._finished) > 256:
-                self._finished.popitem(last=False)
-
-    def _track(self, line_id: str, text: str, kind: str) -> None:
-        self._line_texts[line_id] = text
-        self._line_kinds[line_id] = kind
-        while len(self._line_texts) > 256:  # lines whose end never came; forget the oldest
-            old = next(iter(self._line_texts))
-            self._line_texts.pop(old)
-            self._line_kinds.pop(old, None)
 
     def _poke(self) -> None:
         if self._wake is not None:
@@ -332,26 +295,24 @@ class ShowRunner:
                 self._wake.set()
 
     # -- speaking -----------------------------------------------------------------------
-    async def _speak(self, text: str, voice: str | None, kind: str) -> str:
+    async def _speak(self, text: str, voice: str | None, kind: str, source: str) -> str:
         """Say ``text`` and wait for its end: ``ended``, ``interrupted`` or ``error``."""
-        assert self._loop is not None
         try:
-            line_id = self.host.say(text, voice=voice)
+            line = self.host.say(text, voice=voice, kind=kind, source=source)
+        except ModerationBlocked as exc:  # the gate refused it: never on air; go on
+            self.host.emit("runner_error", code="moderation_blocked", message=str(exc),
+                           where=source)
+            return "error"
         except Exception as exc:  # noqa: BLE001 - the engine refused the line; report, go on
             _log.warning("say failed: %s", exc)
             self.host.emit("runner_error", code="say_failed", message=str(exc))
             return "error"
-        self._track(line_id, text, kind)
-        if line_id in self._finished:
-            return self._finished.pop(line_id)
-        fut: asyncio.Future[str] = self._loop.create_future()
-        self._waiters[line_id] = fut
         if kind == "script":
-            self._script_line_id = line_id
+            self._script_line_id = line.line_id
         try:
-            return await fut
+            return await self.host.wait_line(line)
         finally:
-            if self._script_line_id == line_id:
+            if self._script_line_id == line.line_id:
                 self._script_line_id = None
 
     def _voice(self) -> str | None:
@@ -365,7 +326,7 @@ class ShowRunner:
                 self.stats["replies_dropped"] += 1
                 self.host.emit("chat_dropped", user=r.user, reason="stale")
                 continue
-            outcome = await self._speak(r.text, self._voice(), "reply")
+            outcome = await self._speak(r.text, self._voice(), "reply", f"chat:{r.user}")
             if outcome == "ended":
                 self.stats["replies_spoken"] += 1
                 self.host.emit("chat_answered", user=r.user, question=r.question,
@@ -436,16 +397,13 @@ class ShowRunner:
                 await self._wake_or(asyncio.Event().wait())
         finally:
             self.state = "stopped"
-            for fut in self._waiters.values():
-                if not fut.done():
-                    fut.cancel()
 
     async def _play(self, show: Show) -> None:
         self.state = "starting"
         self.pc, self.loop_n, self.segment = 0, 0, None
         self.set_scene(show.scene, show.scene.name, announce=False)
         self.host.set_overlay(title=show.scene.title or show.title, product=None,
-                              subtitle=None, countdown_end_ns=None)
+                              countdown_end_ns=None)
         self.product = None
         sched = show.schedule
         if sched.start is not None:
@@ -492,7 +450,6 @@ class ShowRunner:
                     self.clock.now_ns() + int(sched.gap_s * NS_PER_S), skippable=True):
                 return
         self.state = "finished"
-        self.host.set_overlay(subtitle=None)
         self.host.emit("show_finished", title=show.title, loops=self.loop_n)
 
     def _wall_now(self) -> Any:
@@ -525,7 +482,8 @@ class ShowRunner:
             if instr.gesture:
                 self._cue(instr.gesture, 1.0, None)
             while True:
-                outcome = await self._speak(text, instr.voice or show.voice, "script")
+                outcome = await self._speak(text, instr.voice or show.voice, "script",
+                                            f"{show.path}:{instr.line}")
                 if outcome == "ended":
                     self.stats["lines_spoken"] += 1
                 elif outcome == "error":

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from vhuman.core.light import Light
 from vhuman.scenes.yamlsrc import (
     LineDict,
     Problems,
@@ -46,16 +47,24 @@ class Placement:
 
 
 @dataclass(frozen=True, slots=True)
-class Light:
-    """A directional light: RGB 0..1, intensity, direction the light travels (x, y, z)."""
+class _FileLight:
+    """A light as a scene file writes it (turned into a :class:`Light` at the edge).
+
+    Display RGB 0..1, intensity (1 = the standard key), direction the light travels.
+    """
 
     color: tuple[float, float, float] = (1.0, 1.0, 1.0)
     intensity: float = 1.0
     direction: tuple[float, float, float] = (-0.4, -0.5, -1.0)
 
+    def light(self) -> Light:
+        return Light.from_scene(travels=self.direction, display_color=self.color,
+                                relative=self.intensity)
 
-#: The fill a scene gets when it sets ``lights.fill`` without all of its fields.
-DEFAULT_FILL = Light(color=(0.85, 0.9, 1.0), intensity=0.45, direction=(0.6, -0.2, -1.0))
+
+#: What a scene gets for the fields it leaves out of ``lights.key`` / ``lights.fill``.
+DEFAULT_KEY = _FileLight()
+DEFAULT_FILL = _FileLight(color=(0.85, 0.9, 1.0), intensity=0.45, direction=(0.6, -0.2, -1.0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +106,8 @@ class Scene:
     background: Background = Background()
     avatar_x: float = 0.0          # horizontal offset, fraction of frame width (-0.5..0.5)
     avatar_scale: float = 1.0
+    avatar_file: Path | None = None        # avatar.file: the host's .glb/.gltf/.vrm
+    avatar_overrides: Path | None = None   # avatar.overrides: its override file
     camera_zoom: float = 1.0
     key_light: Light | None = None    # None: the renderer's own studio rig
     fill_light: Light | None = None
@@ -175,10 +186,10 @@ def _vec3(v: Any, line: int, where: str, probs: Problems, lo: float, hi: float
     return None
 
 
-def _light(v: Any, line: int, where: str, probs: Problems, default: Light) -> Light:
+def _light(v: Any, line: int, where: str, probs: Problems, default: _FileLight) -> Light:
     if not isinstance(v, LineDict):
         probs.add(line, f"{where} must be a mapping with color, intensity, direction")
-        return default
+        return default.light()
     unknown_keys(v, ("color", "intensity", "direction"), where, probs)
     out = default
     if "color" in v:
@@ -201,7 +212,7 @@ def _light(v: Any, line: int, where: str, probs: Problems, default: Light) -> Li
                 probs.add(v.key_line("direction"), f"{where}.direction cannot be [0, 0, 0]")
             else:
                 out = replace(out, direction=d)
-    return out
+    return out.light()
 
 
 SCENE_KEYS = ("name", "title", "background", "avatar", "camera", "lights", "overlays",
@@ -231,10 +242,20 @@ def parse_scene(data: Any, file: str | Path, probs: Problems, base_dir: Path | N
         s = replace(s, background=_background(data["background"], L("background"), base, probs))
     if "avatar" in data:
         a = data["avatar"]
-        if not isinstance(a, LineDict):
-            probs.add(L("avatar"), "avatar must be a mapping with x and scale")
+        if isinstance(a, str):  # avatar: host.glb
+            s = replace(s, avatar_file=_avatar_path(a, L("avatar"), "avatar", base, probs))
+        elif not isinstance(a, LineDict):
+            probs.add(L("avatar"), "avatar must be a file path or a mapping with file, "
+                      "overrides, x and scale")
         else:
-            unknown_keys(a, ("x", "scale"), "avatar", probs)
+            unknown_keys(a, ("file", "overrides", "x", "scale"), "avatar", probs)
+            for key, attr in (("file", "avatar_file"), ("overrides", "avatar_overrides")):
+                if key in a:
+                    s = replace(s, **{attr: _avatar_path(a[key], a.key_line(key),
+                                                         f"avatar.{key}", base, probs)})
+            if s.avatar_overrides is not None and s.avatar_file is None:
+                probs.add(a.key_line("overrides"), "avatar.overrides needs avatar.file",
+                          "overrides belong to an avatar file; add file: your_host.glb")
             if "x" in a:
                 if not is_number(a["x"]) or not -0.5 <= a["x"] <= 0.5:
                     probs.add(a.key_line("x"), "avatar.x must be a number -0.5..0.5",
@@ -266,10 +287,10 @@ def parse_scene(data: Any, file: str | Path, probs: Problems, base_dir: Path | N
             unknown_keys(li, ("key", "fill"), "lights", probs)
             if "key" in li:
                 s = replace(s, key_light=_light(li["key"], li.key_line("key"), "lights.key",
-                                                probs, s.key_light or Light()))
+                                                probs, DEFAULT_KEY))
             if "fill" in li:
                 s = replace(s, fill_light=_light(li["fill"], li.key_line("fill"), "lights.fill",
-                                                 probs, s.fill_light or DEFAULT_FILL))
+                                                 probs, DEFAULT_FILL))
     if "overlays" in data:
         ov = data["overlays"]
         if not isinstance(ov, LineDict):
@@ -303,6 +324,19 @@ def parse_scene(data: Any, file: str | Path, probs: Problems, base_dir: Path | N
     if not s.ai_label.enabled:
         _log.warning("%s: AI label turned off; reason: %s", file, s.ai_label.reason)
     return s
+
+
+def _avatar_path(v: Any, line: int, where: str, base: Path, probs: Problems) -> Path | None:
+    """A file named in the scene, relative to the scene file; it must exist."""
+    if not isinstance(v, str) or not v.strip():
+        probs.add(line, f"{where} must be a file path")
+        return None
+    p = (base / v).expanduser().resolve()
+    if not p.is_file():
+        probs.add(line, f"{where} {v!r} not found (looked at {p})",
+                  "paths are relative to this file")
+        return None
+    return p
 
 
 def _background(v: Any, line: int, base: Path, probs: Problems) -> Background:

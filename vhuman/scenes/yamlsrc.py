@@ -44,6 +44,7 @@ class LineList(list):
         self.lines: list[int] = []
 
     def item_line(self, i: int) -> int:
+        """The source line of item ``i`` (the list's own line if out of range)."""
         return self.lines[i] if 0 <= i < len(self.lines) else self.line
 
 
@@ -102,6 +103,7 @@ class Problem:
         return f"{self.file}:{self.line}: {self.message}{tail}"
 
     def to_dict(self) -> dict[str, Any]:
+        """The problem as JSON-ready values."""
         return {"file": self.file, "line": self.line, "message": self.message, "fix": self.fix}
 
 
@@ -123,12 +125,18 @@ class Problems:
         self.items: list[Problem] = []
 
     def add(self, line: int, message: str, fix: str = "") -> None:
+        """Record a problem at ``line`` with a suggested ``fix``."""
         self.items.append(Problem(self.file, line, message, fix))
 
     def __bool__(self) -> bool:
         return bool(self.items)
 
     def raise_if_any(self) -> None:
+        """Raise every recorded problem at once, in line order.
+
+        Raises:
+            FileProblems: at least one problem was recorded.
+        """
         if self.items:
             raise FileProblems(self.file, sorted(self.items, key=lambda p: p.line))
 
@@ -175,8 +183,10 @@ def unknown_keys(d: LineDict, allowed: Iterable[str], where: str, probs: Problem
 
 
 def line_of(value: Any, default: int = 0) -> int:
+    """The source line of a parsed YAML value, or ``default`` if it has none."""
     return int(getattr(value, "line", default) or default)
 
 
 def is_number(v: Any) -> bool:
+    """True for int and float values (not bool)."""
     return isinstance(v, (int, float)) and not isinstance(v, bool)

@@ -62,7 +62,7 @@ def say_to_files(text: str, voice: str | None, out_wav: str | Path | None,
     Returns:
         The utterance that was written.
     """
-    from vhuman.drivers.audio_lipsync import write_wav
+    from vhuman.speech.wav import write_wav
 
     utt = synthesize_text(text, voice, engine)
     if out_wav is not None:

@@ -8,8 +8,13 @@ sentence's viseme track is scheduled on :attr:`Speaker.lipsync` at exactly the s
 its audio starts, so the mouth and the sound cannot drift apart.
 
 Events (``on_event(name, **fields)``, called on the thread that calls ``say``/``pump``):
-``line_queued(id, text)``, ``line_started(id, text, t_ns)``,
-``line_ended(id, interrupted)``, ``line_error(id, message)``.
+``line_queued(line_id, text)``, ``line_started(line_id, text, t_ns)``,
+``line_ended(line_id, interrupted)``, ``line_error(line_id, message)``.
+
+``pump`` also returns the media stream's markers in order with the audio: a
+``segment_end`` marker where a line's audio ends, and a ``clear`` marker (with the cut
+line's id) when an interrupt cuts a line, so every output can drop what it still holds of
+that line.
 """
 
 from __future__ import annotations
@@ -21,12 +26,12 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
-from vhuman.drivers.lipsync import LipsyncDriver
 from vhuman.core.clock import NS_PER_S, Clock
-from vhuman.core.frames import AudioChunk
+from vhuman.core.frames import AudioChunk, MediaMarker
 from vhuman.speech.base import TTSEngine, get_engine
 from vhuman.speech.normalize import split_sentences
 from vhuman.speech.resample import resample
@@ -36,6 +41,31 @@ log = logging.getLogger("vhuman.speech")
 
 CHUNK_NS = 20_000_000
 EventSink = Callable[..., None]
+
+
+class LipTrack(Protocol):
+    """Where a speaker schedules each sentence's visemes (the lip-sync driver)."""
+
+    def begin_line(self, line_id: str, t0_ns: int) -> None: ...  # noqa: D102
+    def schedule(self, track: VisemeTrack, start_ns: int, line_id: str) -> None: ...  # noqa: D102
+    def end_line(self, line_id: str, end_ns: int, *, interrupted: bool) -> None: ...  # noqa: D102
+    def clear(self) -> None: ...  # noqa: D102
+
+
+class _NoLips:
+    """Audio only: nothing to move."""
+
+    def begin_line(self, line_id: str, t0_ns: int) -> None:
+        pass
+
+    def schedule(self, track: VisemeTrack, start_ns: int, line_id: str) -> None:
+        pass
+
+    def end_line(self, line_id: str, end_ns: int, *, interrupted: bool) -> None:
+        pass
+
+    def clear(self) -> None:
+        pass
 
 
 @dataclass(slots=True)
@@ -75,12 +105,15 @@ class Speaker:
         on_event: ``callable(event: str, **fields)``.
         lead_ns: how far ahead of ``t_ns`` ``pump`` hands out audio (one tick).
         lipsync_gain: scales the mouth movement (a calmer or livelier speaker).
+        lipsync: the mouth layer the viseme tracks are scheduled on (a
+            :class:`vhuman.drivers.lipsync.LipsyncDriver`: the studio passes one); None
+            schedules nothing (audio only).
     """
 
     def __init__(self, clock: Clock, *, engine: str | TTSEngine = "espeak",
                  voice: str | None = None, out_rate: int = 48000,
                  on_event: EventSink | None = None, lead_ns: int = NS_PER_S // 30,
-                 lipsync_gain: float = 1.0) -> None:
+                 lipsync_gain: float = 1.0, lipsync: LipTrack | None = None) -> None:
         self.clock = clock
         self.engine = get_engine(engine) if isinstance(engine, str) else engine
         self.voice = voice or self.engine.default_voice
@@ -89,7 +122,7 @@ class Speaker:
         self.lipsync_gain = lipsync_gain
         self.on_event: EventSink = on_event or (lambda event, **fields: None)
         self.chunk_samples = out_rate * CHUNK_NS // NS_PER_S
-        self._lipsync = LipsyncDriver()
+        self._lipsync: LipTrack = lipsync if lipsync is not None else _NoLips()
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._pending: collections.deque[_Line] = collections.deque()  # to synthesize
@@ -105,7 +138,7 @@ class Speaker:
 
     # -- public API ----------------------------------------------------------------------
     @property
-    def lipsync(self) -> LipsyncDriver:
+    def lipsync(self) -> LipTrack:
         """The mouth layer (a Driver, priority PRIORITY_LIPSYNC, mouth region only)."""
         return self._lipsync
 
@@ -115,20 +148,29 @@ class Speaker:
         with self._lock:
             return self._current is not None or bool(self._lines)
 
-    def say(self, text: str, *, voice: str | None = None, interrupt: bool = False) -> str:
-        """Queue ``text``; returns its line id at once. ``interrupt`` cuts off what plays."""
+    def say(self, text: str, *, voice: str | None = None, interrupt: bool = False,
+            line_id: str | None = None) -> str:
+        """Queue ``text``; returns its line id at once. ``interrupt`` cuts off what plays.
+
+        Args:
+            text: what to say.
+            voice: a voice of the engine (default: the speaker's).
+            interrupt: cut the line playing and drop the queued ones first.
+            line_id: the id to report events under (the studio names its lines);
+                default ``line-N``.
+        """
         if self._closed:
             raise RuntimeError("Speaker is closed")
         if interrupt:
             self.interrupt()
-        line_id = f"line-{next(self._ids)}"
+        line_id = line_id or f"line-{next(self._ids)}"
         line = _Line(line_id, text, voice, split_sentences(text))
         with self._wake:
             self._lines.append(line)
             self._by_id[line_id] = line
             self._pending.append(line)
             self._wake.notify()
-        self.on_event("line_queued", id=line_id, text=text)
+        self.on_event("line_queued", line_id=line_id, text=text)
         return line_id
 
     def interrupt(self) -> None:
@@ -168,14 +210,17 @@ class Speaker:
         self._lipsync.clear()
 
     # -- the tick ------------------------------------------------------------------------
-    def pump(self, t_ns: int) -> list[AudioChunk]:
-        """Audio chunks due up to ``t_ns + lead_ns``; starts, ends and interrupts lines."""
-        chunks: list[AudioChunk] = []
+    def pump(self, t_ns: int) -> list[AudioChunk | MediaMarker]:
+        """Audio chunks (and markers) due up to ``t_ns + lead_ns``, in stream order.
+
+        Starts, ends and interrupts lines on the way.
+        """
+        chunks: list[AudioChunk | MediaMarker] = []
         horizon = t_ns + self.lead_ns
         events: list[tuple[str, dict]] = []
         with self._lock:
             if self._interrupt_at is not None:
-                self._do_interrupt(t_ns, events)
+                self._do_interrupt(t_ns, events, chunks)
             while True:
                 line = self._current
                 if line is None:
@@ -192,8 +237,9 @@ class Speaker:
                 # so chunk pts stay on one contiguous 20 ms grid.
                 end_ns = line.t0_ns + line.played * NS_PER_S // self.out_rate
                 if line.error is not None:
-                    events.append(("line_error", {"id": line.id, "message": line.error}))
+                    events.append(("line_error", {"line_id": line.id, "message": line.error}))
                 self._finish(line, end_ns, interrupted=False, events=events)
+                chunks.append(MediaMarker(end_ns, "segment_end", line.id))
                 if end_ns > horizon:
                     break
         for name, fields in events:
@@ -214,13 +260,13 @@ class Speaker:
                 self._lines.popleft()
                 self._by_id.pop(line.id, None)
                 events.append(("line_error", {
-                    "id": line.id, "message": line.error or "nothing to say"}))
+                    "line_id": line.id, "message": line.error or "nothing to say"}))
                 continue
             self._lines.popleft()
             line.t0_ns = max(t_ns, self._next_free_ns)
             self._current = line
             self._lipsync.begin_line(line.id, line.t0_ns)
-            events.append(("line_started", {"id": line.id, "text": line.text,
+            events.append(("line_started", {"line_id": line.id, "text": line.text,
                                             "t_ns": line.t0_ns}))
             return line
         return None
@@ -242,7 +288,8 @@ class Speaker:
             self._lipsync.schedule(seg.track, line.t0_ns + offset * NS_PER_S // self.out_rate,
                                    line.id)
 
-    def _emit(self, line: _Line, t_ns: int, horizon: int, chunks: list[AudioChunk]) -> None:
+    def _emit(self, line: _Line, t_ns: int, horizon: int,
+              chunks: list[AudioChunk | MediaMarker]) -> None:
         n = self.chunk_samples
         while line.played < line.end:
             pts = line.t0_ns + line.played * NS_PER_S // self.out_rate
@@ -254,7 +301,7 @@ class Speaker:
             # (an overdue tail is padded and sent; the late sentence follows after a gap)
             pcm = np.zeros(n, np.int16)
             self._copy_samples(line, line.played, pcm)
-            chunks.append(AudioChunk(pts, pcm, self.out_rate))
+            chunks.append(AudioChunk(pts, pcm, self.out_rate, line.id))
             line.played += n
         line.played = max(line.played, line.end)
 
@@ -270,12 +317,15 @@ class Speaker:
         self._by_id.pop(line.id, None)
         self._next_free_ns = max(self._next_free_ns, end_ns)
         self._lipsync.end_line(line.id, end_ns, interrupted=interrupted)
-        events.append(("line_ended", {"id": line.id, "interrupted": interrupted}))
+        events.append(("line_ended", {"line_id": line.id, "interrupted": interrupted}))
 
-    def _do_interrupt(self, t_ns: int, events: list) -> None:
+    def _do_interrupt(self, t_ns: int, events: list,
+                      chunks: list[AudioChunk | MediaMarker]) -> None:
         self._interrupt_at = None
         line = self._current
         if line is not None:
+            # Outputs drop whatever they still hold of the cut line (a slow viewer's queue).
+            chunks.append(MediaMarker(t_ns, "clear", line.id))
             # Audio already handed out (up to one tick of lead) still plays; nothing after.
             played_ns = line.t0_ns + line.played * NS_PER_S // self.out_rate
             end_ns = min(max(t_ns, line.t0_ns), played_ns)
@@ -285,7 +335,7 @@ class Speaker:
         for dropped in [q for q in self._lines if q.cancelled]:
             self._lines.remove(dropped)
             self._by_id.pop(dropped.id, None)
-            events.append(("line_ended", {"id": dropped.id, "interrupted": True}))
+            events.append(("line_ended", {"line_id": dropped.id, "interrupted": True}))
 
     def _emit_event(self, name: str, fields: dict) -> None:
         try:
@@ -316,7 +366,7 @@ class Speaker:
                 utt = self.engine.synthesize(sentence, voice)
                 track = build_track(utt, gain=self.lipsync_gain)
                 pcm = resample(utt.pcm, utt.rate, self.out_rate)
-            except Exception as exc:  # an engine error skips the line; the show goes on
+            except Exception as exc:  # noqa: BLE001 - an engine error skips the line; show goes on
                 log.warning("TTS failed on %s: %s", line.id, exc)
                 line.error = f"{type(exc).__name__}: {exc}"
                 return

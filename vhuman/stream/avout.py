@@ -1,10 +1,14 @@
-"""Encode once, mux to many: the H.264 + AAC encoder behind RTMP push and MP4 recording.
+"""Encode once, send to many: the one H.264 + AAC encoder behind /media, RTMP and MP4.
 
 :class:`AvEncoder` is an engine sink (``submit_video`` / ``submit_audio``). It encodes on
-its own thread and hands the packets to any number of :class:`Destination` s (an RTMP
-pusher, an MP4 recorder), each of which writes its own PyAV container on its own thread.
-Pushing to two platforms and recording therefore costs one x264 encode, not three: on a
-2-core machine that is the difference between fitting beside the renderer and not.
+its own thread and hands the packets to any number of destinations: RTMP pushers and an
+MP4 recorder (:class:`~vhuman.stream.destination.Destination` s, each writing its own
+PyAV container on its own thread) and the ``/media`` viewers' tap (:class:`vhuman.stream.media_tap.H264Tap`, which
+reframes the packets as Annex B access units). Watching in a browser, pushing to two
+platforms and recording therefore cost one I420 conversion and one x264 encode per frame,
+not four: on a 2-core machine that is the difference between fitting beside the renderer
+and not. x264 runs with ``tune=zerolatency`` (no B-frames, no lookahead: one packet out
+per frame in, at once), which live viewers need and ingests accept.
 
 Real time, without blocking the engine:
 
@@ -33,116 +37,32 @@ from typing import Any
 
 import numpy as np
 
+from vhuman.core.errors import MissingDependencyError
 from vhuman.core.frames import AudioChunk, VideoFrame
-from vhuman.core.errors import ConfigError, MissingDependencyError
-from vhuman.stream.resample import StreamResampler
+from vhuman.stream.avtypes import (
+    AAC_FRAME,
+    NS_PER_S,
+    VIDEO_TIME_BASE,
+    EncodedPacket,
+    OutputSettings,
+    PacketSink,
+    default_video_bitrate,
+)
+from vhuman.stream.destination import Destination
+
+# The names the encoder's users import from here (the destinations, settings and packets
+# live in their own modules; recorder.py and rtmp.py import Destination from here).
+__all__ = [
+    "AvEncoder",
+    "Destination",
+    "EncodedPacket",
+    "EncoderStats",
+    "OutputSettings",
+    "PacketSink",
+    "default_video_bitrate",
+]
 
 log = logging.getLogger(__name__)
-
-NS_PER_S = 1_000_000_000
-#: Video timestamps: the MPEG 90 kHz clock (exact for 25, 30, 50, 60 fps; muxers rescale).
-VIDEO_TIME_BASE = Fraction(1, 90_000)
-#: The reference point of :func:`default_video_bitrate`: 2.5 Mbit/s at 1280x720.
-REFERENCE_BITRATE = 2_500_000
-REFERENCE_PIXELS = 1280 * 720
-#: AAC-LC codes 1024 samples a frame.
-AAC_FRAME = 1024
-
-
-def default_video_bitrate(width: int, height: int) -> int:
-    """A live-stream bitrate for ``width`` x ``height``: 2.5 Mbit/s at 720p, scaled by area.
-
-    Clamped to 0.3..8 Mbit/s and rounded to 10 kbit/s (1080p gets 5.6 Mbit/s, 360p 0.63).
-    """
-    bps = REFERENCE_BITRATE * width * height / REFERENCE_PIXELS
-    return int(round(min(max(bps, 300_000), 8_000_000), -4))
-
-
-@dataclass(frozen=True, slots=True)
-class OutputSettings:
-    """How :class:`AvEncoder` encodes.
-
-    Attributes:
-        width, height: frame size (even: yuv420p).
-        fps: nominal frame rate (rate control, keyframe interval, container metadata).
-        video_bitrate: bits per second; None picks :func:`default_video_bitrate`.
-        keyframe_interval_s: seconds between IDR frames (ingests ask for 2).
-        audio_rate: AAC sample rate (44100 or 48000 suit every ingest).
-        audio_channels: 1 (mono) or 2 (the engine's mono on both channels).
-        audio_bitrate: AAC bits per second.
-        realtime: True live (drop when behind); False offline (wait, drop nothing).
-        audio_lag_s: how late an audio chunk may arrive, behind the video, before the
-            stretch it would have covered is written as silence.
-        video_queue: video frames that may wait for the encoder before the oldest is dropped.
-    """
-
-    width: int
-    height: int
-    fps: float
-    video_bitrate: int | None = None
-    keyframe_interval_s: float = 2.0
-    audio_rate: int = 48_000
-    audio_channels: int = 2
-    audio_bitrate: int = 128_000
-    realtime: bool = True
-    audio_lag_s: float = 0.1
-    video_queue: int = 4
-
-    def __post_init__(self) -> None:
-        if self.width <= 0 or self.height <= 0 or self.width % 2 or self.height % 2:
-            raise ConfigError(
-                f"H.264 output needs a positive, even width and height, got "
-                f"{self.width}x{self.height}"
-            )
-        if not 0 < self.fps <= 120:
-            raise ConfigError(f"output fps must be in 0..120, got {self.fps}")
-        if self.video_bitrate is not None and not 50_000 <= self.video_bitrate <= 50_000_000:
-            raise ConfigError(
-                f"video bitrate must be 50..50000 kbit/s, got {self.video_bitrate // 1000}"
-            )
-        if not 0.1 <= self.keyframe_interval_s <= 10:
-            raise ConfigError(
-                f"keyframe interval must be 0.1..10 s, got {self.keyframe_interval_s}"
-            )
-        if self.audio_rate not in (44_100, 48_000):
-            raise ConfigError(f"AAC output rate must be 44100 or 48000, got {self.audio_rate}")
-        if self.audio_channels not in (1, 2):
-            raise ConfigError(f"audio channels must be 1 or 2, got {self.audio_channels}")
-        if not 32_000 <= self.audio_bitrate <= 320_000:
-            raise ConfigError(f"audio bitrate must be 32..320 kbit/s, got {self.audio_bitrate}")
-        if not 0 <= self.audio_lag_s <= 2:
-            raise ConfigError(f"audio lag must be 0..2 s, got {self.audio_lag_s}")
-        if self.video_queue < 1:
-            raise ConfigError(f"video queue must hold at least 1 frame, got {self.video_queue}")
-
-    @property
-    def bitrate(self) -> int:
-        """The video bitrate in effect (bits per second)."""
-        return self.video_bitrate or default_video_bitrate(self.width, self.height)
-
-    @property
-    def audio_time_base(self) -> Fraction:
-        return Fraction(1, self.audio_rate)
-
-
-@dataclass(frozen=True, slots=True)
-class EncodedPacket:
-    """One encoded access unit, in the time base of its kind.
-
-    Attributes:
-        kind: "video" (pts in :data:`VIDEO_TIME_BASE`) or "audio" (1 / audio_rate).
-        data: the codec payload (H.264 in AVCC/length-prefixed form, raw AAC).
-        pts, dts: time since the encoder's first video frame, in the kind's time base.
-        keyframe: an IDR picture (always True for audio).
-        duration: in the kind's time base.
-    """
-
-    kind: str
-    data: bytes
-    pts: int
-    dts: int
-    keyframe: bool
-    duration: int
 
 
 @dataclass(slots=True)
@@ -186,7 +106,7 @@ class AvEncoder:
         self.settings = settings
         self.name = name
         self.stats = EncoderStats()
-        self.destinations: list[Destination] = []
+        self.destinations: list[PacketSink] = []
         self.video_template: Any = None
         self.audio_template: Any = None
         self._template: Any = None
@@ -196,23 +116,25 @@ class AvEncoder:
         self._audio_queue = 250  # chunks: 5 s of the engine's 20 ms chunks
         self._closing = False
         self._thread: threading.Thread | None = None
+        self._audio_wanted = True  # fixed at start(): does any destination take audio?
         self._key_requested = 1
         self._key_granted = 0
         self._aac_frame = AAC_FRAME
         self._layout = "stereo" if settings.audio_channels == 2 else "mono"
         # encoder-thread state
-        self._resampler = StreamResampler(settings.audio_rate)
         self._origin_ns: int | None = None
         self._pending_audio: collections.deque[tuple[np.ndarray, int]] = collections.deque(
             maxlen=250
         )
         self._last_video_ns = -1
+        # video pts (90 kHz) -> the source frame's stream pts, for the packets in flight
+        self._stream_pts: dict[int, int] = {}
         self._a_next = 0  # next sample index (from the origin) the audio track needs
         self._a_buf = np.zeros(0, np.int16)  # placed samples not yet encoded
         self._a_encoded = 0  # sample index of _a_buf[0]
 
     # -- wiring --------------------------------------------------------------------------
-    def add_destination(self, dest: Destination) -> None:
+    def add_destination(self, dest: PacketSink) -> None:
         """Send packets to ``dest`` too (call before :meth:`start`)."""
         if self._thread is not None:
             raise RuntimeError("add destinations before AvEncoder.start()")
@@ -228,6 +150,7 @@ class AvEncoder:
         if self._thread is not None:
             return
         self._open_codecs()
+        self._audio_wanted = any(d.wants_audio for d in self.destinations)
         for dest in self.destinations:
             dest.start()
         self._thread = threading.Thread(target=self._run, name=f"vhuman-{self.name}-encode",
@@ -309,11 +232,20 @@ class AvEncoder:
             self._cond.notify_all()
 
     def submit_audio(self, chunk: AudioChunk) -> None:
-        """Queue a mono int16 chunk at any rate (resampled on the encoder thread)."""
+        """Queue a mono int16 chunk at the engine's declared rate (``settings.audio_rate``).
+
+        Dropped at once when no destination takes audio (only the /media tap: the
+        viewers get their PCM from the server), so no AAC is encoded for nobody.
+        """
+        if chunk.rate != self.settings.audio_rate:
+            raise ValueError(f"audio chunk at {chunk.rate} Hz, the outputs take "
+                             f"{self.settings.audio_rate} Hz: resample where it is made")
         with self._cond:
             if self._closing:
                 return
             self.stats.audio_chunks += 1
+            if not self._audio_wanted:
+                return
             if self.settings.realtime:
                 if len(self._audio) >= self._audio_queue:
                     self._audio.popleft()
@@ -357,7 +289,9 @@ class AvEncoder:
         if self._template is not None and (self._thread is None or not self._thread.is_alive()):
             self._close_template()
 
-    async def aclose(self, timeout: float = 60.0) -> None:
+    # ``timeout`` bounds close()'s thread joins (the flush); asyncio.timeout at the caller
+    # would only abandon the await and leave the threads running, so it stays.
+    async def aclose(self, timeout: float = 60.0) -> None:  # noqa: ASYNC109
         """:meth:`close` off the event loop."""
         import asyncio
 
@@ -422,7 +356,7 @@ class AvEncoder:
                 log.exception("%s: encoding failed", self.name)
 
     def _on_audio(self, chunk: AudioChunk) -> None:
-        pcm, pts_ns = self._resampler.process(chunk.pcm, chunk.rate, chunk.pts_ns)
+        pcm, pts_ns = chunk.pcm, chunk.pts_ns
         if len(pcm) == 0:
             return
         if self._origin_ns is None:
@@ -448,6 +382,8 @@ class AvEncoder:
             self._append_audio(pcm)
 
     def _fill_silence_until(self, t_ns: int) -> None:
+        if not self._audio_wanted:
+            return
         end = max(0, t_ns) * self.settings.audio_rate // NS_PER_S
         if end > self._a_next:
             self._append_audio(np.zeros(end - self._a_next, np.int16), silence=True)
@@ -497,6 +433,9 @@ class AvEncoder:
         vf = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
         vf.pts = (t_ns * VIDEO_TIME_BASE.denominator + NS_PER_S // 2) // NS_PER_S
         vf.time_base = VIDEO_TIME_BASE
+        if len(self._stream_pts) >= 64:  # never: x264 zerolatency returns every frame at once
+            self._stream_pts.pop(next(iter(self._stream_pts)))
+        self._stream_pts[vf.pts] = frame.pts_ns
         requested = self._key_requested
         if requested != self._key_granted:
             self._key_granted = requested
@@ -516,276 +455,21 @@ class AvEncoder:
             self._encode_audio(self._a_buf)  # AAC takes a short last frame
             self._a_buf = self._a_buf[:0]
         self._deliver("video", self.video_template.encode(None))
-        self._deliver("audio", self.audio_template.encode(None))
+        if self._audio_wanted:
+            self._deliver("audio", self.audio_template.encode(None))
 
     def _deliver(self, kind: str, packets) -> None:
         for p in packets:
             pts = p.pts if p.pts is not None else p.dts
             dts = p.dts if p.dts is not None else pts
+            stream_ns = None
+            if kind == "video":
+                stream_ns = self._stream_pts.pop(int(pts), None)
+                if stream_ns is None and self._origin_ns is not None:
+                    stream_ns = self._origin_ns + int(pts) * NS_PER_S // VIDEO_TIME_BASE.denominator
             pkt = EncodedPacket(kind, bytes(p), int(pts), int(dts),
-                                bool(p.is_keyframe) or kind == "audio", int(p.duration or 0))
+                                bool(p.is_keyframe) or kind == "audio", int(p.duration or 0),
+                                stream_ns)
             for dest in self.destinations:
-                dest.offer(pkt)
-
-
-class Destination:
-    """One output container, written on its own thread from a bounded packet queue.
-
-    A *session* is one open container (a recording; one RTMP connection). Subclasses
-    implement :meth:`_open`; the base class's :meth:`_run` writes one session for the
-    destination's whole life (a recorder), and :meth:`_on_start` opens it at once;
-    :class:`vhuman.stream.rtmp.RtmpPusher` overrides both to reconnect.
-
-    Live, the queue holds at most ``max_queue_s`` of video; past that the queued video is
-    dropped and writing resumes at the next keyframe, which is requested from the encoder.
-    Offline nothing is dropped: the encoder waits for room.
-
-    Args:
-        name: for logs and thread names (never a secret).
-        max_queue_s: seconds of video that may wait to be written.
-    """
-
-    def __init__(self, name: str, *, max_queue_s: float = 2.0) -> None:
-        if not max_queue_s > 0:
-            raise ConfigError(f"{name}: max_queue_s must be positive, got {max_queue_s}")
-        self.name = name
-        self.max_queue_s = max_queue_s
-        self.encoder: AvEncoder | None = None
-        self._realtime = True
-        self._max_video = 2
-        self._cond = threading.Condition()
-        self._queue: collections.deque[EncodedPacket] = collections.deque()
-        self._queued_video = 0
-        self._finishing = False
-        self._session = False  # packets are wanted: a container is open or opening
-        self._keyed = False  # the session's first keyframe has been queued
-        self._skip_to_key = False
-        self._thread: threading.Thread | None = None
-        self._rate_lock = threading.Lock()
-        self._bytes_window: collections.deque[tuple[float, int]] = collections.deque()
-        self.frames_written = 0
-        self.frames_dropped = 0
-        self.bytes_written = 0
-        self.last_error: str | None = None
-
-    # -- set-up ---------------------------------------------------------------------------
-    def bind(self, encoder: AvEncoder) -> None:
-        """Called by :meth:`AvEncoder.add_destination`."""
-        self.encoder = encoder
-        self._realtime = encoder.settings.realtime
-        self._max_video = max(2, round(self.max_queue_s * encoder.settings.fps))
-
-    def start(self) -> None:
-        """Start the writer thread (:meth:`AvEncoder.start` calls this)."""
-        if self._thread is None:
-            self._on_start()
-            self._thread = threading.Thread(target=self._run_guarded,
-                                            name=f"vhuman-{self.name}", daemon=True)
-            self._thread.start()
-
-    def _on_start(self) -> None:
-        # Wanted from the first frame: the queue holds packets while the file opens.
-        self._begin_session()
-
-    @property
-    def accepting(self) -> bool:
-        """Whether packets offered now would be written (the encoder skips work if none)."""
-        return self._session and not self._finishing
-
-    # -- the encoder's side -----------------------------------------------------------------
-    def offer(self, pkt: EncodedPacket) -> None:
-        """Queue ``pkt`` if a session wants it; drop by policy when behind (encoder thread)."""
-        with self._cond:
-            if not self._session or self._finishing:
-                return
-            if not self._realtime:
-                while self._full(pkt) and self._session and not self._finishing:
-                    self._cond.wait(0.5)
-            if pkt.kind == "video":
-                if self._skip_to_key and not pkt.keyframe:
-                    if self._keyed:
-                        self.frames_dropped += 1
-                    return
-                self._skip_to_key = False
-                if self._queued_video >= self._max_video:
-                    self._drop_queued_video()
-                    if not pkt.keyframe:
-                        self.frames_dropped += 1
-                        return
-                    self._skip_to_key = False
-                self._keyed = True
-                self._queued_video += 1
-            elif len(self._queue) >= 8 * self._max_video:
-                # Audio alone piling up means the writer is stuck: keep the newest.
-                old = self._queue.popleft()
-                if old.kind == "video":
-                    self._queued_video -= 1
-                    self.frames_dropped += 1
-                    self._skip_to_key = True
-            self._queue.append(pkt)
-            self._cond.notify_all()
-
-    def _full(self, pkt: EncodedPacket) -> bool:
-        if pkt.kind == "video":
-            return self._queued_video >= self._max_video
-        return len(self._queue) >= 8 * self._max_video
-
-    def _drop_queued_video(self) -> None:
-        self.frames_dropped += self._queued_video
-        self._queue = collections.deque(p for p in self._queue if p.kind != "video")
-        self._queued_video = 0
-        self._skip_to_key = True
-        if self.encoder is not None:
-            self.encoder.request_keyframe()
-        log.warning("%s: writing fell behind; dropped the queued video, resuming at a keyframe",
-                    self.name)
-
-    def finish(self) -> None:
-        """No more packets: write what is queued, close the container, end the thread."""
-        with self._cond:
-            self._finishing = True
-            self._cond.notify_all()
-
-    def join(self, timeout: float) -> None:
-        """Wait for the writer; past ``timeout``, :meth:`abort` its I/O and wait briefly."""
-        if self._thread is None:
-            return
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            log.warning("%s: still writing after %.0f s; aborting", self.name, timeout)
-            self.abort()
-            self._thread.join(2.0)
-
-    def abort(self) -> None:
-        """Unblock a container call stuck on I/O (subclasses that can, do)."""
-
-    # -- the writer thread --------------------------------------------------------------------
-    def _run_guarded(self) -> None:
-        try:
-            self._run()
-        except Exception as exc:  # noqa: BLE001 - keep the process alive; reported in health
-            self.last_error = self._describe(exc)
-            log.error("%s: stopped: %s", self.name, self.last_error)
-        finally:
-            self._end_session()
-
-    def _describe(self, exc: BaseException) -> str:
-        """One line for health and logs (a subclass removes secrets here)."""
-        return f"{type(exc).__name__}: {exc}"
-
-    def _run(self) -> None:
-        container = None
-        try:
-            container, streams = self._open()
-            self._write_session(container, streams)
-        finally:
-            self._end_session()
-            if container is not None:
-                self._close_container(container)
-
-    def _open(self) -> tuple[Any, tuple[Any, Any]]:
-        """Create the container with its video and audio streams (subclasses)."""
-        raise NotImplementedError
-
-    def _begin_session(self) -> None:
-        with self._cond:
-            self._queue.clear()
-            self._queued_video = 0
-            self._skip_to_key = True  # a session starts on an IDR
-            self._keyed = False
-            self._session = True
-        if self.encoder is not None:
-            self.encoder.request_keyframe()
-
-    def _end_session(self) -> None:
-        with self._cond:
-            self._session = False
-            self._queue.clear()
-            self._queued_video = 0
-            self._cond.notify_all()
-
-    def _add_streams(self, container: Any) -> tuple[Any, Any]:
-        enc = self.encoder
-        if enc is None or enc.video_template is None:
-            raise RuntimeError(f"{self.name}: the encoder is not started")
-        return (container.add_stream_from_template(enc.video_template),
-                container.add_stream_from_template(enc.audio_template))
-
-    def _next_packet(self) -> EncodedPacket | None:
-        """The next packet to write; None once finishing and drained."""
-        with self._cond:
-            while not self._queue:
-                if self._finishing:
-                    return None
-                self._cond.wait(0.5)
-            pkt = self._queue.popleft()
-            if pkt.kind == "video":
-                self._queued_video -= 1
-            self._cond.notify_all()
-            return pkt
-
-    def _write_session(self, container: Any, streams: tuple[Any, Any]) -> None:
-        """Write queued packets to ``container`` until :meth:`finish`, rebased to t = 0.
-
-        The session's t = 0 is its first keyframe. Audio from before it is dropped, except
-        one AAC frame of overlap (the decoder's priming); later audio keeps its place.
-        """
-        enc = self.encoder
-        assert enc is not None
-        av = enc._av
-        vs, as_ = streams
-        a_tb = enc.settings.audio_time_base
-        prime = enc._aac_frame
-        early: collections.deque[EncodedPacket] = collections.deque(maxlen=200)
-        v_off = a_off = 0
-        started = False
-        while (pkt := self._next_packet()) is not None:
-            if not started:
-                if pkt.kind == "audio":
-                    early.append(pkt)
-                    continue
-                if not pkt.keyframe:
-                    continue
-                started = True
-                v_off = pkt.pts
-                a_off = round(pkt.pts * VIDEO_TIME_BASE / a_tb)
-                for a in early:
-                    if a.pts - a_off >= -prime:
-                        self._mux(container, av, as_, a, a_off, a_tb)
-                early.clear()
-            if pkt.kind == "video":
-                self._mux(container, av, vs, pkt, v_off, VIDEO_TIME_BASE)
-                self.frames_written += 1
-            elif pkt.pts - a_off >= -prime:
-                self._mux(container, av, as_, pkt, a_off, a_tb)
-
-    def _mux(self, container: Any, av: Any, stream: Any, pkt: EncodedPacket, offset: int,
-             time_base: Fraction) -> None:
-        p = av.Packet(pkt.data)
-        p.pts = pkt.pts - offset
-        p.dts = pkt.dts - offset
-        p.duration = pkt.duration
-        p.time_base = time_base
-        p.is_keyframe = pkt.keyframe
-        p.stream = stream
-        container.mux(p)
-        now = time.monotonic()
-        self.bytes_written += len(pkt.data)
-        with self._rate_lock:
-            self._bytes_window.append((now, len(pkt.data)))
-            self._trim_window(now)
-
-    def _trim_window(self, now: float, window_s: float = 2.0) -> None:
-        win = self._bytes_window
-        while win and now - win[0][0] > window_s:
-            win.popleft()
-
-    def _close_container(self, container: Any) -> None:
-        container.close()
-
-    def bitrate_kbps(self, window_s: float = 2.0) -> float:
-        """What was written per second over the last two seconds, in kbit/s."""
-        with self._rate_lock:
-            self._trim_window(time.monotonic(), window_s)
-            total = sum(n for _, n in self._bytes_window)
-        return round(total * 8 / window_s / 1000, 1)
+                if kind == "video" or dest.wants_audio:
+                    dest.offer(pkt)

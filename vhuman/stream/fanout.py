@@ -10,7 +10,10 @@ awaiting) and drained by the viewer's own send task. When a viewer cannot keep u
   asking the encoder for one so the gap is short; a keyframe arriving at a full queue
   replaces all queued video, which it makes obsolete.
 
-Audio is small and its own budget; when that overflows the oldest chunk goes.
+Audio is small and its own budget; when that overflows the oldest chunk goes. Audio
+packets remember the spoken line they are of: when a line is cut, :meth:`Fanout.clear_line`
+drops every viewer's queued audio of it, so a slow viewer never hears the rest of a line
+the producer interrupted.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ class OutPacket:
     kind: Kind
     pts_us: int
     keyframe: bool = False
+    line_id: str | None = None
 
     @property
     def is_video(self) -> bool:
@@ -46,6 +50,7 @@ class ViewerStats:
     bytes_sent: int = 0
     dropped_video: int = 0
     dropped_audio: int = 0
+    cleared_audio: int = 0  # queued audio of a cut line, dropped on its clear marker
     skipped_video: int = 0  # not sent while waiting for a keyframe (joining or resuming)
 
 
@@ -129,6 +134,16 @@ class ViewerQueue:
         self._ready.set()
         return True
 
+    def clear_line(self, line_id: str) -> int:
+        """Drop queued audio of ``line_id``; returns how many packets went."""
+        kept = collections.deque(p for p in self._q if p.is_video or p.line_id != line_id)
+        n = len(self._q) - len(kept)
+        if n:
+            self._q = kept
+            self._n_audio -= n
+            self.stats.cleared_audio += n
+        return n
+
     async def get(self) -> OutPacket:
         """Wait for and take the oldest queued packet."""
         while not self._q:
@@ -176,6 +191,10 @@ class Fanout:
         """Offer ``pkt`` to every viewer (synchronous, O(viewers))."""
         for v in tuple(self._viewers):
             v.offer(pkt)
+
+    def clear_line(self, line_id: str) -> int:
+        """Drop every viewer's queued audio of ``line_id``; returns the packets dropped."""
+        return sum(v.clear_line(line_id) for v in tuple(self._viewers))
 
     @property
     def dropped_video(self) -> int:

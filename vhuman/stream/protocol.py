@@ -59,6 +59,7 @@ class Kind(enum.IntEnum):
     VIDEO_H264 = 2  # one access unit, Annex B start codes
     AUDIO_PCM_S16LE = 3
     AUDIO_OPUS = 4
+    MARKER = 5  # JSON {"marker": "clear"|"segment_end", "line_id": ...}; pts = where
 
     @property
     def is_video(self) -> bool:

@@ -9,21 +9,18 @@ encoder costs frames, never latency. Each viewer has its own bounded queue (see
 :mod:`vhuman.stream.fanout`), so a slow or stuck viewer loses frames without touching the
 tick or the other viewers.
 
-Audio: the hello announces ``audio_rate`` (default 48 kHz) for the whole connection and
-chunks at any other rate are resampled to it (linear, continuous across chunks) before
-they are sent, so a viewer never has to handle a rate change mid-stream.
+Audio: the hello announces ``audio_rate`` (the engine's one declared rate, 48 kHz) for the
+whole connection; sources resample where they make their samples, so nothing here does.
+Each audio packet remembers its spoken line; a ``clear`` marker from the engine's media
+stream drops every viewer's queued audio of a cut line, then goes out as a marker packet
+so players can drop what they have scheduled too.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
-import email.utils
-import http
-import importlib.resources
+import json
 import logging
-import math
-import re
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -33,16 +30,18 @@ from urllib.parse import urlsplit
 
 import numpy as np
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from vhuman.core.frames import AudioChunk, VideoFrame
 from vhuman.core.errors import ConfigError
+from vhuman.core.frames import AudioChunk, MediaItem, MediaMarker, VideoFrame
+from vhuman.core.meter import RateMeter
+from vhuman.core.slot import LatestSlot
 from vhuman.stream.encoders import make_encoder
 from vhuman.stream.fanout import Fanout, OutPacket, ViewerQueue
+from vhuman.stream.http import CSP, MIME, load_static, response, text_response
+from vhuman.stream.metrics import render_metrics
 from vhuman.stream.protocol import AudioInfo, Kind, VideoInfo, make_hello, pack
-from vhuman.stream.resample import StreamResampler
 
 log = logging.getLogger(__name__)
 
@@ -50,22 +49,6 @@ WebSocketHandler = Callable[[ServerConnection, Request], Awaitable[None]]
 PacketListener = Callable[[OutPacket], None]
 
 MEDIA_PATH = "/media"
-_MIME = {
-    ".html": "text/html; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".svg": "image/svg+xml",
-    ".png": "image/png",
-    ".ico": "image/x-icon",
-    ".json": "application/json",
-}
-# The page only talks to its own origin; blob: is for decoded JPEG frames.
-_CSP = (
-    "default-src 'self'; img-src 'self' blob: data:; connect-src 'self' ws: wss:; "
-    "style-src 'self'; script-src 'self'; media-src 'self' blob:"
-)
-
-
 @dataclass(slots=True)
 class ServerStats:
     """Counters exported on /health and /metrics."""
@@ -77,57 +60,30 @@ class ServerStats:
     encode_errors: int = 0
     encode_seconds: float = 0.0
     audio_chunks: int = 0
+    audio_cleared: int = 0  # queued audio packets of cut lines dropped for slow viewers
     bytes_out: int = 0
     viewers_total: int = 0
 
 
-class _RateMeter:
-    """Events per second over a sliding window of wall time."""
-
-    def __init__(self, window_s: float = 2.0) -> None:
-        self.window_s = window_s
-        self._times: collections.deque[float] = collections.deque()
-
-    def tick(self, now: float) -> None:
-        self._times.append(now)
-        self._trim(now)
-
-    def _trim(self, now: float) -> None:
-        while self._times and now - self._times[0] > self.window_s:
-            self._times.popleft()
-
-    def rate(self, now: float) -> float:
-        self._trim(now)
-        if len(self._times) < 2:
-            return 0.0
-        span = self._times[-1] - self._times[0]
-        return (len(self._times) - 1) / span if span > 0 else 0.0
+MEDIA_SNDBUF = 128 * 1024
 
 
-def _load_static() -> dict[str, bytes]:
-    root = importlib.resources.files("vhuman.stream") / "static"
-    files = {}
-    for entry in root.iterdir():
-        if entry.is_file() and not entry.name.startswith("."):
-            files[entry.name] = entry.read_bytes()
-    return files
+def _limit_send_buffer(ws: ServerConnection) -> None:
+    """Keep a slow viewer's backlog in its :class:`ViewerQueue`, not the kernel.
 
+    Loopback and LAN sockets autotune their send buffers to megabytes: seconds of video
+    that no drop or clear policy can reach any more. A small buffer makes the queue's
+    keyframe skipping and the ``clear`` of an interrupted line apply to what the viewer
+    has not received yet.
+    """
+    import socket
 
-def _response(status: int, body: bytes, content_type: str, extra: dict | None = None) -> Response:
-    headers = Headers()
-    headers["Date"] = email.utils.formatdate(usegmt=True)
-    headers["Connection"] = "close"
-    headers["Content-Length"] = str(len(body))
-    headers["Content-Type"] = content_type
-    headers["Cache-Control"] = "no-cache"
-    headers["X-Content-Type-Options"] = "nosniff"
-    for k, v in (extra or {}).items():
-        headers[k] = v
-    return Response(status, http.HTTPStatus(status).phrase, headers, body)
-
-
-def _text(status: int, text: str) -> Response:
-    return _response(status, (text + "\n").encode(), "text/plain; charset=utf-8")
+    sock = ws.transport.get_extra_info("socket") if ws.transport is not None else None
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, MEDIA_SNDBUF)
+        except OSError:  # pragma: no cover - a platform that refuses: keep its default
+            pass
 
 
 class MediaServer:
@@ -142,7 +98,8 @@ class MediaServer:
         codec: "jpeg" (every browser) or "h264" (WebCodecs; far less bandwidth).
         jpeg_quality: 1..100.
         label: AI-content label sent in the hello; the page shows it.
-        audio_rate: PCM rate announced in the hello; other rates are resampled to it.
+        audio_rate: PCM rate announced in the hello: the engine's declared rate (chunks at
+            another rate are refused; sources resample where they make their samples).
         keyframe_interval_s: H.264 periodic keyframe interval.
         max_viewers: further /media connections get HTTP 503.
     """
@@ -161,6 +118,7 @@ class MediaServer:
         audio_rate: int = 48000,
         keyframe_interval_s: float = 2.0,
         max_viewers: int = 64,
+        outputs: Any = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -169,29 +127,33 @@ class MediaServer:
         self.label = label
         self.hello = make_hello(video=self.video_info, audio=self.audio_info, label=label)
         self.max_viewers = max_viewers
-        self._encoder = make_encoder(
-            codec,
-            width,
-            height,
-            fps,
-            jpeg_quality=jpeg_quality,
-            keyframe_interval_s=keyframe_interval_s,
-        )
+        self._tap = None
+        self._own_outputs = None
+        if codec == "h264":
+            from vhuman.stream.avout import OutputSettings
+            from vhuman.stream.outputs import StreamOutputs
+
+            if outputs is None:  # standalone server (tests, embedders): a tap-only encoder
+                outputs = self._own_outputs = StreamOutputs(
+                    OutputSettings(width, height, fps, keyframe_interval_s=keyframe_interval_s))
+            self._tap = outputs.add_media_tap(self._deliver_h264, active=self._wants_video)
+            self._encoder = None
+        else:
+            self._encoder = make_encoder(codec, width, height, fps, jpeg_quality=jpeg_quality)
         self._video_kind = self.video_info.kind
-        self._resampler = StreamResampler(audio_rate)
         self._fanout = Fanout()
         self._listeners: list[PacketListener] = []
         self._ws_routes: dict[str, WebSocketHandler] = {}
         self._health_provider: Callable[[], dict[str, Any]] | None = None
-        self._static = _load_static()
+        self._static = load_static()
         self._executor: ThreadPoolExecutor | None = None
         self._server: Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._pending: VideoFrame | None = None
+        self._pending: LatestSlot[VideoFrame] = LatestSlot()
         self._encode_task: asyncio.Task | None = None
         self._t_start = time.monotonic()
-        self._out_meter = _RateMeter()
-        self._in_meter = _RateMeter()
+        self._out_meter = RateMeter()
+        self._in_meter = RateMeter()
         self.stats = ServerStats()
 
     # ----------------------------------------------------------------- lifecycle
@@ -223,11 +185,17 @@ class MediaServer:
             ) from exc
         sock = next(iter(self._server.sockets))
         self.port = sock.getsockname()[1]
+        if self._own_outputs is not None:
+            self._own_outputs.start()
 
     async def stop(self) -> None:
         """Close every connection (code 1001, going away) and release the encoder."""
         if self._server is None:
             return
+        if self._tap is not None:
+            self._tap.detach()
+        if self._own_outputs is not None:
+            await self._own_outputs.stop()
         self._server.close(close_connections=True)
         await self._server.wait_closed()
         self._server = None
@@ -236,11 +204,12 @@ class MediaServer:
                 await self._encode_task
             except Exception:  # noqa: BLE001, S110 - already logged in the task
                 pass
-        self._pending = None
+        self._pending.take()
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
-        self._encoder.close()
+        if self._encoder is not None:
+            self._encoder.close()
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -292,7 +261,8 @@ class MediaServer:
 
     def request_keyframe(self) -> None:
         """Ask the encoder to make the next frame a keyframe (H.264; JPEG ignores it)."""
-        self._encoder.request_keyframe()
+        if self._tap is not None:
+            self._tap.request_keyframe()
 
     def submit_video(self, frame: VideoFrame) -> None:
         """Hand over a rendered frame; returns at once. Call on the event loop thread.
@@ -316,22 +286,62 @@ class MediaServer:
         now = time.monotonic()
         self.stats.frames_submitted += 1
         self._in_meter.tick(now)
+        if self._tap is not None:
+            if self._own_outputs is not None:
+                self._own_outputs.submit_video(frame)
+            return
         if not self._fanout and not self._listeners:
             # Nobody to send to: skip the encode; the next viewer asks for a keyframe.
             self.stats.frames_idle += 1
             self._out_meter.tick(now)
             return
-        if self._pending is not None:
+        if self._pending.put(frame):
             self.stats.dropped_encoder += 1
-        self._pending = frame
         if self._encode_task is None or self._encode_task.done():
             self._encode_task = self._loop.create_task(self._encode_pending())
 
+    def consume(self, item: MediaItem) -> None:
+        """The engine's media stream in: frames, audio chunks and markers, in order.
+
+        Subscribe it with ``engine.media.subscribe(server.consume)``; call on the loop.
+        """
+        if isinstance(item, VideoFrame):
+            self.submit_video(item)
+        elif isinstance(item, AudioChunk):
+            self.submit_audio(item)
+        elif isinstance(item, MediaMarker):
+            self.submit_marker(item)
+
+    def submit_marker(self, marker: MediaMarker) -> None:
+        """Pass a marker on to viewers.
+
+        A ``clear`` first drops their queued audio of the cut line (a slow viewer would
+        otherwise hear up to a second more of it).
+        """
+        if self._loop is None or self._server is None:
+            raise RuntimeError("MediaServer.submit_marker called before start()")
+        if marker.kind == "clear" and marker.line_id is not None:
+            self.stats.audio_cleared += self._fanout.clear_line(marker.line_id)
+        if not self._fanout and not self._listeners:
+            return
+        pts_us = marker.pts_ns // 1000
+        body = json.dumps({"marker": marker.kind, "line_id": marker.line_id},
+                          separators=(",", ":")).encode()
+        self._emit(OutPacket(pack(Kind.MARKER, pts_us, body), Kind.MARKER, pts_us))
+
     def submit_audio(self, chunk: AudioChunk) -> None:
-        """Send a mono int16 chunk, resampled to the hello's rate; returns at once."""
+        """Send a mono int16 chunk at the hello's rate; returns at once.
+
+        Raises:
+            ValueError: the chunk is at another rate than the stream's (one declared rate:
+                the source resamples, see :mod:`vhuman.speech.resample`).
+        """
         if self._loop is None or self._server is None:
             raise RuntimeError("MediaServer.submit_audio called before start()")
-        pcm, pts_ns = self._resampler.process(chunk.pcm, chunk.rate, chunk.pts_ns)
+        if chunk.rate != self.audio_info.rate:
+            raise ValueError(f"audio chunk at {chunk.rate} Hz on a {self.audio_info.rate} Hz "
+                             "stream: resample where the samples are made")
+        pcm, pts_ns = chunk.pcm, chunk.pts_ns
         if len(pcm) == 0:
             return
         self.stats.audio_chunks += 1
@@ -339,9 +349,30 @@ class MediaServer:
             return
         pts_us = pts_ns // 1000
         data = pack(Kind.AUDIO_PCM_S16LE, pts_us, pcm.astype("<i2", copy=False).tobytes())
-        self._emit(OutPacket(data, Kind.AUDIO_PCM_S16LE, pts_us, keyframe=True))
+        self._emit(OutPacket(data, Kind.AUDIO_PCM_S16LE, pts_us, keyframe=True,
+                             line_id=chunk.line_id))
 
     # ----------------------------------------------------------------- internals
+
+    def _wants_video(self) -> bool:
+        # read on the encoder thread: len() of a set/list is atomic under the GIL
+        return self._server is not None and (len(self._fanout) > 0 or bool(self._listeners))
+
+    def _deliver_h264(self, payload: bytes, pts_us: int, keyframe: bool, config: bool) -> None:
+        loop = self._loop  # encoder thread: pack here, emit on the loop
+        if loop is None or loop.is_closed():
+            return
+        data = pack(Kind.VIDEO_H264, pts_us, payload, keyframe=keyframe, config=config)
+        pkt = OutPacket(data, Kind.VIDEO_H264, pts_us, keyframe=keyframe)
+        try:
+            loop.call_soon_threadsafe(self._emit_encoded, pkt)
+        except RuntimeError:  # the loop closed under us during shutdown
+            pass
+
+    def _emit_encoded(self, pkt: OutPacket) -> None:
+        self.stats.frames_encoded += 1
+        self._out_meter.tick(time.monotonic())
+        self._emit(pkt)
 
     def _emit(self, pkt: OutPacket) -> None:
         self._fanout.broadcast(pkt)
@@ -354,8 +385,7 @@ class MediaServer:
 
     async def _encode_pending(self) -> None:
         loop = asyncio.get_running_loop()
-        while self._pending is not None and self._executor is not None:
-            frame, self._pending = self._pending, None
+        while self._executor is not None and (frame := self._pending.take()) is not None:
             pts_us = frame.pts_ns // 1000
             t0 = time.perf_counter()
             try:
@@ -379,12 +409,12 @@ class MediaServer:
         wants_ws = "websocket" in request.headers.get("Upgrade", "").lower()
         if path == MEDIA_PATH or path in self._ws_routes:
             if not wants_ws:
-                return _text(426, f"{path} is a websocket endpoint")
+                return text_response(426, f"{path} is a websocket endpoint")
             if path == MEDIA_PATH and len(self._fanout) >= self.max_viewers:
-                return _text(503, f"too many viewers (limit {self.max_viewers}); try later")
+                return text_response(503, f"too many viewers (limit {self.max_viewers}); try later")
             return None
         if wants_ws:
-            return _text(404, f"no websocket endpoint at {path}")
+            return text_response(404, f"no websocket endpoint at {path}")
         if path in ("/", "/index.html"):
             return self._static_response("viewer.html")
         if path.startswith("/static/"):
@@ -394,18 +424,18 @@ class MediaServer:
         if path == "/health":
             return self._health_response()
         if path == "/metrics":
-            return _response(
+            return response(
                 200, self.metrics_text().encode(), "text/plain; version=0.0.4; charset=utf-8"
             )
-        return _text(404, f"not found: {path}")
+        return text_response(404, f"not found: {path}")
 
     def _static_response(self, name: str) -> Response:
         body = self._static.get(name)
         if body is None:
-            return _text(404, f"not found: /static/{name}")
+            return text_response(404, f"not found: /static/{name}")
         ext = name[name.rfind(".") :] if "." in name else ""
-        extra = {"Content-Security-Policy": _CSP} if ext == ".html" else None
-        return _response(200, body, _MIME.get(ext, "application/octet-stream"), extra)
+        extra = {"Content-Security-Policy": CSP} if ext == ".html" else None
+        return response(200, body, MIME.get(ext, "application/octet-stream"), extra)
 
     def health(self) -> dict[str, Any]:
         """The /health document."""
@@ -427,6 +457,7 @@ class MediaServer:
             if s.frames_encoded
             else None,
             "audio_chunks": s.audio_chunks,
+            "audio_cleared": s.audio_cleared,
             "bytes_out": s.bytes_out,
             "codec": self.video_info.codec,
             "width": self.video_info.width,
@@ -444,61 +475,13 @@ class MediaServer:
         return doc
 
     def _health_response(self) -> Response:
-        import json
-
         doc = self.health()
         body = json.dumps(doc, ensure_ascii=False, default=str).encode()
-        return _response(200 if doc.get("ok") else 503, body, "application/json")
+        return response(200 if doc.get("ok") else 503, body, "application/json")
 
     def metrics_text(self) -> str:
-        """Prometheus text exposition of the counters and gauges."""
-        doc = self.health()
-        s = self.stats
-        lines: list[str] = []
-
-        def metric(name: str, kind: str, help_: str, samples: list[tuple[str, float]]) -> None:
-            lines.append(f"# HELP {name} {help_}")
-            lines.append(f"# TYPE {name} {kind}")
-            for labels, value in samples:
-                lines.append(f"{name}{labels} {value:g}")
-
-        metric("vhuman_up", "gauge", "1 while the server accepts viewers.", [("", int(doc["ok"]))])
-        metric("vhuman_uptime_seconds", "gauge", "Seconds since start.", [("", doc["uptime_s"])])
-        metric("vhuman_viewers", "gauge", "Connected /media viewers.", [("", doc["viewers"])])
-        metric("vhuman_stream_fps", "gauge", "Frames per second sent out.", [("", doc["fps"])])
-        metric(
-            "vhuman_input_fps", "gauge", "Frames per second submitted.", [("", doc["input_fps"])]
-        )
-        metric("vhuman_frames_submitted_total", "counter", "Frames submitted.",
-               [("", s.frames_submitted)])  # fmt: skip
-        metric(
-            "vhuman_frames_encoded_total", "counter", "Frames encoded.", [("", s.frames_encoded)]
-        )
-        metric(
-            "vhuman_frames_dropped_total",
-            "counter",
-            "Frames dropped, by where.",
-            [
-                ('{stage="encoder"}', s.dropped_encoder),
-                ('{stage="viewer"}', doc["dropped_viewers"]),
-            ],
-        )
-        metric("vhuman_encode_seconds_total", "counter", "Time spent encoding.",
-               [("", s.encode_seconds)])  # fmt: skip
-        metric("vhuman_audio_chunks_total", "counter", "Audio chunks sent.", [("", s.audio_chunks)])
-        metric("vhuman_bytes_sent_total", "counter", "Bytes sent to viewers.", [("", s.bytes_out)])
-        metric("vhuman_viewers_total", "counter", "Viewers ever connected.",
-               [("", s.viewers_total)])  # fmt: skip
-        known = {"ok", "uptime_s", "fps", "input_fps", "viewers"}
-        for key, value in doc.items():
-            if key in known or isinstance(value, bool) or not isinstance(value, (int, float)):
-                continue
-            if not math.isfinite(value):
-                continue
-            name = "vhuman_health_" + re.sub(r"[^a-zA-Z0-9_]", "_", key)
-            lines.append(f"# TYPE {name} gauge")
-            lines.append(f"{name} {value:g}")
-        return "\n".join(lines) + "\n"
+        """Prometheus text exposition of the counters and gauges (prometheus-client)."""
+        return render_metrics(self.health(), self.stats)
 
     async def _handle_ws(self, ws: ServerConnection) -> None:
         path = urlsplit(ws.request.path).path
@@ -513,13 +496,14 @@ class MediaServer:
 
     async def _serve_media(self, ws: ServerConnection) -> None:
         viewer = ViewerQueue(
-            request_keyframe=self._encoder.request_keyframe,
+            request_keyframe=self.request_keyframe,
             independent_frames=self._video_kind == Kind.VIDEO_JPEG,
         )
         self.stats.viewers_total += 1
+        _limit_send_buffer(ws)
         self._fanout.add(viewer)
         # A new H.264 viewer can only start at a keyframe; don't make it wait for the GOP.
-        self._encoder.request_keyframe()
+        self.request_keyframe()
         pump = asyncio.create_task(self._pump(ws, viewer))
         drain = asyncio.create_task(self._drain_incoming(ws))
         try:

@@ -1,153 +1,143 @@
-"""The engine side of a show: implements :class:`~vhuman.scenes.runner.ShowHost`.
+"""The studio: one room's engine, speaker, cue driver and compositor, behind one object.
 
-Ties the engine (clock, events, render thread), the speaker (audio + lip-sync), the cue
-driver and the compositor's overlay state together, so the runner and /control never
-touch GL, sockets or TTS directly.
+The show runner and the network APIs (``/control``, ``/chat``) talk to the studio only;
+nothing else reaches into the engine. The studio is:
+
+- the single moderation gate for every text that will be spoken (:meth:`Studio.say`),
+- the owner of every spoken line (:class:`~vhuman.studio.lines.LineDesk`: its outcome,
+  events with ``line_id``, and the subtitle, which nobody else writes),
+- the one place a scene becomes the engine's view (camera, lights, background) and the
+  compositor's layout.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
+from vhuman.core.lines import Line
 from vhuman.drivers.cues import CuesDriver
 from vhuman.engine.engine import Engine
-from vhuman.render.camera import Camera, Light, Lights
-from vhuman.scenes.compositor import Compositor, OverlayState
+from vhuman.scenes.overlays.compositor import Compositor
+from vhuman.scenes.overlays.state import OverlayState
 from vhuman.scenes.scene import Scene
+from vhuman.studio.lines import LineDesk
+from vhuman.studio.view import scene_background, scene_camera, scene_lights
 
-log = logging.getLogger("vhuman.show")
-
-
-def _srgb_to_linear(c: float) -> float:
-    c = c / 255.0
-    return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
-
-
-def scene_lights(scene: Scene) -> Lights:
-    """The renderer's studio rig with the scene's key and fill, where it sets them.
-
-    Scene lights give the direction the light *travels* and a display-referred colour; an
-    intensity of 1 is the renderer's standard key. The rim and ambient stay the rig's.
-    """
-    rig = Lights()
-    unit = rig.key.intensity
-
-    def convert(light) -> Light:
-        return Light(direction=tuple(-float(c) for c in light.direction),
-                     color=tuple(_srgb_to_linear(c * 255.0) for c in light.color),
-                     intensity=light.intensity * unit)
-
-    return Lights(key=convert(scene.key_light) if scene.key_light else rig.key,
-                  fill=convert(scene.fill_light) if scene.fill_light else rig.fill,
-                  rim=rig.rim, sky=rig.sky, ground=rig.ground, exposure=rig.exposure)
+log = logging.getLogger("vhuman.studio")
 
 
 class Studio:
-    """A running engine seen by the show runner and the control API.
+    """A running room seen by the show runner and the control API.
 
     Args:
         engine: the engine (not necessarily started yet).
-        speaker: a :class:`vhuman.speech.queue.Speaker` on the engine's clock.
+        speaker: a :class:`vhuman.speech.queue.Speaker` on the engine's clock; the studio
+            becomes its event listener.
         scene: the first scene.
+        moderator: the gate every spoken text passes (``None``: no word lists, e.g. a
+            bare ``--say`` render in tests).
         background_raster: draw new overlays off the render thread (live: True).
     """
 
     def __init__(self, engine: Engine, speaker: Any, scene: Scene, *,
-                 background_raster: bool = True) -> None:
+                 moderator: Any = None, background_raster: bool = True) -> None:
         self.engine = engine
         self.clock = engine.clock
         self.speaker = speaker
+        self.moderator = moderator
         self.cues = CuesDriver()
         self.overlay = OverlayState()
         self.compositor = Compositor(scene, engine.config.width, engine.config.height,
                                      background_raster=background_raster)
+        self.lines = LineDesk(engine.events.emit, self._set_subtitle, moderator=moderator)
         self._alpha_bg = False
-        self._lines: dict[str, str] = {}
+        speaker.on_event = self.lines.on_speech_event
         engine.add_driver(self.cues)
         engine.add_driver(speaker.lipsync)
         engine.add_audio_source(speaker.pump)
         engine.add_post(self._compose)
-        engine.events.subscribe(self._on_event)
-        self._apply_background(scene)
-        self._apply_view(scene)
+        self._apply_scene(scene)
 
-    # -- ShowHost --------------------------------------------------------------------
-    def say(self, text: str, *, voice: str | None = None, interrupt: bool = False) -> str:
-        line_id = self.speaker.say(text, voice=voice, interrupt=interrupt)
-        self._lines[line_id] = text
-        return line_id
+    # -- lines -------------------------------------------------------------------------
+    def say(self, text: str, *, voice: str | None = None, interrupt: bool = False,
+            kind: str = "say", source: str = "") -> Line:
+        """Speak ``text``: moderated here, then queued; returns the :class:`Line`.
+
+        Raises:
+            ModerationBlocked: the text holds a blocked term (nothing is queued; the hit
+                is in the audit log and on the event bus).
+        """
+        line = self.lines.new(text, kind=kind, source=source)  # the moderation gate
+        try:
+            self.speaker.say(text, voice=voice, interrupt=interrupt, line_id=line.line_id)
+        except Exception as exc:
+            self.lines.drop(line, f"{type(exc).__name__}: {exc}")
+            raise
+        return line
+
+    async def wait_line(self, line: Line) -> str:
+        """Await the line's end: ``ended``, ``interrupted`` or ``error``."""
+        return await self.lines.wait(line)
+
+    @property
+    def current_line(self) -> Line | None:
+        """The line being spoken now, if any."""
+        return self.lines.current
 
     def interrupt(self) -> None:
+        """Cut the line being spoken and drop the queued ones (outputs clear their audio)."""
         self.speaker.interrupt()
 
+    # -- the rest of the room -----------------------------------------------------------
     def cue(self, name: str, *, intensity: float = 1.0, duration_s: float | None = None) -> None:
+        """Play a face cue (smile, nod, …)."""
         self.cues.trigger(name, intensity, duration_s)
 
     def set_overlay(self, **fields: Any) -> None:
+        """Change the overlays (title, product card, countdown).
+
+        The subtitle is the line desk's alone.
+
+        Raises:
+            ValueError: ``subtitle`` is among the fields.
+        """
+        if "subtitle" in fields:
+            raise ValueError("the subtitle follows the spoken line; it is not set directly")
         self.overlay = self.overlay.update(**fields)
 
+    def _set_subtitle(self, text: str | None) -> None:
+        self.overlay = self.overlay.update(subtitle=text)
+
     def set_scene(self, scene: Scene) -> None:
+        """Switch to ``scene``: layout, view and background."""
         self.compositor.set_scene(scene)
-        self._apply_background(scene)
-        self._apply_view(scene)
-        if not scene.ai_label.enabled:
-            self.emit("ai_label_off", scene=scene.name, reason=scene.ai_label.reason)
+        self._apply_scene(scene)
 
     def subscribe(self, callback: Callable[[str, dict[str, Any]], None]) -> None:
+        """Receive every event on the bus (delivered on the loop)."""
         self.engine.events.subscribe(callback)
 
     def emit(self, event: str, **fields: Any) -> None:
+        """Put an event on the bus (from any thread)."""
         self.engine.events.emit(event, **fields)
 
-    # -- plumbing --------------------------------------------------------------------
-    def on_speaker_event(self, event: str, **fields: Any) -> None:
-        """Speaker callback: forward to the bus (speaker events come from pump/say)."""
-        self.engine.events.emit(event, **fields)
+    def close(self) -> None:
+        """Release the compositor's threads and cancel waits on lines."""
+        self.lines.cancel_waiters()
+        self.compositor.close()
 
-    def _on_event(self, event: str, fields: dict[str, Any]) -> None:
-        # Subtitles follow the line being spoken.
-        line_id = fields.get("id", fields.get("line_id"))
-        if event == "line_started":
-            self.set_overlay(subtitle=fields.get("text") or self._lines.get(line_id))
-        elif event in ("line_ended", "line_error"):
-            self._lines.pop(line_id, None)
-            if not self.speaker.busy:
-                self.set_overlay(subtitle=None)
-
-    def _apply_view(self, scene: Scene) -> None:
-        """Where the avatar stands, how close the camera is, and the scene's key and fill."""
+    # -- plumbing ----------------------------------------------------------------------
+    def _apply_scene(self, scene: Scene) -> None:
         cfg = self.engine.config
-        camera = Camera.head_and_shoulders(self.engine.avatar, cfg.width / cfg.height,
-                                           zoom=scene.camera_zoom * scene.avatar_scale,
-                                           offset_x=scene.avatar_x)
-        lights = scene_lights(scene)
-        if self.engine.render.renderer is not None:
-            def apply(r) -> None:
-                r.set_camera(camera)
-                r.set_lights(lights)
-            self.engine.render.call(apply)
-        else:
-            self.engine.initial_camera = camera
-            self.engine.initial_lights = lights
-
-    def _apply_background(self, scene: Scene) -> None:
-        bg = scene.background
-        if bg.kind == "color":
-            self._alpha_bg = False
-            colour = tuple(_srgb_to_linear(c) for c in bg.color) + (1.0,)
-            if self.engine.render.renderer is not None:
-                self.engine.render.call(lambda r: r.set_background(colour))
-            else:
-                self.engine.initial_background = colour
-        else:
-            self._alpha_bg = True
-            if self.engine.render.renderer is not None:
-                self.engine.render.call(lambda r: r.set_background((0.0, 0.0, 0.0, 0.0)))
-            else:
-                self.engine.initial_background = (0.0, 0.0, 0.0, 0.0)
+        background = scene_background(scene)
+        self._alpha_bg = background[3] == 0.0
+        self.engine.set_view(camera=scene_camera(scene, self.engine.avatar,
+                                                 cfg.width / cfg.height),
+                             lights=scene_lights(scene), background=background)
 
     def _compose(self, rgba: np.ndarray, t_ns: int) -> None:
         if self._alpha_bg:

@@ -6,6 +6,8 @@ import numpy as np
 from scipy import sparse
 from scipy.spatial import cKDTree
 
+from vhuman.avatar.normals import vertex_normals  # noqa: F401 (re-used by the builder)
+
 
 def quads_to_tris(faces: np.ndarray) -> np.ndarray:
     """int[F, 4] quads (triangles repeat the last corner) → int[T, 3] triangles."""
@@ -13,18 +15,6 @@ def quads_to_tris(faces: np.ndarray) -> np.ndarray:
     is_quad = faces[:, 2] != faces[:, 3]
     b = faces[is_quad][:, [0, 2, 3]]
     return np.concatenate([a, b]).astype(np.int64)
-
-
-def vertex_normals(positions: np.ndarray, tris: np.ndarray) -> np.ndarray:
-    """Area-weighted smooth normals, float32[N, 3] (unit; +Y where undefined)."""
-    p = positions.astype(np.float64)
-    fn = np.cross(p[tris[:, 1]] - p[tris[:, 0]], p[tris[:, 2]] - p[tris[:, 0]])
-    n = np.zeros_like(p)
-    for k in range(3):
-        np.add.at(n, tris[:, k], fn)
-    length = np.linalg.norm(n, axis=1, keepdims=True)
-    out = np.where(length > 1e-12, n / np.maximum(length, 1e-12), [0.0, 1.0, 0.0])
-    return out.astype(np.float32)
 
 
 def submesh(tris: np.ndarray, keep_tri: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -148,8 +138,10 @@ def clip_by_field(n_vertices: int, tris: np.ndarray, field: np.ndarray
 
 
 def blur_points(points: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian-average each point with its neighbours within 3 sigma (in space, so dense
-    and sparse regions of a mesh are smoothed alike)."""
+    """Gaussian-average each point with its neighbours within 3 sigma.
+
+    Neighbours are found in space, so dense and sparse regions of a mesh are smoothed alike.
+    """
     tree = cKDTree(points)
     dist = tree.sparse_distance_matrix(tree, 3 * sigma, output_type="coo_matrix")
     w = sparse.csr_matrix((np.exp(-(dist.data / sigma) ** 2 / 2), (dist.row, dist.col)),

@@ -12,7 +12,7 @@
   const MAX_QUEUED_FRAMES = 30;
   const BACKOFF_MIN_MS = 500;
   const BACKOFF_MAX_MS = 8000;
-  const KIND = { JPEG: 1, H264: 2, PCM: 3, OPUS: 4 };
+  const KIND = { JPEG: 1, H264: 2, PCM: 3, OPUS: 4, MARKER: 5 };
 
   const $ = (id) => document.getElementById(id);
   const canvas = $("video");
@@ -200,6 +200,8 @@
       decodeH264(payload, pts, (flags & 1) !== 0, (flags & 2) !== 0, arrival, gen);
     } else if (kind === KIND.PCM) {
       scheduleAudio(payload, pts);
+    } else if (kind === KIND.MARKER) {
+      onMarker(payload, pts);
     }
   }
 
@@ -345,6 +347,24 @@
     return audio.currentTime + (perfMs - performance.now()) / 1000 - (audio.outputLatency || 0);
   }
 
+  // Audio scheduled but not yet heard, so a "clear" marker can silence a cut line.
+  let scheduled = [];
+
+  function onMarker(payload, pts) {
+    let m = null;
+    try { m = JSON.parse(new TextDecoder().decode(payload)); } catch (e) { return; }
+    if (!m || m.marker !== "clear") return;
+    // The producer cut the line at pts: drop what this page still holds of it.
+    const keep = [];
+    for (const s of scheduled) {
+      if (s.pts >= pts) { try { s.src.stop(); } catch (e) { /* already ended */ } }
+      else keep.push(s);
+    }
+    scheduled = keep;
+    nextAudioTime = 0;
+    stats.audioCleared = (stats.audioCleared || 0) + 1;
+  }
+
   function scheduleAudio(payload, pts) {
     if (!audio || audio.state !== "running" || !hello.audio) return;
     const rate = hello.audio.rate;
@@ -365,6 +385,8 @@
     src.buffer = buffer;
     src.connect(audio.destination);
     src.start(start);
+    scheduled.push({ src, pts });
+    src.onended = () => { scheduled = scheduled.filter((s) => s.src !== src); };
     nextAudioTime = start + buffer.duration;
     stats.audioChunksScheduled += 1;
   }

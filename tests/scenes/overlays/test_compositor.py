@@ -7,8 +7,11 @@ import pytest
 from PIL import Image
 
 from vhuman.core.errors import MissingDependencyError
-from vhuman.scenes import compositor as comp_mod
-from vhuman.scenes.compositor import Compositor, OverlayState, Sprite, wrap_text
+from vhuman.scenes.overlays import text as text_mod
+from vhuman.scenes.overlays.compositor import Compositor
+from vhuman.scenes.overlays.sprites import Sprite
+from vhuman.scenes.overlays.state import OverlayState
+from vhuman.scenes.overlays.text import Fonts, find_cjk_font, wrap_text
 from vhuman.scenes.scene import load_scene_text
 from vhuman.scenes.show import Product
 
@@ -149,7 +152,7 @@ def test_blend_matches_reference_alpha_maths() -> None:
 
 
 def test_wrap_text_cjk_and_kinsoku() -> None:
-    font = comp_mod.Fonts().get(20)
+    font = Fonts().get(20)
     text = "今天直播间只要八十九元，原价一百二十九元。喜欢的朋友点击下方小黄车，马上下单！Visit example.com"
     lines = wrap_text(text, font, 200)
     assert "".join(lines).replace(" ", "") == text.replace(" ", "")
@@ -193,11 +196,11 @@ def test_video_background_loops_in_a_thread(tmp_path) -> None:
 
 
 def test_missing_font_names_the_package(monkeypatch) -> None:
-    monkeypatch.setattr(comp_mod, "FONT_DIRS", ("/nonexistent",))
-    monkeypatch.setattr(comp_mod, "_font_paths", {})
-    monkeypatch.setattr(comp_mod.shutil, "which", lambda name: None)
+    monkeypatch.setattr(text_mod, "FONT_DIRS", ("/nonexistent",))
+    monkeypatch.setattr(text_mod, "_font_paths", {})
+    monkeypatch.setattr(text_mod.shutil, "which", lambda name: None)
     with pytest.raises(MissingDependencyError, match="fonts-noto-cjk"):
-        comp_mod.find_cjk_font()
+        find_cjk_font()
 
 
 def test_overlay_state_update(product) -> None:
