@@ -44,10 +44,13 @@ from vhuman.chat.hub import ChatHub
 from vhuman.chat.llm import LlmClient, LlmConfig
 from vhuman.chat.replies import ReplyEngine
 from vhuman.core.clock import SystemClock
+from vhuman.drivers.lipsync import LipsyncDriver
 from vhuman.safety.moderation import Moderator
 from vhuman.scenes.runner import ShowRunner
-from vhuman.scenes.show import ChatLimits, load_show_text
+from vhuman.scenes.show import ChatLimits
+from vhuman.scenes.show_loader import load_show_text
 from vhuman.speech.queue import Speaker
+from vhuman.studio.lines import LineDesk
 
 SHOW = textwrap.dedent("""\
     title: 冬季好物
@@ -66,21 +69,31 @@ CHAIN = ["[emotion:excited]", "这款", "{name}", "今天只要", "{price}", "�
 
 
 class BenchHost:
-    """A ShowHost over the real speech queue; records when each line's audio starts."""
+    """A ShowHost over the real speech queue and line desk; records each line's first audio."""
 
     def __init__(self) -> None:
         self.clock = SystemClock()
-        self.speaker = Speaker(self.clock, engine="espeak", voice="cmn",
-                               on_event=self._event)
         self.subs: list[Any] = []
         self.first_audio: dict[str, float] = {}
         self.texts: dict[str, str] = {}
+        self.lines = LineDesk(self.emit, lambda text: None)
+        self.speaker = Speaker(self.clock, engine="espeak", voice="cmn",
+                               lipsync=LipsyncDriver(), on_event=self._event)
 
-    def say(self, text: str, *, voice: str | None = None, interrupt: bool = False) -> str:
-        clean, _emotion = split_tags(text)   # the wiring the studio gets: tags never reach TTS
-        lid = self.speaker.say(clean, voice=None, interrupt=interrupt)
-        self.texts[lid] = clean
-        return lid
+    def say(self, text: str, *, voice: str | None = None, interrupt: bool = False,
+            kind: str = "say", source: str = "") -> Any:
+        clean, _emotion = split_tags(text)  # the studio's wiring: tags never reach TTS
+        line = self.lines.new(clean, kind=kind, source=source)
+        self.texts[line.line_id] = clean
+        self.speaker.say(clean, interrupt=interrupt, line_id=line.line_id)
+        return line
+
+    async def wait_line(self, line: Any) -> str:
+        return await self.lines.wait(line)
+
+    @property
+    def current_line(self) -> Any:
+        return self.lines.current
 
     def interrupt(self) -> None:
         self.speaker.interrupt()
@@ -105,15 +118,12 @@ class BenchHost:
         # line_started comes from inside pump(), in the call that hands out the line's first
         # audio chunk: its time is the time of the first reply audio
         if event == "line_started":
-            self.first_audio.setdefault(fields.get("id"), time.perf_counter())
-        if event in ("line_started", "line_ended", "line_error"):
-            self.emit(event, line_id=fields.get("id"), **{k: v for k, v in fields.items()
-                                                          if k != "id"})
+            self.first_audio.setdefault(str(fields.get("line_id")), time.perf_counter())
+        self.lines.on_speech_event(event, **fields)
 
     async def pump(self) -> None:
         while True:
-            t = self.clock.now_ns()
-            self.speaker.pump(t)
+            self.speaker.pump(self.clock.now_ns())
             await asyncio.sleep(0.005)
 
 

@@ -9,7 +9,7 @@ import pytest
 from vhuman.chat.grounding import build_messages, check_numbers, facts_text, ground
 from vhuman.chat.replies import SentenceSplitter
 from vhuman.safety.moderation import Moderator
-from vhuman.scenes.show import load_show_text
+from vhuman.scenes.show_loader import load_show_text
 
 SHOW = load_show_text(textwrap.dedent("""\
     title: 冬季好物

@@ -26,7 +26,7 @@ from vhuman.chat.webhook import WebhookSource, parse_head
 from vhuman.core.errors import ConfigError
 from vhuman.safety.moderation import Moderator
 from vhuman.scenes.runner import ShowRunner
-from vhuman.scenes.show import load_show_text
+from vhuman.scenes.show_loader import load_show_text
 from vhuman.scenes.yamlsrc import Problems, load_yaml
 from vhuman.stream.server import MediaServer
 

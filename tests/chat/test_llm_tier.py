@@ -25,7 +25,8 @@ from vhuman.chat.grounding import facts_text
 from vhuman.chat.llm import LlmClient, LlmConfig
 from vhuman.chat.replies import Line, ReplyEngine
 from vhuman.safety.moderation import Moderator
-from vhuman.scenes.show import Product, Show, load_show_text
+from vhuman.scenes.show import Product, Show
+from vhuman.scenes.show_loader import load_show_text
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not llama_server_available(),

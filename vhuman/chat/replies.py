@@ -32,7 +32,8 @@ from vhuman.chat.feeling import line_emotion, split_tags, tag
 from vhuman.chat.grounding import build_messages, facts_text, ground
 from vhuman.chat.llm import LlmClient, LlmError
 from vhuman.safety.moderation import LISTS_DIR, Moderator, load_word_list, normalize
-from vhuman.scenes.show import MissingValue, Product, Show, render
+from vhuman.scenes.show import Product, Show
+from vhuman.scenes.templates import MissingValue, render
 
 _log = logging.getLogger("vhuman.chat.replies")
 
