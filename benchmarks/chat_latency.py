@@ -152,7 +152,7 @@ async def _trial(hub: ChatHub, host: BenchHost, runner: ShowRunner, user: str,
         await asyncio.sleep(0.001)
     first = host.first_audio[lid]
     host.interrupt()  # don't wait for the whole line; the next trial starts clean
-    while host.speaker.busy or runner.status()["replies_queued"]:
+    while host.speaker.busy or runner.status()["replies_queued"]:  # noqa: ASYNC110 - polls
         await asyncio.sleep(0.01)
     await asyncio.sleep(0.05)
     return (t_line - t0) * 1000, (first - t0) * 1000, host.texts[lid]
@@ -170,7 +170,7 @@ async def bench(trials: int, llm_url: str | None) -> dict[str, Any]:
     hub = ChatHub(runner, intake, ReplyEngine(runner, mod, llm=llm))
     pump = asyncio.create_task(host.pump())
     run = asyncio.create_task(runner.run())
-    while runner.current_product is None:
+    while runner.current_product is None:  # noqa: ASYNC110 - polls the runner
         await asyncio.sleep(0.01)
     out: dict[str, Any] = {}
     try:

@@ -61,8 +61,8 @@ def make_hub(**thanks_kw):
     return hub, runner, host
 
 
-async def until(pred, timeout=10.0) -> None:
-    assert await wait_for(pred, timeout), "condition never met"
+async def until(pred, within=10.0) -> None:
+    assert await wait_for(pred, within), "condition never met"
 
 
 def spoken_clean(host: SimHost) -> list[tuple[str, str | None]]:

@@ -61,10 +61,12 @@ class BilibiliSource(SupervisedSource):
         self.heartbeats_sent = 0
 
     def health(self) -> dict[str, Any]:
+        """State and counters, plus the room, its popularity and heartbeats sent."""
         return {**super().health(), "room": self.room, "popularity": self.popularity,
                 "heartbeats_sent": self.heartbeats_sent}
 
     async def session(self, deliver: Deliver) -> None:
+        """Connect, authenticate, then read and heartbeat until the connection ends."""
         async with websockets.connect(self.url, max_size=wire.MAX_MESSAGE_BYTES,
                                       open_timeout=CONNECT_TIMEOUT_S, ping_interval=None,
                                       max_queue=64, close_timeout=2) as ws:

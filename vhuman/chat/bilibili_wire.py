@@ -229,7 +229,7 @@ def _ts(v: Any, default: float) -> float:
 
 
 def to_messages(cmd: Any, now: float) -> list[dict[str, Any]]:
-    """vhuman chat messages from one command (unknown or malformed commands → ``[]``)."""
+    """The vhuman chat messages in one command (unknown or malformed commands → ``[]``)."""
     if not isinstance(cmd, dict) or not isinstance(cmd.get("cmd"), str):
         return []
     name = cmd["cmd"].split(":", 1)[0]

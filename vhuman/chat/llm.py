@@ -67,6 +67,7 @@ class LlmConfig:
 
     @property
     def endpoint(self) -> str:
+        """The chat-completions address."""
         u = self.url.rstrip("/")
         return u if u.endswith("/chat/completions") else u + "/chat/completions"
 
@@ -83,6 +84,7 @@ class SseParser:
         self._data: list[str] = []
 
     def feed(self, chunk: bytes) -> list[str]:
+        """Add bytes; return the data of every event they complete."""
         self._buf += chunk
         out: list[str] = []
         while True:
@@ -149,6 +151,7 @@ class LlmClient:
         return self._client
 
     async def aclose(self) -> None:
+        """Close the HTTP connection (a later question opens a new one)."""
         if self._client is not None:
             await self._client.aclose()
             self._client = None

@@ -25,6 +25,7 @@ class PushSource(SupervisedSource):
         self.state = CONNECTED
 
     async def start(self, emit: Any = None) -> None:
+        """Ready at once: there is no connection to make."""
         if emit is not None:
             self._emit = emit
         self._stopped = False

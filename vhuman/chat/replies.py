@@ -80,6 +80,7 @@ class SentenceSplitter:
         self._buf = ""
 
     def feed(self, delta: str) -> list[str]:
+        """Add streamed text; return the sentences it completed."""
         self._buf += delta
         out: list[str] = []
         while True:
@@ -93,12 +94,15 @@ class SentenceSplitter:
         return out
 
     def close(self) -> list[str]:
+        """The unfinished rest at the end of the stream, if it holds words."""
         rest, self._buf = self._buf.strip(), ""
         return [rest] if rest.strip(" \n.。!！?？;；") else []
 
 
 @dataclass(slots=True)
 class ReplyStats:
+    """Counters per tier and outcome, and the LLM's recent first-sentence times (ms)."""
+
     rules: int = 0
     llm: int = 0
     cache_hits: int = 0
@@ -161,6 +165,7 @@ class ReplyEngine:
             yield line
 
     def health(self) -> dict[str, Any]:
+        """The counters for /health (``chat.replies``)."""
         s = self.stats
         lat = sorted(s.first_ms)
         return {"rules": s.rules, "llm": s.llm, "cache_hits": s.cache_hits,

@@ -45,6 +45,8 @@ class HttpError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Head:
+    """A parsed request line and headers (names lower-cased)."""
+
     method: str
     path: str
     headers: dict[str, str]
@@ -138,9 +140,11 @@ class WebhookSource(SupervisedSource):
         self.refused = 0
 
     def health(self) -> dict[str, Any]:
+        """State and counters, plus the bound port and refused requests."""
         return {**super().health(), "port": self.bound_port, "refused": self.refused}
 
     async def session(self, deliver: Deliver) -> None:
+        """Listen until stopped (a failed bind is retried with backoff)."""
         server = await asyncio.start_server(lambda r, w: self._serve(r, w, deliver),
                                             self.host, self.port, limit=MAX_HEAD_BYTES + 1024)
         async with server:
