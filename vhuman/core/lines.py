@@ -28,6 +28,8 @@ class Line:
             ``control``, ``chat:<user>``, ``--say``).
         marks: gestures to play with the words: ``(char offset in text, name, auto)``,
             from inline ``[gesture:NAME]`` tags (``auto`` False) or chosen from the words.
+        emotion: the feeling the face carries across the line (``neutral``, ``warm``,
+            ``excited``, ``sincere``, ``surprised``, ``apologetic``).
     """
 
     line_id: str
@@ -35,8 +37,9 @@ class Line:
     kind: str = "say"
     source: str = ""
     marks: tuple[tuple[int, str, bool], ...] = ()
+    emotion: str = "neutral"
 
     def to_dict(self) -> dict[str, str]:
         """JSON-able fields for events and ``/control`` replies."""
         return {"line_id": self.line_id, "text": self.text, "kind": self.kind,
-                "source": self.source}
+                "source": self.source, "emotion": self.emotion}

@@ -23,6 +23,7 @@ from vhuman.core.clock import NS_PER_S, Clock
 from vhuman.core.errors import ConfigError
 from vhuman.core.frames import Pose
 from vhuman.drivers.base import PRIORITY_CUES, DriverContext
+from vhuman.drivers.emotion import EMOTIONS, EmotionFader, face_mask
 
 
 def _w(**weights: float) -> dict[str, float]:
@@ -115,6 +116,8 @@ class CuesDriver:
         self._active: list[_Active] = []
         self._clock: Clock | None = None
         self._vectors: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._emotion = EmotionFader()
+        self._emotion_mask = face_mask()
         for name, ws in EXPRESSIONS.items():
             vec = np.zeros(N_ARKIT, np.float32)
             mask = np.zeros(N_ARKIT, np.float32)
@@ -163,6 +166,29 @@ class CuesDriver:
         with self._lock:
             self._active = [a for a in self._active if a.name != name] + [cue]
 
+    def set_emotion(self, emotion: str, intensity: float = 1.0) -> None:
+        """Crossfade the face to ``emotion`` (thread-safe); it holds until the next call.
+
+        Call it when a line starts with the line's emotion, and with ``"neutral"`` when the
+        host falls silent; cues play on top of it. Emotions:
+        :data:`vhuman.drivers.emotion.EMOTIONS`.
+
+        Raises:
+            ConfigError: unknown emotion or intensity outside 0..1.
+        """
+        if emotion not in EMOTIONS:
+            raise ConfigError(f"unknown emotion {emotion!r}; valid: {', '.join(EMOTIONS)}")
+        if not (isinstance(intensity, (int, float)) and 0.0 <= intensity <= 1.0):
+            raise ConfigError(f"emotion intensity must be 0..1, got {intensity!r}")
+        start = self._clock.now_ns() if self._clock is not None else None
+        with self._lock:
+            self._emotion.set(emotion, intensity, start)
+
+    @property
+    def emotion(self) -> str:
+        """The emotion the face holds or is fading to."""
+        return self._emotion.emotion
+
     def active(self) -> list[str]:
         """Names of cues currently running (for status)."""
         with self._lock:
@@ -187,10 +213,14 @@ class CuesDriver:
         """Blend the running cues at ``t_ns`` (finished ones removed); None when none runs."""
         with self._lock:
             cues = list(self._active)
-        if not cues:
+            mood = self._emotion.sample(t_ns)
+        if not cues and mood is None:
             return None
         weights = np.zeros(N_ARKIT, np.float32)
         mask = np.zeros(N_ARKIT, np.float32)
+        if mood is not None:  # the line's feeling, under the cues
+            weights = mood[0].copy()
+            mask = self._emotion_mask * np.float32(mood[1])
         head: np.ndarray | None = None
         done: list[_Active] = []
         for a in cues:

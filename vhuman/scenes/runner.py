@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from vhuman.chat.feeling import strip_tags, tag
 from vhuman.core.clock import NS_PER_S, Clock
 from vhuman.core.errors import ConfigError, ModerationBlocked
 from vhuman.core.lines import Line
@@ -331,7 +332,7 @@ class ShowRunner:
             if outcome == "ended":
                 self.stats["replies_spoken"] += 1
                 self.host.emit("chat_answered", user=r.user, question=r.question,
-                               reply=r.text, rule=r.rule)
+                               reply=strip_tags(r.text), rule=r.rule)
             elif outcome == "error":
                 self.stats["lines_failed"] += 1
 
@@ -490,6 +491,8 @@ class ShowRunner:
                 self.host.emit("runner_error", code="missing_value",
                                message=f"{show.path}:{instr.line}: no value for {{{exc.args[0]}}}")
                 return pc + 1
+            if instr.emotion:
+                text = tag(text, instr.emotion)
             if instr.cue:
                 self._cue(instr.cue, 1.0, None)
             if instr.gesture:

@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from vhuman.chat.config import ChatExtras
 from vhuman.scenes.scene import Scene, default_scene
 
 
@@ -55,6 +56,7 @@ class Say:
     voice: str | None = None
     cue: str | None = None
     gesture: str | None = None
+    emotion: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +175,7 @@ class ChatConfig:
     faq: tuple[FaqEntry, ...] = ()
     default_reply: tuple[str, ...] = ()
     limits: ChatLimits = ChatLimits()
+    extras: ChatExtras = field(default_factory=ChatExtras)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from vhuman.chat.config import EXTRA_KEYS, parse_chat_extras
 from vhuman.core.yamlsrc import LineDict, LineList, unknown_keys
 from vhuman.scenes.show import ChatConfig, ChatLimits, ChatRule, FaqEntry
 from vhuman.scenes.show_fields import ShowFields
@@ -18,7 +19,8 @@ def parse_chat(ck: ShowFields, v: Any, line: int) -> ChatConfig:
     if not isinstance(v, LineDict):
         ck.probs.add(line, "chat must be a mapping (rules, faq, default_reply, limits)")
         return ChatConfig()
-    unknown_keys(v, ("rules", "faq", "default_reply", "limits"), "chat", ck.probs)
+    unknown_keys(v, ("rules", "faq", "default_reply", "limits", *EXTRA_KEYS), "chat", ck.probs)
+    extras = parse_chat_extras(v, ck.probs, ck.moderator)
     rules = _each(ck, v, "rules", "chat.rules must be a list", _rule)
     faq = _each(ck, v, "faq", "chat.faq must be a list of {q, a}", _faq)
     default: tuple[str, ...] = ()
@@ -48,7 +50,7 @@ def parse_chat(ck: ShowFields, v: Any, line: int) -> ChatConfig:
                         vals2[k] = int(x) if k in ("per_user_burst", "total_burst",
                                                    "max_len") else x
             limits = ChatLimits(**{**_limits_dict(limits), **vals2})
-    return ChatConfig(tuple(rules), tuple(faq), default, limits)
+    return ChatConfig(tuple(rules), tuple(faq), default, limits, extras)
 
 def _each(ck: ShowFields, v: LineDict, key: str, not_a_list: str,
           parse: Callable[[ShowFields, Any, int], T | None]) -> list[T]:

@@ -23,6 +23,7 @@ from vhuman.core.yamlsrc import (
     read_yaml_file,
     unknown_keys,
 )
+from vhuman.drivers.emotion import EMOTIONS
 from vhuman.safety.moderation import Moderator
 from vhuman.scenes.scene import Scene, default_scene, parse_scene
 from vhuman.scenes.show import (
@@ -46,7 +47,7 @@ from vhuman.scenes.show_fields import ShowFields
 
 SHOW_KEYS = ("title", "voice", "language", "scene", "scenes", "products", "segments",
              "schedule", "chat", "moderation")
-SAY_KEYS = ("say", "voice", "cue", "gesture")
+SAY_KEYS = ("say", "voice", "cue", "gesture", "emotion")
 CUE_KEYS = ("cue", "intensity", "duration")
 _ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 
@@ -173,7 +174,12 @@ class _Loader(ShowFields):
                     self.probs.add(L("voice"), "voice must be a voice name, e.g. cmn")
                 else:
                     voice = item["voice"]
-            return Say(t, L("say"), voice, cue, gesture) if t is not None else None
+            emotion = item.get("emotion")
+            if emotion is not None and emotion not in EMOTIONS:
+                self.probs.add(L("emotion"), f"unknown emotion {emotion!r}",
+                               f"valid: {', '.join(EMOTIONS)}")
+                emotion = None
+            return Say(t, L("say"), voice, cue, gesture, emotion) if t is not None else None
         if act in ("cue", "gesture"):
             unknown_keys(item, (act, "intensity", "duration"), f"{act} step", self.probs)
             name = self.cue_name(item[act], L(act))

@@ -51,7 +51,7 @@ class LineDesk:
         self.current: Line | None = None
 
     def new(self, text: str, *, kind: str, source: str,
-            marks: tuple[tuple[int, str, bool], ...] = ()) -> Line:
+            marks: tuple[tuple[int, str, bool], ...] = (), emotion: str = "neutral") -> Line:
         """A new line (not yet queued anywhere), if moderation lets ``text`` on air.
 
         Raises:
@@ -65,7 +65,7 @@ class LineDesk:
             hits = self.moderator.check(text, source=kind, where=source or None)
             if hits:
                 raise ModerationBlocked(hits, self.moderator.suggest(text))
-        line = Line(f"line-{next(self._ids)}", text, kind, source, marks)
+        line = Line(f"line-{next(self._ids)}", text, kind, source, marks, emotion)
         self._open[line.line_id] = line
         return line
 

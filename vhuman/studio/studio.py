@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from vhuman.chat.feeling import line_emotion
 from vhuman.core.lines import Line
 from vhuman.drivers.cues import CuesDriver
 from vhuman.drivers.gesture_driver import GestureDriver, shoulders_of
@@ -74,6 +75,7 @@ class Studio:
         engine.add_driver(speaker.lipsync)
         engine.add_audio_source(speaker.pump)
         engine.add_post(self._compose)
+        engine.events.subscribe(self._feel)
         self._apply_scene(scene)
 
     # -- lines -------------------------------------------------------------------------
@@ -85,14 +87,17 @@ class Studio:
             ModerationBlocked: the text holds a blocked term (nothing is queued; the hit
                 is in the audit log and on the event bus).
         """
-        # [gesture:NAME] tags are stage directions: stripped before moderation and TTS
+        # [emotion:X] and [gesture:NAME] tags are stage directions: stripped before
+        # moderation and TTS; the emotion otherwise comes from the words
+        text, emotion = line_emotion(text)
         clean, tags = parse_inline_tags(text, self.gestures.library)
         marks = [(off, name, False) for off, name in tags]
         if self.auto_gestures and not tags:
             lang = "zh" if any("\u4e00" <= c <= "\u9fff" for c in clean) else "en"
             marks += [(off, name, True) for off, name in choose_gestures(clean, lang)]
         line = self.lines.new(clean, kind=kind, source=source,  # the moderation gate
-                              marks=tuple(m for m in marks if m[1] in self.gestures.library))
+                              marks=tuple(m for m in marks if m[1] in self.gestures.library),
+                              emotion=emotion)
         try:
             self.speaker.say(clean, voice=voice, interrupt=interrupt, line_id=line.line_id)
         except Exception as exc:
@@ -113,6 +118,13 @@ class Studio:
         """Cut the line being spoken and drop the queued ones (outputs clear their audio)."""
         self.speaker.interrupt()
         self.gestures.cancel()
+
+    def _feel(self, event: str, fields: dict[str, Any]) -> None:
+        """The face carries each line's emotion, and relaxes when the host falls silent."""
+        if event == "line_started":
+            self.cues.set_emotion(fields.get("emotion") or "neutral")
+        elif event in ("line_ended", "line_error") and not self.lines.pending:
+            self.cues.set_emotion("neutral")
 
     def _on_sentence(self, line: Line, fields: dict[str, Any]) -> None:
         """A sentence of ``line`` is on the timeline: its gestures land on their words."""
