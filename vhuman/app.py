@@ -219,8 +219,7 @@ async def run_live(args: argparse.Namespace, progress: Progress | None) -> int:
                          codec=cfg.codec, jpeg_quality=cfg.jpeg_quality,
                          audio_rate=cfg.audio_rate,
                          outputs=outputs if cfg.codec == "h264" else None,
-                         label=live.host.compositor.scene.ai_label.text
-                         if live.host.compositor.scene.ai_label.enabled else "")
+                         label=live.host.compositor.scene.ai_label.text)
     engine.media.subscribe(server.consume)
     server.set_health_provider(lambda: {**engine.health(),
                                         "show": live.runner.status() if live.runner else None,

@@ -5,9 +5,14 @@ avatar stands and how close the camera is, the key and fill lights, where each o
 (product card, subtitles, room title) and the AI label. Everything has a default, so an
 empty file is a valid scene. The format is documented in ``docs/show-format.md``.
 
-The AI label 「AI 生成 · 虚拟主播」 is on unless the file says ``ai_label: off`` *and*
-gives ``ai_label_reason`` (or ``ai_label: {enabled: false, reason: ...}``); turning it
-off without a reason is a validation error, and a scene loaded with it off is logged.
+The AI label is law (:mod:`vhuman.safety.label`): it always shows the fixed disclosure
+「AI 生成」 / "AI generated" (``ai_label.language``), and a scene may only add words after
+it (``ai_label: {text: 虚拟主播}``). A file that tries to turn it off (``ai_label: off``,
+``enabled: false``, ``position: off``, ``ai_label_reason``) is refused with its line, and
+label words or a title that claim the host is a real person are refused too.
+
+Scenes that arrive over the network are parsed with ``roots``: every file they name
+(background, avatar, overrides) must resolve inside those folders (:mod:`vhuman.safety.paths`).
 """
 
 from __future__ import annotations
@@ -18,17 +23,31 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from vhuman.core.errors import BadText, ModerationBlocked
 from vhuman.core.light import Light
+from vhuman.safety.gate import screen
+from vhuman.safety.label import (
+    DEFAULT_EXTRA,
+    DISCLOSURES,
+    SEPARATOR,
+    extra_problem,
+    label_text,
+    strip_disclosure,
+)
+from vhuman.safety.moderation import describe_hits
+from vhuman.safety.paths import FileRoots, PathRefused
 from vhuman.scenes.yamlsrc import (
+    FILE_LIMITS,
     LineDict,
     Problems,
+    YamlLimits,
     is_number,
     load_yaml,
     read_yaml_file,
     unknown_keys,
 )
 
-DEFAULT_AI_LABEL = "AI 生成 · 虚拟主播"
+DEFAULT_AI_LABEL = DISCLOSURES["zh"] + SEPARATOR + DEFAULT_EXTRA["zh"]
 ANCHORS = ("top-left", "top", "top-right", "left", "center", "right",
            "bottom-left", "bottom", "bottom-right")
 _log = logging.getLogger("vhuman.scenes")
@@ -76,12 +95,48 @@ class Background:
 
 @dataclass(frozen=True, slots=True)
 class AiLabel:
-    """The always-on AI disclosure label."""
+    """The always-on AI disclosure label: a fixed disclosure plus the words a scene adds.
 
-    enabled: bool = True
-    text: str = DEFAULT_AI_LABEL
+    It cannot exist without its disclosure, off, or with words that claim the host is a
+    real person: construction refuses them (``ValueError``), whoever constructs it.
+
+    Attributes:
+        extra: words shown after the disclosure (``None``: the language's default,
+            「虚拟主播」 / "virtual host"; ``""``: none).
+        language: the disclosure's language, ``zh`` or ``en`` (``None``: ``zh``, or the
+            show's language when the scene belongs to a show).
+        position: where it is drawn (always drawn; kept inside the frame).
+    """
+
+    extra: str | None = None
+    language: str | None = None
     position: Placement = Placement(anchor="top-right")
-    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.language is not None and self.language not in DISCLOSURES:
+            raise ValueError(f"AI label language must be one of {', '.join(DISCLOSURES)}")
+        if self.extra:
+            why = extra_problem(self.extra)
+            if why is not None:
+                raise ValueError(f"AI label text refused: {why}")
+        if not self.position.enabled:
+            raise ValueError("the AI label cannot be turned off")
+
+    @property
+    def enabled(self) -> bool:
+        """Always True: the label cannot be turned off."""
+        return True
+
+    @property
+    def words(self) -> str:
+        """The added words as drawn (the language's default when none were given)."""
+        lang = self.language or "zh"
+        return DEFAULT_EXTRA[lang] if self.extra is None else self.extra
+
+    @property
+    def text(self) -> str:
+        """The label as drawn: disclosure, then the added words."""
+        return label_text(self.language, self.words)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,9 +272,35 @@ SCENE_KEYS = ("name", "title", "background", "avatar", "camera", "lights", "over
               "ai_label", "ai_label_reason", "theme")
 
 
-def parse_scene(data: Any, file: str | Path, probs: Problems, base_dir: Path | None = None
-                ) -> Scene:
-    """Validate a parsed scene mapping, adding every problem to ``probs``."""
+def screen_problem(text: str, line: int, where: str, probs: Problems, moderator: Any) -> bool:
+    """Pass on-screen ``text`` through the gate; add a problem and return False if refused."""
+    try:
+        screen(text, moderator=moderator, source="scene", where=f"{probs.file}:{line}",
+               what=where)
+    except BadText as exc:
+        probs.add(line, str(exc))
+        return False
+    except ModerationBlocked as exc:
+        probs.add(line, f"{where} contains refused wording: {describe_hits(exc.hits)}",
+                  "reword it: no absolute claims (Advertising Law art. 9), no abuse, and "
+                  "nothing that says the AI host is a real person")
+        return False
+    return True
+
+
+def parse_scene(data: Any, file: str | Path, probs: Problems, base_dir: Path | None = None,
+                *, moderator: Any = None, roots: FileRoots | None = None) -> Scene:
+    """Validate a parsed scene mapping, adding every problem to ``probs``.
+
+    Args:
+        data: the parsed YAML.
+        file: the scene file (problems name it).
+        probs: where problems go.
+        base_dir: what relative file names are relative to (default: the file's folder).
+        moderator: word lists for the title and label words (real-person claims and
+            control characters are refused without one too).
+        roots: confine every named file to these folders (network input).
+    """
     base = base_dir if base_dir is not None else Path(file).parent
     if data is None:
         return Scene(path=Path(file))
@@ -234,14 +315,16 @@ def parse_scene(data: Any, file: str | Path, probs: Problems, base_dir: Path | N
         if key in data:
             if not isinstance(data[key], (str, int, float)) or isinstance(data[key], bool):
                 probs.add(L(key), f"{key} must be text")
-            else:
+            elif key == "name" or screen_problem(str(data[key]), L(key), key, probs,
+                                                 moderator):
                 s = replace(s, **{key: str(data[key])})
     if "background" in data:
-        s = replace(s, background=_background(data["background"], L("background"), base, probs))
+        s = replace(s, background=_background(data["background"], L("background"), base, probs,
+                                                      roots))
     if "avatar" in data:
         a = data["avatar"]
         if isinstance(a, str):  # avatar: host.glb
-            s = replace(s, avatar_file=_avatar_path(a, L("avatar"), "avatar", base, probs))
+            s = replace(s, avatar_file=_avatar_path(a, L("avatar"), "avatar", base, probs, roots))
         elif not isinstance(a, LineDict):
             probs.add(L("avatar"), "avatar must be a file path or a mapping with file, "
                       "overrides, x and scale")
@@ -250,7 +333,7 @@ def parse_scene(data: Any, file: str | Path, probs: Problems, base_dir: Path | N
             for key, attr in (("file", "avatar_file"), ("overrides", "avatar_overrides")):
                 if key in a:
                     s = replace(s, **{attr: _avatar_path(a[key], a.key_line(key),
-                                                         f"avatar.{key}", base, probs)})
+                                                         f"avatar.{key}", base, probs, roots)})
             if s.avatar_overrides is not None and s.avatar_file is None:
                 probs.add(a.key_line("overrides"), "avatar.overrides needs avatar.file",
                           "overrides belong to an avatar file; add file: your_host.glb")
@@ -318,17 +401,27 @@ def parse_scene(data: Any, file: str | Path, probs: Problems, base_dir: Path | N
                     else:
                         t = replace(t, **{k: c})
             s = replace(s, theme=t)
-    s = replace(s, ai_label=_ai_label(data, probs))
-    if not s.ai_label.enabled:
-        _log.warning("%s: AI label turned off; reason: %s", file, s.ai_label.reason)
+    s = replace(s, ai_label=_ai_label(data, probs, moderator))
     return s
 
 
-def _avatar_path(v: Any, line: int, where: str, base: Path, probs: Problems) -> Path | None:
-    """A file named in the scene, relative to the scene file; it must exist."""
+def named_file(v: Any, line: int, where: str, base: Path, probs: Problems,
+               roots: FileRoots | None) -> Path | None:
+    """A file named in YAML, relative to ``base``; it must exist (and, for network input,
+    lie inside ``roots``). Problems never echo a file's content or an outside path."""
     if not isinstance(v, str) or not v.strip():
         probs.add(line, f"{where} must be a file path")
         return None
+    if roots is not None:
+        try:
+            p = roots.confine(v, base)
+        except PathRefused as exc:
+            probs.add(line, f"{where} {v[:80]!r} refused: {exc}", "", "forbidden_path")
+            return None
+        if not p.is_file():
+            probs.add(line, f"{where} {v[:80]!r} not found", "paths are relative to this file")
+            return None
+        return p
     p = (base / v).expanduser().resolve()
     if not p.is_file():
         probs.add(line, f"{where} {v!r} not found (looked at {p})",
@@ -337,7 +430,14 @@ def _avatar_path(v: Any, line: int, where: str, base: Path, probs: Problems) -> 
     return p
 
 
-def _background(v: Any, line: int, base: Path, probs: Problems) -> Background:
+def _avatar_path(v: Any, line: int, where: str, base: Path, probs: Problems,
+                 roots: FileRoots | None) -> Path | None:
+    """A file named in the scene, relative to the scene file; it must exist."""
+    return named_file(v, line, where, base, probs, roots)
+
+
+def _background(v: Any, line: int, base: Path, probs: Problems,
+                roots: FileRoots | None) -> Background:
     if isinstance(v, str) and parse_color(v) is not None:
         return Background("color", parse_color(v))
     if isinstance(v, list):
@@ -364,85 +464,99 @@ def _background(v: Any, line: int, base: Path, probs: Problems) -> Background:
                       'write "#f4ede4" or [244, 237, 228]')
             return Background()
         return Background("color", c)
-    raw = v[kind]
-    if not isinstance(raw, str) or not raw:
-        probs.add(v.key_line(kind), f"background {kind} must be a file path")
-        return Background()
-    p = (base / raw).resolve()
-    if not p.is_file():
-        probs.add(v.key_line(kind), f"background {kind} {raw!r} not found (looked at {p})",
-                  "paths are relative to this file")
+    p = named_file(v[kind], v.key_line(kind), f"background {kind}", base, probs, roots)
+    if p is None:
         return Background()
     return Background(kind, Background().color, p)
 
 
-def _ai_label(data: LineDict, probs: Problems) -> AiLabel:
+_OFF_FIX = ("AI-generated video must carry a visible AI label (PRC Measures for Labelling "
+            "AI-Generated Synthetic Content); remove this line — you may add words with "
+            "ai_label: {text: ...}")
+
+
+def _ai_label(data: LineDict, probs: Problems, moderator: Any) -> AiLabel:
+    """The label's added words, language and position; any attempt to turn it off is a
+    problem on its line."""
     label = AiLabel()
-    v = data.get("ai_label", None)
-    line = data.key_line("ai_label")
-    reason = data.get("ai_label_reason")
-    if v is None and "ai_label" not in data:
-        if reason is not None:
-            probs.add(data.key_line("ai_label_reason"),
-                      "ai_label_reason given but the label is not turned off",
-                      "remove ai_label_reason, or add 'ai_label: off'")
+    if "ai_label_reason" in data:
+        probs.add(data.key_line("ai_label_reason"),
+                  "ai_label_reason is not accepted: the AI label cannot be turned off", _OFF_FIX)
+    if "ai_label" not in data:
         return label
-    enabled = True
-    if v is False or v == "off":
-        enabled = False
-    elif v is True or v == "on":
-        enabled = True
-    elif isinstance(v, str):
-        label = replace(label, text=v)
+    v = data["ai_label"]
+    line = data.key_line("ai_label")
+    extra: Any = None
+    text_line = line
+    if v is False or v == "off" or v is None:
+        probs.add(line, "the AI label cannot be turned off", _OFF_FIX)
+        return label
+    if v is True or v == "on":
+        return label
+    if isinstance(v, str):
+        extra = v
     elif isinstance(v, LineDict):
-        unknown_keys(v, ("enabled", "text", "position", "reason"), "ai_label", probs)
-        if "enabled" in v:
-            if v["enabled"] in (False, "off"):
-                enabled = False
-            elif v["enabled"] not in (True, "on"):
-                probs.add(v.key_line("enabled"), "ai_label.enabled must be on or off")
+        unknown_keys(v, ("text", "position", "language", "enabled"), "ai_label", probs)
+        if "enabled" in v and v["enabled"] not in (True, "on"):
+            probs.add(v.key_line("enabled"), "the AI label cannot be turned off", _OFF_FIX)
         if "text" in v:
-            if not isinstance(v["text"], str) or not v["text"].strip():
-                probs.add(v.key_line("text"), "ai_label.text must be non-empty text",
-                          f"the default is {DEFAULT_AI_LABEL!r}")
+            extra, text_line = v["text"], v.key_line("text")
+            if not isinstance(extra, str) or not extra.strip():
+                probs.add(text_line, "ai_label.text must be non-empty text",
+                          f"the words added after the fixed disclosure, e.g. "
+                          f"{DEFAULT_EXTRA['zh']!r}")
+                extra = None
+        if "language" in v:
+            if v["language"] not in DISCLOSURES:
+                probs.add(v.key_line("language"), "ai_label.language must be "
+                          + " or ".join(DISCLOSURES),
+                          f"it picks the disclosure: {', '.join(DISCLOSURES.values())}")
             else:
-                label = replace(label, text=v["text"])
+                label = replace(label, language=v["language"])
         if "position" in v:
-            label = replace(label, position=_placement(
-                v["position"], v.key_line("position"), "ai_label.position", probs,
-                label.position))
-        if "reason" in v:
-            if reason is not None:
-                probs.add(v.key_line("reason"), "reason given twice (ai_label.reason and "
-                          "ai_label_reason)", "keep one")
-            reason = v["reason"]
+            pos = _placement(v["position"], v.key_line("position"), "ai_label.position", probs,
+                             label.position)
+            if not pos.enabled:
+                probs.add(v.key_line("position"), "the AI label cannot be turned off "
+                          "(position: off)", "give a position, e.g. top-right")
+            else:
+                label = replace(label, position=pos)
     else:
-        probs.add(line, "ai_label must be text, off, or a mapping (text, position, enabled)")
-    if not enabled:
-        if not isinstance(reason, str) or not reason.strip():
-            probs.add(line, "the AI label is turned off without a reason",
-                      "viewers must be told the host is AI-generated; keep the label on, or "
-                      "add ai_label_reason: \"...\" (e.g. disclosed by the platform's own "
-                      "badge) — the reason is logged")
-            return label
-        return replace(label, enabled=False, reason=reason.strip())
-    return label
+        probs.add(line, "ai_label must be text or a mapping (text, position, language)")
+        return label
+    if extra is None:
+        return label
+    extra = strip_disclosure(extra)
+    if not extra:
+        return replace(label, extra="")
+    why = extra_problem(extra)
+    if why is not None:
+        probs.add(text_line, f"ai_label.text refused: {why}",
+                  "the label may only add words to the disclosure, never deny it")
+        return label
+    if not screen_problem(extra, text_line, "ai_label.text", probs, moderator):
+        return label
+    return replace(label, extra=extra)
 
 
-def load_scene(path: str | Path) -> Scene:
+def load_scene(path: str | Path, *, moderator: Any = None, roots: FileRoots | None = None,
+               limits: YamlLimits = FILE_LIMITS) -> Scene:
     """Load and validate a scene file; raises FileProblems listing every problem."""
     p = Path(path)
-    data = read_yaml_file(p)
-    probs = Problems(p)
-    scene = parse_scene(data, p, probs)
+    data = read_yaml_file(p, limits)
+    probs = Problems(p.name if roots is not None else p)
+    scene = parse_scene(data, p, probs, moderator=moderator, roots=roots)
     probs.raise_if_any()
     return scene
 
 
-def load_scene_text(text: str, file: str = "<scene>", base_dir: Path | None = None) -> Scene:
+def load_scene_text(text: str, file: str = "<scene>", base_dir: Path | None = None, *,
+                    moderator: Any = None, roots: FileRoots | None = None,
+                    limits: YamlLimits = FILE_LIMITS) -> Scene:
     """Parse a scene from YAML text (for tests and the control API)."""
-    data = load_yaml(text, file)
+    data = load_yaml(text, file, limits)
     probs = Problems(file)
-    scene = parse_scene(data, file, probs, base_dir or Path.cwd())
+    scene = parse_scene(data, file, probs, base_dir or Path.cwd(), moderator=moderator,
+                        roots=roots)
     probs.raise_if_any()
     return scene
