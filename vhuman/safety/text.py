@@ -3,7 +3,7 @@
 Everything a client, a file or a plugin hands in as text passes :func:`check_text` before
 it is spoken, shown or broadcast. It refuses, with the character and its position:
 
-- C0/C1 control characters (tab and newline are allowed),
+- C0/C1 control characters (tab, newline and carriage return are allowed),
 - bidi embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069), which make a
   text read differently from what moderation and producers see,
 - lone UTF-16 surrogates (U+D800–U+DFFF), which no UTF-8 encoder accepts: one of them in
@@ -23,7 +23,7 @@ from vhuman.core.errors import BadText
 #: Bidi embeddings, overrides and isolates: refused in text; stripped before matching.
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_ALLOWED_CONTROLS = frozenset("\t\n")
+_ALLOWED_CONTROLS = frozenset("\t\n\r")
 
 
 def bad_char(text: str) -> tuple[int, str] | None:
