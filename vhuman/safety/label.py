@@ -124,9 +124,12 @@ def ensure_label(text: str | None) -> str:
     """``text`` when it starts with a disclosure; else the disclosure in front of it.
 
     For places that receive a label from elsewhere (the ``/media`` hello, recordings):
-    whatever they are given, what leaves carries the disclosure.
+    whatever they are given, what leaves carries the disclosure; a label that claims a
+    real person or holds characters that are not text becomes the bare disclosure.
     """
     text = (text or "").strip()
+    if bad_char(text) is not None or claim_hits(text):
+        return DISCLOSURES["zh"]
     for disc in DISCLOSURES.values():
         if text.startswith(disc):
             return text

@@ -3,7 +3,7 @@
 A scene or show that arrives over ``/control`` (inline YAML, or a file picked by path) may
 name other files: scenes, product images, backgrounds, avatars, word lists. Each such
 name goes through :meth:`FileRoots.confine`: it must be relative (no ``/etc/passwd``, no
-``~``), and once resolved — ``..`` folded and every symlink followed — it must lie inside
+``~``, no ``C:``, no backslashes), and once resolved — ``..`` folded and every symlink followed — it must lie inside
 one of the roots. Error messages name the field and the refusal, never the file's content
 nor where outside the roots it pointed.
 
@@ -45,8 +45,9 @@ class FileRoots:
         """
         if not isinstance(raw, str) or not raw.strip():
             raise PathRefused("a file name must be non-empty text")
-        if "\x00" in raw:
-            raise PathRefused("a file name must not hold NUL characters")
+        if "\x00" in raw or "\\" in raw:
+            raise PathRefused("a file name must not hold NUL or backslash characters; "
+                              "separate folders with /")
         if raw.startswith("~") or os.path.isabs(raw) or Path(raw).is_absolute() \
                 or (len(raw) > 1 and raw[1] == ":"):
             raise PathRefused("absolute paths are not accepted over the network; name the "
