@@ -9,16 +9,16 @@ import logging
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from vhuman.avatar.resolve import resolve_avatar
-from vhuman.drivers.registry import default_registry, parse_driver_spec
 from vhuman.core.clock import SimClock, SystemClock
+from vhuman.core.errors import ConfigError
+from vhuman.drivers.registry import default_registry, parse_driver_spec
 from vhuman.engine.config import EngineConfig
 from vhuman.engine.engine import Engine
 from vhuman.render import renderer_factory
-from vhuman.core.errors import ConfigError
 
 log = logging.getLogger("vhuman.app")
 
@@ -100,11 +100,11 @@ class Live:
     """The show side of a run: speaker, host, runner (None when not wanted)."""
 
     def __init__(self, args: argparse.Namespace, engine: Engine, *, offline: bool) -> None:
-        from vhuman.studio.studio import Studio
+        from vhuman.drivers.lipsync import LipsyncDriver
         from vhuman.scenes.scene import default_scene, load_scene
         from vhuman.scenes.show_loader import load_show
-        from vhuman.drivers.lipsync import LipsyncDriver
         from vhuman.speech.queue import Speaker
+        from vhuman.studio.studio import Studio
 
         self.show = None
         show_path = args.show

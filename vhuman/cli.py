@@ -12,10 +12,10 @@ import asyncio
 import importlib
 import logging
 import os
-import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from vhuman import __version__
 from vhuman.core.errors import AvatarLoadError, ConfigError, VhumanError

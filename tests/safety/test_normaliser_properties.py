@@ -9,8 +9,7 @@ import opencc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vhuman.safety.moderation import LISTS_DIR, DEFAULT_LISTS, Moderator, load_word_list, \
-    normalize
+from vhuman.safety.moderation import DEFAULT_LISTS, LISTS_DIR, Moderator, load_word_list, normalize
 
 MOD = Moderator.default()
 LISTS = [load_word_list(LISTS_DIR / f"{name}.txt") for name in DEFAULT_LISTS]

@@ -10,7 +10,7 @@ import json
 import socket
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 from simhost import SimHost
@@ -70,7 +70,7 @@ class Room:
                                   label="")
         self._feeder: asyncio.Task | None = None
 
-    async def __aenter__(self) -> Room:
+    async def __aenter__(self) -> Self:
         s = self.server
         s.add_websocket_route("/control", control_handler(
             self.host, self.runner, CONTROL_TOKEN, moderator=self.moderator,

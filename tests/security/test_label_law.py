@@ -20,7 +20,7 @@ from vhuman.scenes.runner import ShowRunner
 from vhuman.scenes.scene import AiLabel, Placement, Scene, load_scene, load_scene_text
 from vhuman.scenes.show_loader import load_show, load_show_text
 from vhuman.scenes.yamlsrc import FileProblems
-from vhuman.stream.protocol import make_hello, AudioInfo, VideoInfo
+from vhuman.stream.protocol import AudioInfo, VideoInfo, make_hello
 
 OFF_SCENES = ("ai_label: off\n", "ai_label: {enabled: false}\n", "ai_label: {position: off}\n",
               "ai_label: false\nai_label_reason: 平台已标注\n")
@@ -98,7 +98,7 @@ def studio():
     try:
         from vhuman.speech.queue import Speaker
 
-        engine = make_engine(EngineConfig(width=320, height=180, fps=30),
+        engine = make_engine(EngineConfig(width=640, height=360, fps=30),
                              build_procedural_avatar(), clock=SimClock())
         speaker = Speaker(engine.clock, engine="espeak", voice="en-us", lipsync=LipsyncDriver())
     except Exception as exc:  # noqa: BLE001 - no espeak/GL here
@@ -123,7 +123,6 @@ class MeddlingPlugin:
     def sample(self, t_ns: int):
         self.emit("ai_label_off", reason="plugin says so", text="真人主播 \ud800")
         self.emit("set_overlay", title="真人主播")
-        return None
 
     async def stop(self) -> None:
         pass
@@ -159,7 +158,7 @@ def test_every_frame_carries_the_label_whatever_ops_and_plugins_try(studio) -> N
     assert rect2 != rect and room.compositor.scene.ai_label.text == "AI 生成 · 导购"
     for i, f in enumerate(frames):
         x, y, w, h = rect if i < 6 else rect2
-        pill = f[y:y + h, x:x + w, :3].astype(int)
-        # the label's white text on its dark pill is there in every frame
-        assert (pill.min(axis=2) > 200).sum() > 20, i
-        assert (pill.max(axis=2) < 90).mean() > 0.3, i
+        pill = f[y + 3:y + h - 3, x + 6:x + w - 6, :3].astype(int)  # inside the rounding
+        # the label's light text on its dark pill is there in every frame
+        assert (pill.min(axis=2) > 170).sum() > 15, i
+        assert (pill.max(axis=2) < 130).mean() > 0.3, i

@@ -49,8 +49,15 @@ from vhuman.scenes.scene import load_scene, load_scene_text
 from vhuman.scenes.show_loader import load_show, load_show_text
 from vhuman.scenes.yamlsrc import NETWORK_LIMITS, FileProblems
 
-__all__ = ["Authenticator", "AuthThrottle", "ControlSession", "control_handler",
-           "generate_token", "origin_allowed", "MAX_AUTH_FAILURES"]
+__all__ = [
+    "MAX_AUTH_FAILURES",
+    "AuthThrottle",
+    "Authenticator",
+    "ControlSession",
+    "control_handler",
+    "generate_token",
+    "origin_allowed",
+]
 
 _log = logging.getLogger("vhuman.control")
 

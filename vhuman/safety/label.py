@@ -26,8 +26,7 @@ from __future__ import annotations
 import functools
 
 from vhuman.core.errors import ConfigError
-from vhuman.safety.moderation import LISTS_DIR, Hit, Moderator, _normalize_with_map, \
-    load_word_list
+from vhuman.safety.moderation import LISTS_DIR, Hit, Moderator, _normalize_with_map, load_word_list
 from vhuman.safety.text import bad_char
 
 #: The fixed disclosure, by language.

@@ -45,11 +45,11 @@ from vhuman.scenes.yamlsrc import (
     LineDict,
     LineList,
     Problems,
+    YamlLimits,
     is_number,
     load_yaml,
     read_yaml_file,
     unknown_keys,
-    YamlLimits,
 )
 
 SHOW_KEYS = ("title", "voice", "language", "scene", "scenes", "products", "segments",

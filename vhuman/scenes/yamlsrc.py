@@ -16,9 +16,9 @@ parse in a worker thread (``asyncio.to_thread``), never on the event loop.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
 import os
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any

@@ -19,14 +19,8 @@ so players can drop what they have scheduled too.
 from __future__ import annotations
 
 import asyncio
-import collections
-import email.utils
 import json
-import http
-import importlib.resources
 import logging
-import math
-import re
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -36,19 +30,18 @@ from urllib.parse import urlsplit
 
 import numpy as np
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from vhuman.core.frames import AudioChunk, MediaItem, MediaMarker, VideoFrame
 from vhuman.core.errors import ConfigError
+from vhuman.core.frames import AudioChunk, MediaItem, MediaMarker, VideoFrame
 from vhuman.core.meter import RateMeter
 from vhuman.core.slot import LatestSlot
 from vhuman.stream.encoders import make_encoder
+from vhuman.stream.fanout import Fanout, OutPacket, ViewerQueue
 from vhuman.stream.guard import RequestGuard, is_loopback, redact_paths
 from vhuman.stream.http import CSP, MIME, load_static, response, text_response
 from vhuman.stream.metrics import render_metrics
-from vhuman.stream.fanout import Fanout, OutPacket, ViewerQueue
 from vhuman.stream.protocol import AudioInfo, Kind, VideoInfo, make_hello, pack
 
 log = logging.getLogger(__name__)

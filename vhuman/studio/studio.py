@@ -23,9 +23,9 @@ import numpy as np
 from vhuman.core.lines import Line
 from vhuman.drivers.cues import CuesDriver
 from vhuman.engine.engine import Engine
+from vhuman.safety.gate import screen
 from vhuman.scenes.overlays.compositor import Compositor
 from vhuman.scenes.overlays.state import OverlayState
-from vhuman.safety.gate import screen
 from vhuman.scenes.scene import Scene
 from vhuman.studio.lines import LineDesk
 from vhuman.studio.view import scene_background, scene_camera, scene_lights
