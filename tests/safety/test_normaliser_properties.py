@@ -22,7 +22,7 @@ RAW_TERMS = sorted({
 } - {""})
 _S2T = opencc.OpenCC("s2t")
 _S2HK = opencc.OpenCC("s2hk")
-_S2TW = opencc.OpenCC("s2twp")
+_S2TW = opencc.OpenCC("s2tw")  # characters only: s2twp swaps whole words
 
 SPACES = [chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Zs"] + \
     ["\t", "\n", "\r", "\u3000"]

@@ -304,7 +304,7 @@ def chat_handler(intake: ChatIntake, runner: Any, *, token: str | None = None,
         ConfigError: a weak token (under 16 characters).
     """
     from vhuman.api.auth import check_token
-    from vhuman.api.control import _decode, origin_allowed
+    from vhuman.api.wire import _decode, origin_allowed
     from vhuman.scenes.runner import Reply
 
     if token is not None:
