@@ -166,6 +166,14 @@ class Live:
         self.host.close()
 
 
+def label_recording(outputs, live: Live) -> None:
+    """The recording's metadata carries the room's AI label (set before it opens)."""
+    from vhuman.safety.label import ensure_label
+
+    if getattr(outputs, "recorder", None) is not None:
+        outputs.recorder.label = ensure_label(live.host.compositor.scene.ai_label.text)
+
+
 async def run_offline(args: argparse.Namespace, progress: Progress | None) -> int:
     from PIL import Image
 
@@ -179,6 +187,7 @@ async def run_offline(args: argparse.Namespace, progress: Progress | None) -> in
     live = Live(args, engine, offline=True)  # the AI label is always on, show or not
     await engine.start()
     if outputs is not None:
+        label_recording(outputs, live)
         outputs.attach(engine)
         outputs.start()
     if live is not None:
@@ -265,6 +274,7 @@ async def run_live(args: argparse.Namespace, progress: Progress | None) -> int:
         await server.stop()
         raise
     if outputs is not None:
+        label_recording(outputs, live)
         outputs.start()
     live.start()
     token = args.token or generate_token()
