@@ -1,5 +1,8 @@
-"""Assembles a running host from command-line arguments: avatar, drivers, speech, show,
-server. The engine knows nothing about sockets; the server nothing about GL."""
+"""Assembles a running host from command-line arguments.
+
+Avatar, drivers, speech, show, server. The engine knows nothing about sockets; the server
+nothing about GL.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ Progress = Callable[[str, float], None]
 
 
 def config_from_args(args: argparse.Namespace) -> EngineConfig:
+    """The engine configuration (size, fps, address, avatar, drivers, voice) from CLI args."""
     w, h = args.size
     return EngineConfig(width=w, height=h, fps=args.fps, host=args.host, port=args.port,
                         avatar=args.avatar, avatar_overrides=args.avatar_overrides,
@@ -138,10 +142,11 @@ class Live:
         for text in self.args.say:
             self._say_checked(text, "say", "--say")
         # The host greets in both languages on start; a show's own lines follow.
-        if not self.args.say and self.args.frames is None:
+        resuming = getattr(self.args, "start_segment", None)
+        if not self.args.say and self.args.frames is None and not resuming:
             for text in WELCOME:
                 self._say_checked(text, "welcome", "welcome")
-        self.runner = ShowRunner(self.host, self.show)
+        self.runner = ShowRunner(self.host, self.show, start_segment=resuming)
         self._task = asyncio.ensure_future(self.runner.run())
 
     def _say_checked(self, text: str, kind: str, source: str) -> None:
@@ -155,12 +160,13 @@ class Live:
                               f"{describe_hits(exc.hits)}") from None
 
     async def stop(self) -> None:
+        """Stop the show runner, then close the speaker and the host."""
         if self.runner is not None:
             self.runner.stop()
             self._task.cancel()
             try:
                 await self._task
-            except (asyncio.CancelledError, Exception):
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001, S110 - we cancelled it
                 pass
         self.speaker.close()
         self.host.close()
@@ -175,12 +181,17 @@ def label_recording(outputs, live: Live) -> None:
 
 
 async def run_offline(args: argparse.Namespace, progress: Progress | None) -> int:
+    """Render ``--frames`` unpaced ticks to PNGs in ``--out`` (and to any outputs).
+
+    Returns:
+        The process exit code (0).
+    """
     from PIL import Image
 
     from vhuman.stream.outputs import outputs_from_args
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
     outputs = outputs_from_args(args, offline=True)  # --save: checked before the slow part
     engine = build_engine(args, offline=True, progress=progress)
     _add_capture(args, engine, offline=True)
@@ -241,6 +252,11 @@ def check_access(args: argparse.Namespace) -> None:
 
 
 async def run_live(args: argparse.Namespace, progress: Progress | None) -> int:
+    """Serve the live host (page, media, control, chat, outputs) until stopped.
+
+    Returns:
+        The process exit code.
+    """
     from vhuman.api.auth import AuthThrottle
     from vhuman.api.chat import ChatIntake, chat_handler
     from vhuman.api.control import control_handler, generate_token
@@ -312,6 +328,11 @@ async def run_live(args: argparse.Namespace, progress: Progress | None) -> int:
 
 
 async def run_app(args: argparse.Namespace, progress: Progress | None = None) -> int:
+    """Run offline when ``--frames`` is given, else live.
+
+    Returns:
+        The process exit code.
+    """
     if args.frames is not None:
         return await run_offline(args, progress)
     return await run_live(args, progress)

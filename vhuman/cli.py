@@ -32,6 +32,7 @@ SUBCOMMAND_MODULES = (
     "vhuman.drivers.capture.driver",
     "vhuman.avatar.default_host",
     "vhuman.scenes.cli",
+    "vhuman.fleet.cli",
 )
 
 
@@ -65,9 +66,12 @@ def _number(kind: type, lo: float, hi: float, what: str) -> Any:
 
 
 def _push_url(text: str) -> str:
-    """An RTMP address, or ``env:NAME`` to read it from the environment (keys in a command
-    line are visible to every user through ``ps``)."""
-    from vhuman.stream.rtmp import check_push_url
+    """An RTMP address, or ``env:NAME`` to read it from the environment.
+
+    The environment form exists because keys in a command line are visible to every user
+    through ``ps``.
+    """
+    from vhuman.stream.rtmp_session import check_push_url
 
     if text.startswith("env:"):
         name = text[4:]
@@ -149,6 +153,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tts", default="espeak", help="TTS engine (default %(default)s)")
     g.add_argument("--show", metavar="SHOW.yaml", help="run a live-commerce show script")
     g.add_argument("--no-show", action="store_true", help="do not run the default demo show")
+    g.add_argument("--start-segment", metavar="NAME",
+                   help="start the show's first pass at segment NAME (vhuman fleet resumes "
+                        "a restarted room with it)")
     g = p.add_argument_group("push and record (docs/streaming.md)")
     g.add_argument("--push", action="append", default=[], type=_push_url, metavar="URL",
                    help="push H.264+AAC to rtmp://host/app/streamkey or rtmps://..., or "
@@ -169,6 +176,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def build_run_parser(prog: str = "run_avatar.py") -> argparse.ArgumentParser:
+    """The parser of ``run_avatar.py``: the run options and ``--version``."""
     p = _Parser(prog=prog, description="vhuman: a live virtual host, served on a web page.")
     p.add_argument("--version", action="version", version=f"vhuman {__version__}")
     add_run_arguments(p)
@@ -235,6 +243,7 @@ def _guard(fn: Any, args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``vhuman`` parser: ``run`` and every subcommand module that imports."""
     p = _Parser(prog="vhuman", description="vhuman: a real-time virtual human engine.")
     p.add_argument("--version", action="version", version=f"vhuman {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)

@@ -168,7 +168,7 @@ def list_plugins(groups: tuple[str, ...] = GROUPS,
 
 
 def _entry_point_sources(group: str) -> dict[str, tuple[str, str, str]]:
-    """name → (distribution version, "module:attr", metadata folder) per entry point."""
+    """Name → (distribution version, "module:attr", metadata folder) per entry point."""
     found: dict[str, tuple[str, str, str]] = {}
     for ep in importlib.metadata.entry_points(group=group):
         version = where = ""
@@ -177,7 +177,7 @@ def _entry_point_sources(group: str) -> dict[str, tuple[str, str, str]]:
                 version = ep.dist.version or ""
                 # PathDistribution keeps its dist-info folder in _path (no public accessor).
                 where = str(getattr(ep.dist, "_path", "") or "")
-            except Exception:  # a dist-info without a usable METADATA file
+            except Exception:  # noqa: BLE001, S110 - a dist-info with no usable METADATA
                 pass
         found.setdefault(ep.name, (version, ep.value, where))
     return found

@@ -190,6 +190,9 @@ def test_capture_writes_no_image_and_sends_no_camera_pixels(sandbox):
             ncc = np.corrcoef(g.ravel(), face_gray.ravel())[0, 1]
             assert ncc < 0.5, ncc
             video_frames += 1
+        elif pkt.kind == Kind.MARKER:  # segment end / clear: a few bytes of JSON
+            marker = json.loads(pkt.payload)
+            assert set(marker) == {"marker", "line_id"} and len(pkt.payload) < 256
         else:
             assert pkt.kind == Kind.AUDIO_PCM_S16LE, pkt.kind
             assert not any(n in pkt.payload for n in _camera_needles(video)[:4])

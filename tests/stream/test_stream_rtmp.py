@@ -31,7 +31,8 @@ from vhuman.core.frames import AudioChunk, VideoFrame
 from vhuman.core.errors import ConfigError
 from vhuman.stream.avout import OutputSettings
 from vhuman.stream.outputs import StreamOutputs
-from vhuman.stream.rtmp import RtmpPusher, check_push_url, redact_url
+from vhuman.stream.rtmp import RtmpPusher
+from vhuman.stream.rtmp_session import check_push_url, redact_url
 
 W, H, FPS = 320, 180, 30
 KEY = "sk-7f3a9c1e5b"  # a stream key that must never show up in logs or health

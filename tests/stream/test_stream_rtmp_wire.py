@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from vhuman.core.errors import ProtocolError
 from vhuman.stream import rtmp_wire as wire
-from vhuman.stream.rtmp import split_app
+from vhuman.stream.rtmp_session import split_app
 
 amf_values = st.recursive(
     st.none() | st.booleans() | st.floats(allow_nan=False) | st.text(max_size=40),

@@ -1,5 +1,7 @@
-"""Tokens for the routes that steer: strength rules, the per-connection check, and one
-throttle on failed attempts shared by every connection and route.
+"""Tokens for the routes that steer.
+
+Strength rules, the per-connection check, and one throttle on failed attempts shared by
+every connection and route:
 
 - A token shorter than :data:`MIN_TOKEN_CHARS` is refused where it is configured.
 - :class:`Authenticator` checks the token a connection offers (constant-time compare);

@@ -52,10 +52,12 @@ class ShowContext(Protocol):
     """What intake reads from the runner: the show and the product on screen."""
 
     @property
-    def show(self) -> Show | None: ...
+    def show(self) -> Show | None:
+        """The show now loaded, or None before one is."""
 
     @property
-    def current_product(self) -> Product | None: ...
+    def current_product(self) -> Product | None:
+        """The product on screen, or None."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +109,11 @@ class TokenBucket:
         self.last_ns = now_ns
 
     def take(self, now_ns: int, rate: float, burst: float) -> bool:
+        """Refill for the time since the last call, then spend one token.
+
+        Returns:
+            True if a token was available (the message may pass), False if rate-limited.
+        """
         if now_ns > self.last_ns:
             self.tokens = min(float(burst), self.tokens + (now_ns - self.last_ns) / NS_PER_S
                               * rate)
@@ -119,6 +126,8 @@ class TokenBucket:
 
 @dataclass(slots=True)
 class ChatStats:
+    """Counters for /health: messages received, replied, dropped by reason, malformed."""
+
     received: int = 0
     replied: int = 0
     dropped: dict[str, int] = field(default_factory=lambda: collections.Counter())
@@ -147,6 +156,7 @@ class ChatIntake:
 
     @property
     def limits(self) -> ChatLimits:
+        """The limits in force: the override if one was given, else the current show's."""
         if self._limits is not None:
             return self._limits
         show = self.context.show

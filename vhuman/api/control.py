@@ -134,6 +134,7 @@ class ControlSession:
 
     @property
     def authenticated(self) -> bool:
+        """True once a valid token was presented."""
         return self.auth.ok
 
     def handle(self, message: Any) -> list[dict[str, Any]]:
@@ -145,8 +146,11 @@ class ControlSession:
         return self._run(mid, op, fn, data, None)
 
     async def handle_async(self, message: Any) -> list[dict[str, Any]]:
-        """:meth:`handle`, with the YAML of ``scene``/``load_show`` parsed in a worker
-        thread so a large or hostile file never stalls the event loop."""
+        """Handle one message like :meth:`handle`, parsing YAML in a worker thread.
+
+        The YAML of ``scene``/``load_show`` is parsed off the event loop, so a large or
+        hostile file never stalls the picture or the other clients.
+        """
         step = self._begin(message)
         if isinstance(step, list):
             return step
@@ -412,12 +416,14 @@ class EventHub:
             q.put_nowait(msg)
 
     def open(self) -> asyncio.Queue[dict[str, Any]]:
+        """Subscribe to engine events; the queue drops its oldest message when full."""
         self._loop = asyncio.get_running_loop()
         q: asyncio.Queue[dict[str, Any]] = asyncio.Queue(EVENT_QUEUE)
         self._queues.add(q)
         return q
 
     def close(self, q: asyncio.Queue[dict[str, Any]]) -> None:
+        """Unsubscribe a queue returned by :meth:`open` (unknown queues are ignored)."""
         self._queues.discard(q)
 
 

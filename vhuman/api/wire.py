@@ -1,8 +1,9 @@
 """The JSON-over-websocket message layer shared by ``/control`` and ``/chat`` (Sans-I/O).
 
 Decoding is strict at the edge: size first, then JSON, then every string of the request
-is checked for lone UTF-16 surrogates (``"\\ud800"`` escapes decode to them), which no
-UTF-8 encoder accepts; such a request gets ``bad_text`` and is never echoed or broadcast.
+is checked for lone UTF-16 surrogates (a JSON ``u``-escape in D800-DFFF decodes to one),
+which no UTF-8 encoder accepts; such a request gets ``bad_text`` and is never echoed or
+broadcast.
 :func:`jsonable` makes anything safe to send: strings scrubbed, depth bounded.
 """
 
@@ -104,8 +105,10 @@ def _surrogate_field(v: Any, where: str = "the message", depth: int = 0) -> str 
 
 
 def jsonable(v: Any, depth: int = 0) -> Any:
-    """A JSON-safe copy: every string scrubbed of lone surrogates, so one bad string from
-    one client can never make the broadcast to the others raise."""
+    """A JSON-safe copy of ``v``, every string scrubbed of lone surrogates.
+
+    One bad string from one client can never make the broadcast to the others raise.
+    """
     if depth > 32:
         return None
     if isinstance(v, str):

@@ -46,8 +46,11 @@ def head_from_eyes(top: float, height: float, eye_y: float) -> float | None:
 
 
 def eye_height(avatar: Avatar) -> float | None:
-    """The eye line: eye bones if the skeleton has them, else the mean height of the
-    vertices the eyeBlink morphs move."""
+    """The eye line of ``avatar``.
+
+    From the eye bones if the skeleton has them, else the mean height of the vertices the
+    eyeBlink morphs move.
+    """
     sk = avatar.skeleton
     if sk is not None and ("leftEye" in sk.roles or "rightEye" in sk.roles):
         ys = [float(np.linalg.inv(sk.inverse_bind[sk.roles[r]].astype(np.float64))[1, 3])

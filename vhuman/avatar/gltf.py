@@ -21,14 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from vhuman.avatar.normals import vertex_normals
-from vhuman.core.arkit import ARKIT_52, INDEX
 from vhuman.avatar.facing import detect_facing, turn_to_front
 from vhuman.avatar.framing import frame_avatar
 from vhuman.avatar.gltf_io import REFUSED_EXTENSIONS, GltfAsset, read_asset
 from vhuman.avatar.gltf_material import MaterialTable
 from vhuman.avatar.gltf_scene import SceneGraph, build_scene
 from vhuman.avatar.model import ROLES, Avatar, MeshPart, Skeleton
+from vhuman.avatar.normals import vertex_normals
 from vhuman.avatar.retarget import (
     EXPRESSION_RETARGET,
     TIER_EXPRESSION,
@@ -42,6 +41,7 @@ from vhuman.avatar.retarget import (
     target_key,
 )
 from vhuman.avatar.vrm import VrmInfo, read_vrm
+from vhuman.core.arkit import ARKIT_52, INDEX
 from vhuman.core.errors import AvatarLoadError, ConfigError
 
 _MODES = {0: "POINTS", 1: "LINES", 2: "LINE_LOOP", 3: "LINE_STRIP"}
@@ -219,8 +219,11 @@ class _Builder:
         return skeleton, joint_of_node
 
     def _joint_order(self, skins: list[int], joint_nodes: set[int]) -> list[int]:
-        """The first skin's joint order (round trips stay index-exact), then the rest in
-        scene order; scene order alone when that would put a child before its parent."""
+        """The joint order for the skeleton.
+
+        The first skin's joint order (round trips stay index-exact), then the rest in
+        scene order; scene order alone when that would put a child before its parent.
+        """
         first = [n for n in dict.fromkeys(self.doc.skins[skins[0]].joints) if n in joint_nodes]
         seen = set(first)
         order = first + [n for n in self.scene.order if n in joint_nodes and n not in seen]

@@ -17,8 +17,8 @@ import numpy as np
 import pygltflib as gl
 from PIL import Image
 
-from vhuman.core.arkit import ARKIT_52
 from vhuman.avatar.model import Avatar, Material, MeshPart
+from vhuman.core.arkit import ARKIT_52
 
 _FLOAT, _USHORT, _UINT = 5126, 5123, 5125
 _ARRAY, _ELEMENTS = 34962, 34963

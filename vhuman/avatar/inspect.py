@@ -7,8 +7,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from vhuman.core.arkit import ARKIT_52, N_ARKIT
 from vhuman.avatar.model import ROLES, Avatar
+from vhuman.core.arkit import ARKIT_52, N_ARKIT
 from vhuman.core.errors import AvatarLoadError, ConfigError
 
 

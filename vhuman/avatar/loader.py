@@ -15,8 +15,10 @@ SIDECAR_SUFFIXES = (".vhuman.yaml", ".vhuman.yml", ".vhuman.json")
 
 
 def sidecar_overrides(path: Path | str) -> Path | None:
-    """The override file next to ``path`` by convention (``my.glb`` → ``my.vhuman.yaml``,
-    ``.yml`` or ``.json``), or None."""
+    """The override file next to ``path`` by convention, or None.
+
+    ``my.glb`` → ``my.vhuman.yaml`` (or ``.yml``, ``.json``).
+    """
     path = Path(path)
     for suffix in SIDECAR_SUFFIXES:
         candidate = path.with_name(path.stem + suffix)

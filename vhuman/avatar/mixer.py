@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vhuman.core.arkit import INDEX, N_ARKIT
 from vhuman.core import quat
+from vhuman.core.arkit import INDEX, N_ARKIT
 from vhuman.core.frames import IDENTITY_QUAT, AvatarState, Pose
 from vhuman.core.humanoid import N_BODY
 
@@ -136,8 +136,10 @@ class Mixer:
 
 
 def _blend_bones(acc: np.ndarray, target: np.ndarray, alpha: np.ndarray) -> None:
-    """``acc[i] = slerp(acc[i], target[i], alpha[i])`` for every bone, in place (nlerp on the
-    short arc: the per-tick steps are small, and it is vectorised)."""
+    """``acc[i] = slerp(acc[i], target[i], alpha[i])`` for every bone, in place.
+
+    Uses nlerp on the short arc: the per-tick steps are small, and it is vectorised.
+    """
     live = alpha > 0.0
     if not live.any():
         return

@@ -70,6 +70,7 @@ class MeshPart:
 
     @property
     def n_vertices(self) -> int:
+        """Number of vertices in this part."""
         return int(self.positions.shape[0])
 
 

@@ -18,8 +18,8 @@ import math
 
 import numpy as np
 
-from vhuman.core.arkit import ARKIT_52, INDEX
 from vhuman.avatar.model import Avatar, Material, MeshPart, Skeleton
+from vhuman.core.arkit import ARKIT_52, INDEX
 
 #: Head ellipsoid centre and semi-axes.
 HEAD_C = np.array([0.0, 0.168, 0.0])
@@ -137,7 +137,7 @@ def _theta_rows(n: float, must: float) -> np.ndarray:
     cdf = (cdf - cdf[0]) / (cdf[-1] - cdf[0])
     # stretch the two halves of an even grid so one row lands exactly on the lip line
     u_m = float(np.interp(must, th_all, cdf))
-    k = int(round(u_m * (n - 1)))
+    k = round(u_m * (n - 1))
     i = np.arange(int(n), dtype=np.float64)
     u = np.where(i <= k, u_m * i / k, u_m + (1 - u_m) * (i - k) / (n - 1 - k))
     th = np.interp(u, cdf, th_all)
@@ -507,7 +507,7 @@ def _build_lids() -> list[_Part]:
             t = np.linspace(0.0, 1.0, n_rows)[:, None]
             pole = np.array([0, 1.0, 0]) if upper else np.array([0, -1.0, 0])
 
-            def shell(edge: np.ndarray, t=t, upper=upper) -> np.ndarray:
+            def shell(edge: np.ndarray, t=t, upper=upper, c=c) -> np.ndarray:
                 th = edge[None, :] * t  # rows from the pole to the edge
                 ps = np.broadcast_to(psi[None, :], th.shape)
                 r = EYE_R * np.where(t > 0.99, 1.045, 1.10)  # last row tucks onto the eye
@@ -576,7 +576,7 @@ def _lashes(c: np.ndarray, psi: np.ndarray, o: np.ndarray, cl: np.ndarray, wi: n
 
 # ------------------------------------------------------------------- brows and hair
 def _surface_z(head_pos: np.ndarray, xy: np.ndarray) -> np.ndarray:
-    """z of the (front) head surface under each (x, y), by inverse-distance over vertices."""
+    """Z of the (front) head surface under each (x, y), by inverse-distance over vertices."""
     front = head_pos[head_pos[:, 2] > HEAD_C[2] + 0.02]
     d = np.linalg.norm(front[None, :, :2] - xy[:, None, :], axis=2)
     idx = np.argsort(d, axis=1)[:, :4]
@@ -640,7 +640,6 @@ def _hair_texture(w: int = 512, h: int = 256) -> np.ndarray:
 def _build_hair() -> _Part:
     rows, cols = 30, 92
     ph = np.linspace(-math.pi, math.pi, cols, endpoint=False)
-    side = np.abs(np.sin(ph))
     back = np.clip(-np.cos(ph), 0, 1)
     frontness = np.clip(np.cos(ph), 0, 1)
     # edge: a swept fringe at the front (lower on the avatar's right), a bob at the sides
@@ -686,7 +685,7 @@ def _build_ears() -> list[_Part]:
     mat = Material("ear", base_color=(1, 1, 1, 1), roughness=0.55, wrap=0.35)
     for side, sg in (("Left", 1.0), ("Right", -1.0)):
         c = HEAD_C + np.array([sg * (AX - 0.004), -0.012, -0.006])
-        pos, faces, dirs = _sphere(np.zeros(3), 1.0, 12, 16, axis_z=False)
+        pos, faces, _ = _sphere(np.zeros(3), 1.0, 12, 16, axis_z=False)
         pos = pos * np.array([0.009, 0.028, 0.017])
         pos[:, 0] += sg * 0.006 * (pos[:, 2] / 0.017 + 1) ** 2 * 0.25
         pos = pos @ _rot_y(sg * 0.25).T + c

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vhuman.core.arkit import ARKIT_52, canonical_name
 from vhuman.avatar.model import ROLES
+from vhuman.core.arkit import ARKIT_52, canonical_name
 from vhuman.core.errors import ConfigError
 
 TIER_OVERRIDE, TIER_NAME, TIER_ALIAS, TIER_EXPRESSION = 0, 1, 2, 3
@@ -43,8 +43,10 @@ def _tokens(name: str) -> list[str]:
 
 
 def target_key(name: str) -> str:
-    """Normalize a morph-target name: drop namespace prefixes, case and separators, and
-    move a side marker (``L``, ``_left``, ``.R``) to the end as ``left``/``right``.
+    """Normalize a morph-target name for matching.
+
+    Drops namespace prefixes, case and separators, and moves a side marker (``L``,
+    ``_left``, ``.R``) to the end as ``left``/``right``.
 
     ``blendShape1.eyeBlink_L``, ``Eye_Blink_L`` and ``eyeBlinkLeft`` all give
     ``eyeblinkleft``.

@@ -32,9 +32,11 @@ class SystemClock(Clock):
         self._t0 = time.monotonic_ns()
 
     def now_ns(self) -> int:
+        """Nanoseconds since this clock was made."""
         return time.monotonic_ns() - self._t0
 
     async def sleep_until(self, t_ns: int) -> None:
+        """Sleep on the event loop until ``t_ns`` (no wait if already past)."""
         delay = (t_ns - self.now_ns()) / NS_PER_S
         if delay > 0:
             await asyncio.sleep(delay)
@@ -51,6 +53,7 @@ class SimClock(Clock):
         self._now = start_ns
 
     def now_ns(self) -> int:
+        """The simulated time in nanoseconds."""
         return self._now
 
     def advance(self, dt_ns: int) -> None:
@@ -64,5 +67,6 @@ class SimClock(Clock):
         self._now = max(self._now, t_ns)
 
     async def sleep_until(self, t_ns: int) -> None:
+        """Jump to ``t_ns`` (if later) and yield to the event loop once."""
         self.set(t_ns)
         await asyncio.sleep(0)

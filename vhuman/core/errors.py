@@ -76,5 +76,8 @@ class ModerationBlocked(VhumanError):
 
 
 class BadText(ConfigError):
-    """A text cannot go on air or on the wire: a control character, a bidi override or a
-    lone UTF-16 surrogate. The message says which character and where."""
+    """A text cannot go on air or on the wire.
+
+    It holds a control character, a bidi override or a lone UTF-16 surrogate; the message
+    says which character and where.
+    """

@@ -103,6 +103,7 @@ class AudioChunk:
 
     @property
     def duration_ns(self) -> int:
+        """Length of the chunk in nanoseconds (rounded down)."""
         return len(self.pcm) * 1_000_000_000 // self.rate
 
 

@@ -80,7 +80,7 @@ BODY_REGIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-def region_mask(*regions: str, value: float = 1.0) -> "list[float]":
+def region_mask(*regions: str, value: float = 1.0) -> list[float]:
     """A per-bone mask (list of N_BODY floats) that is ``value`` on the named regions."""
     unknown = [r for r in regions if r not in BODY_REGIONS]
     if unknown:

@@ -65,8 +65,11 @@ class Light:
     @classmethod
     def from_scene(cls, *, travels: tuple[float, float, float],
                    display_color: tuple[float, float, float], relative: float) -> Light:
-        """A light as a scene file states it: the direction it travels, a display (sRGB
-        0..1) colour, and an intensity where 1 is the standard key."""
+        """A light as a scene file states it.
+
+        Takes the direction it travels, a display (sRGB 0..1) colour, and an intensity
+        where 1 is the standard key.
+        """
         return cls(direction=tuple(-float(c) for c in travels),
                    color=tuple(srgb_to_linear(float(c)) for c in display_color),
                    intensity=relative * STANDARD_KEY)

@@ -40,8 +40,11 @@ class RateMeter:
             self._sum -= self._events.popleft()[1]
 
     def rate(self, now: float | None = None) -> float:
-        """Events per second: the span between the first and last event in the window
-        (so a steady 30 fps stream reads 30 at once, not after a full window)."""
+        """Events per second over the window.
+
+        Measured over the span between the first and last event in the window, so a
+        steady 30 fps stream reads 30 at once, not after a full window.
+        """
         now = time.monotonic() if now is None else now
         self._trim(now)
         if len(self._events) < 2:

@@ -17,20 +17,18 @@ Two cues, both language-independent so Mandarin works as well as English:
 
 from __future__ import annotations
 
-import wave
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from vhuman.speech.wav import read_wav
 from vhuman.core.arkit import INDEX, N_ARKIT
+from vhuman.core.clock import NS_PER_S
+from vhuman.core.errors import ConfigError
+from vhuman.core.frames import AudioChunk, Pose
 from vhuman.drivers.base import PRIORITY_LIPSYNC, DriverContext
 from vhuman.drivers.lipsync import MOUTH_MASK
-from vhuman.core.clock import NS_PER_S
-from vhuman.core.frames import AudioChunk, Pose
-from vhuman.core.errors import ConfigError
 from vhuman.speech.visemes import VISEMES, VisemeTrack
+from vhuman.speech.wav import read_wav
 
 #: (F1, F2) in Hz of the vowels we tell apart, and the viseme each one shows.
 VOWELS: dict[str, tuple[float, float, str]] = {
@@ -215,10 +213,12 @@ class WavLipsyncDriver:
         self.loop = bool(loop) if not isinstance(loop, str) else loop.lower() in ("1", "true")
 
     async def start(self, ctx: DriverContext) -> None:
+        """Start playing now unless a start time was given."""
         if self.start_ns is None:
             self.start_ns = ctx.clock.now_ns()
 
     def sample(self, t_ns: int) -> Pose | None:
+        """The mouth pose at ``t_ns``; None before the start and after the end (unless looping)."""
         start = self.start_ns or 0
         t = (t_ns - start) / NS_PER_S
         if t < 0:

@@ -14,6 +14,7 @@ def _load(module: str, attr: str) -> Any:
 
 
 def register_builtins(reg: DriverRegistry) -> None:
+    """Register the drivers shipped with vhuman in ``reg`` (origin ``builtin``)."""
     from vhuman.drivers.capture.driver import CaptureDriver
     from vhuman.drivers.cues import CuesDriver
     from vhuman.drivers.idle import IdleDriver

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vhuman.core.arkit import INDEX, N_ARKIT, REGIONS
-from vhuman.drivers.base import PRIORITY_CUES, DriverContext
 from vhuman.core import quat
+from vhuman.core.arkit import INDEX, N_ARKIT, REGIONS
 from vhuman.core.clock import NS_PER_S, Clock
-from vhuman.core.frames import Pose
 from vhuman.core.errors import ConfigError
+from vhuman.core.frames import Pose
+from vhuman.drivers.base import PRIORITY_CUES, DriverContext
 
 
 def _w(**weights: float) -> dict[str, float]:
@@ -128,9 +128,11 @@ class CuesDriver:
             self._vectors[name] = (vec, mask)
 
     async def start(self, ctx: DriverContext) -> None:
+        """Take the engine clock, which times the cues that are triggered."""
         self._clock = ctx.clock
 
     async def stop(self) -> None:
+        """Drop every running cue."""
         with self._lock:
             self._active.clear()
 
@@ -182,6 +184,7 @@ class CuesDriver:
         return x * x * (3 - 2 * x)  # smoothstep: no velocity jumps at the ends
 
     def sample(self, t_ns: int) -> Pose | None:
+        """Blend the running cues at ``t_ns`` (finished ones removed); None when none runs."""
         with self._lock:
             cues = list(self._active)
         if not cues:

@@ -14,11 +14,11 @@ from bisect import bisect_right
 
 import numpy as np
 
-from vhuman.core.arkit import INDEX, N_ARKIT, region_mask
 from vhuman.avatar.mixer import gaze_to_eyelook
-from vhuman.drivers.base import PRIORITY_IDLE, DriverContext
 from vhuman.core import quat
+from vhuman.core.arkit import INDEX, N_ARKIT, region_mask
 from vhuman.core.frames import Pose
+from vhuman.drivers.base import PRIORITY_IDLE, DriverContext
 
 NS = 1_000_000_000
 BLINK_CLOSE_S = 0.06
@@ -61,10 +61,10 @@ class IdleDriver:
         self._mouth = region_mask("mouth")
 
     async def start(self, ctx: DriverContext) -> None:
-        return None
+        """Nothing to set up: the idle motion is a pure function of time."""
 
     async def stop(self) -> None:
-        return None
+        """Nothing to release."""
 
     # -- schedules -------------------------------------------------------------------
     def _extend_blinks(self, t: float) -> None:
@@ -110,6 +110,7 @@ class IdleDriver:
         return [b for b in self._blinks if b <= until_s]
 
     def gaze(self, t: float) -> tuple[float, float]:
+        """Eye (yaw, pitch) at ``t`` seconds, easing between saccades."""
         self._extend_saccades(t)
         times = [s[0] for s in self._saccades]
         i = max(0, bisect_right(times, t) - 1)
@@ -122,6 +123,7 @@ class IdleDriver:
 
     # -- the contract ----------------------------------------------------------------
     def sample(self, t_ns: int) -> Pose:
+        """Breathing, micro head motion, blinks and saccades at ``t_ns``."""
         t = t_ns / NS
         p = self._phases
         amp = self.amp

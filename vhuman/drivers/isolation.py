@@ -51,8 +51,8 @@ import numpy as np
 
 from vhuman.core.arkit import N_ARKIT
 from vhuman.core.clock import NS_PER_S, Clock
-from vhuman.core.frames import Pose
 from vhuman.core.errors import VhumanError
+from vhuman.core.frames import Pose
 
 log = logging.getLogger("vhuman.plugins")
 
@@ -186,7 +186,7 @@ class _Worker:
         finally:
             try:
                 self.loop.run_until_complete(self.loop.shutdown_asyncgens())
-            except Exception:  # a plugin's generator misbehaving at exit: nothing to save
+            except Exception:  # noqa: BLE001, S110 - a plugin's generator misbehaving at exit
                 pass
             self.loop.close()
 
@@ -200,7 +200,7 @@ class _Worker:
             job.began = self.busy_since = time.perf_counter()
             try:
                 result = fn(*args)
-            except BaseException as exc:  # reported to the tick, never raised on this thread
+            except BaseException as exc:  # noqa: BLE001 - reported to the tick, not raised here
                 job.wall_s = time.perf_counter() - job.began
                 job.future.set_exception(exc)
             else:
@@ -357,7 +357,7 @@ class IsolatedDriver:
             self._fail(self._now(), "timeout",
                        f"start did not finish within {self.start_timeout_s:g} s")
             return
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a plugin's start failure must not stop the show
             self._fail(self._now(), "exception", f"start failed: {_describe(exc)}")
             return
         self.stats.state = "running"
@@ -374,7 +374,7 @@ class IsolatedDriver:
             # Bounded: a plugin stuck in sample must not hold up the engine's shutdown.
             await asyncio.wait_for(asyncio.wrap_future(job.future),
                                    min(self.start_timeout_s, 2.0))
-        except Exception as exc:  # stop must not raise; say what happened
+        except Exception as exc:  # noqa: BLE001 - stop must not raise; say what happened
             log.warning("plugin %s: stop failed: %s", self.name, _describe(exc))
         worker.shutdown()
 
@@ -569,7 +569,7 @@ class IsolatedDriver:
                 result = self.driver.stop()
                 if inspect.isawaitable(result):
                     await result
-            except Exception as exc:  # a plugin that cannot stop cleanly still gets a start
+            except Exception as exc:  # noqa: BLE001 - a plugin that cannot stop still gets a start
                 log.warning("plugin %s: stop before restart failed: %s", self.name,
                             _describe(exc))
             result = self.driver.start(ctx)

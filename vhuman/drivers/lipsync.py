@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from vhuman.core.arkit import N_ARKIT, region_mask
-from vhuman.drivers.base import PRIORITY_LIPSYNC, DriverContext
 from vhuman.core.clock import NS_PER_S
 from vhuman.core.frames import Pose
+from vhuman.drivers.base import PRIORITY_LIPSYNC, DriverContext
 from vhuman.speech.visemes import VisemeTrack
 
 MOUTH_MASK = region_mask("mouth")
@@ -64,6 +64,7 @@ class LipsyncDriver:
         """Nothing to open: tracks arrive through :meth:`schedule`."""
 
     async def stop(self) -> None:
+        """Forget every scheduled line (the mouth is released at once)."""
         self.clear()
 
     # -- scheduling (Speaker side) -----------------------------------------------------

@@ -40,13 +40,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vhuman.core import quat
 from vhuman.core.arkit import INDEX, N_ARKIT
+from vhuman.core.errors import ConfigError, ProtocolError
+from vhuman.core.frames import Pose
+from vhuman.core.slot import LatestSlot
 from vhuman.drivers.base import PRIORITY_CAPTURE, DriverContext
 from vhuman.drivers.registry import option_bool
-from vhuman.core import quat
-from vhuman.core.slot import LatestSlot
-from vhuman.core.frames import Pose
-from vhuman.core.errors import ConfigError, ProtocolError
 
 log = logging.getLogger("vhuman.driver.livelink")
 

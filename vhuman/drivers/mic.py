@@ -13,11 +13,11 @@ import threading
 
 import numpy as np
 
+from vhuman.core.errors import ConfigError, MissingDependencyError
+from vhuman.core.frames import Pose
 from vhuman.drivers.audio_lipsync import AudioLipsync, AudioLipsyncConfig
 from vhuman.drivers.base import PRIORITY_LIPSYNC, DriverContext
 from vhuman.drivers.lipsync import MOUTH_MASK
-from vhuman.core.frames import Pose
-from vhuman.core.errors import ConfigError, MissingDependencyError
 
 _MAX_BLOCKS = 64  # ~1 s at 16 ms blocks: a stalled tick drops old audio, not memory
 
@@ -98,6 +98,7 @@ class MicDriver:
             self._blocks.append(np.asarray(pcm, np.int16).reshape(-1))
 
     def sample(self, t_ns: int) -> Pose | None:
+        """The mouth pose from the audio captured since the last tick (the last one if none)."""
         with self._lock:
             blocks = list(self._blocks)
             self._blocks.clear()
@@ -108,19 +109,20 @@ class MicDriver:
         return Pose(t_ns, self._last.copy(), MOUTH_MASK)
 
     async def stop(self) -> None:
+        """Stop and close the input stream; never raises."""
         stream, self._stream = self._stream, None
         if stream is not None:
             try:
                 stream.stop()
                 stream.close()
-            except Exception:  # stop must not raise
+            except Exception:  # noqa: BLE001, S110 - stop must not raise
                 pass
 
 
 def _describe_inputs(sd) -> str:
     try:
         devices = sd.query_devices()
-    except Exception as exc:  # PortAudio could not even list devices
+    except Exception as exc:  # noqa: BLE001 - PortAudio could not even list devices
         return f"none ({exc})"
     names = [f"{i}: {d['name']}" for i, d in enumerate(devices)
              if d.get("max_input_channels", 0) > 0]

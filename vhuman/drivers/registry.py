@@ -31,6 +31,7 @@ class PluginInfo:
 
     @property
     def loaded(self) -> bool:
+        """True if the entry's factory imported, so the driver can be created."""
         return self.factory is not None
 
 
@@ -56,7 +57,7 @@ class DriverRegistry:
                     continue
                 try:
                     factory = ep.load()
-                except Exception as exc:  # a broken plugin must not stop the others
+                except Exception as exc:  # noqa: BLE001 - a broken plugin must not stop the others
                     self._entries[ep.name] = PluginInfo(
                         ep.name, origin, None, f"{type(exc).__name__}: {exc}")
                 else:
@@ -64,10 +65,12 @@ class DriverRegistry:
         return list(self._entries.values())
 
     def names(self) -> list[str]:
+        """Names of the drivers that can be created, sorted."""
         self.discover()
         return sorted(n for n, e in self._entries.items() if e.loaded)
 
     def info(self, name: str) -> PluginInfo | None:
+        """The registry entry for ``name`` (loaded or failed), or None if unknown."""
         self.discover()
         return self._entries.get(name)
 

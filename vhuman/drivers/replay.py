@@ -22,12 +22,12 @@ from typing import IO
 
 import numpy as np
 
+from vhuman.core import quat
 from vhuman.core.arkit import ARKIT_52, INDEX, N_ARKIT
+from vhuman.core.errors import ConfigError
+from vhuman.core.frames import Pose
 from vhuman.drivers.base import PRIORITY_CAPTURE, DriverContext
 from vhuman.drivers.capture.filters import hold_for, loss_fade
-from vhuman.core import quat
-from vhuman.core.frames import Pose
-from vhuman.core.errors import ConfigError
 
 TAKE_FORMAT = "vhuman.take/1"
 
@@ -47,7 +47,8 @@ class TakeWriter:
     def __init__(self, path: str | Path, *, source_kind: str = "capture") -> None:
         self.path = Path(path).expanduser()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._f: IO[str] | None = open(self.path, "w", encoding="utf-8")
+        # Held open for the whole take (lines arrive from the capture thread); close() ends it.
+        self._f: IO[str] | None = open(self.path, "w", encoding="utf-8")  # noqa: SIM115
         self._lock = threading.Lock()
         self.frames = 0
         header = {"format": TAKE_FORMAT, "arkit": list(ARKIT_52), "source": source_kind,
@@ -103,6 +104,7 @@ class Take:
 
     @property
     def duration_ns(self) -> int:
+        """Time from the first to the last frame of the take."""
         return int(self.t_ns[-1] - self.t_ns[0])
 
     @classmethod
@@ -222,10 +224,15 @@ class ReplayDriver:
         self._ended = False
 
     async def start(self, ctx: DriverContext) -> None:
+        """Start playback at the engine clock's now."""
         self._ctx = ctx
         self._t0 = ctx.clock.now_ns()
 
     def sample(self, t_ns: int) -> Pose | None:
+        """The take's pose at ``t_ns`` from the start (scaled by ``speed``).
+
+        Returns None after the end unless looping; emits ``replay_ended`` once then.
+        """
         if self._t0 is None:
             self._t0 = t_ns  # sampled without start(): play from the first tick
         elapsed = int((t_ns - self._t0) * self.speed)
@@ -244,4 +251,5 @@ class ReplayDriver:
                     float(np.clip(conf, 0.0, 1.0)))
 
     async def stop(self) -> None:
+        """Stop emitting events; sampling still works."""
         self._ctx = None

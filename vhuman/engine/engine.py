@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -22,12 +20,12 @@ import numpy as np
 
 from vhuman.avatar.mixer import Mixer
 from vhuman.avatar.model import Avatar
-from vhuman.drivers.base import Driver, DriverContext
 from vhuman.core.clock import NS_PER_S, Clock, SystemClock
-from vhuman.engine.config import EngineConfig
 from vhuman.core.events import EventBus
-from vhuman.core.meter import RateMeter
 from vhuman.core.frames import AudioChunk, AvatarState, MediaMarker, VideoFrame
+from vhuman.core.meter import RateMeter
+from vhuman.drivers.base import Driver, DriverContext
+from vhuman.engine.config import EngineConfig
 from vhuman.engine.media import MediaStream
 from vhuman.engine.pacing import Ticker
 from vhuman.engine.render_worker import RenderWorker
@@ -148,8 +146,11 @@ class Engine:
             asyncio.ensure_future(self._start_driver(slot))
 
     def add_audio_source(self, pump: AudioSource) -> None:
-        """``pump(t_ns)`` is called every tick; it returns the audio chunks (and markers)
-        due by then, which go into :attr:`media` in that order."""
+        """Add an audio source polled every tick.
+
+        ``pump(t_ns)`` returns the audio chunks (and markers) due by then, which go into
+        :attr:`media` in that order.
+        """
         self._audio_sources.append(pump)
 
     def add_post(self, fn: Callable[[np.ndarray, int], None]) -> None:
@@ -166,10 +167,12 @@ class Engine:
         return self._state
 
     def driver_names(self) -> list[str]:
+        """Names of the drivers in the mix, in order."""
         return [s.name for s in self._slots]
 
     # -- lifecycle -------------------------------------------------------------------
     def context_for(self, name: str, config: dict | None = None) -> DriverContext:
+        """The context a driver named ``name`` gets: clock, config, events, logger, fps."""
         return DriverContext(clock=self.clock, config=dict(config or {}), emit=self.events.emit,
                              log=logging.getLogger(f"vhuman.driver.{name}"),
                              fps=self.config.fps)
@@ -221,6 +224,10 @@ class Engine:
         return self._state
 
     def pump_audio(self, t_ns: int) -> None:
+        """Poll every audio source for ``t_ns`` and push what is due into :attr:`media`.
+
+        A failing source is logged and skipped for this tick.
+        """
         for pump in self._audio_sources:
             try:
                 chunks = pump(t_ns)
@@ -251,6 +258,7 @@ class Engine:
             fut.add_done_callback(self._frame_done_threadsafe(t_ns))
 
     def request_stop(self) -> None:
+        """Ask the tick loop to end (it checks before each tick); returns at once."""
         self._stopping.set()
 
     def _frame_done_threadsafe(self, t_ns: int) -> Callable[[Future], None]:

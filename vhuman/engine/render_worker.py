@@ -51,6 +51,7 @@ class RenderWorker:
 
     @property
     def busy(self) -> bool:
+        """True while a frame is rendering or one is waiting."""
         with self._cv:
             return self._busy or self._job is not None
 
@@ -96,6 +97,7 @@ class RenderWorker:
         return fut.result(timeout)
 
     def close(self) -> None:
+        """Stop the render thread (waits up to 10 s for the current frame)."""
         with self._cv:
             self._closed = True
             self._cv.notify_all()
@@ -105,7 +107,7 @@ class RenderWorker:
     def _run(self) -> None:
         try:
             self.renderer = self._make()
-        except BaseException as exc:  # reported to start()
+        except BaseException as exc:  # noqa: BLE001 - reported to start()
             self._ready.set_exception(exc)
             return
         self._ready.set_result(True)

@@ -14,8 +14,11 @@ __all__ = ["AA_MODES", "Camera", "FrameTimings", "Light", "Lights", "Renderer",
 
 def renderer_factory(avatar: Any, width: int, height: int,
                      **options: Any) -> Callable[[Any], Renderer]:
-    """``make(view)`` for the engine: builds a :class:`Renderer` with the view's camera,
-    lights and background (any object with those attributes; ``None`` = default)."""
+    """``make(view)`` for the engine.
+
+    It builds a :class:`Renderer` with the view's camera, lights and background (any
+    object with those attributes; ``None`` = default).
+    """
 
     def make(view: Any) -> Renderer:
         kwargs = dict(options)

@@ -12,17 +12,18 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Self
 
 import moderngl
 import numpy as np
 
-from vhuman.core.arkit import ARKIT_52, N_ARKIT
 from vhuman.avatar.model import Avatar, Material
-from vhuman.core.frames import AvatarState
+from vhuman.avatar.normals import vertex_normals
+from vhuman.core.arkit import ARKIT_52, N_ARKIT
 from vhuman.core.errors import ConfigError, RenderError
+from vhuman.core.frames import AvatarState
 from vhuman.render import shaders
 from vhuman.render.camera import Camera, Lights
-from vhuman.avatar.normals import vertex_normals
 from vhuman.render.morph import Morpher, build_plan, moved_vertices
 from vhuman.render.skinning import HeadRig, Skinner
 
@@ -101,6 +102,7 @@ class FrameTimings:
 
     @property
     def total_ms(self) -> float:
+        """Geometry, draw and readback time together."""
         return self.geometry_ms + self.draw_ms + self.readback_ms
 
 
@@ -122,8 +124,11 @@ class _Part:
 
 @dataclass(slots=True)
 class _Geometry:
-    """CPU side of all parts' vertices, concatenated and reordered so that what moves is
-    one contiguous prefix: morphed, then renormal-only, then skinned-only, then static."""
+    """CPU side of all parts' vertices, concatenated.
+
+    Reordered so that what moves is one contiguous prefix: morphed, then renormal-only,
+    then skinned-only, then static.
+    """
 
     n_dyn: int
     rest: np.ndarray            # float32[n_dyn, 3] rest positions
@@ -250,8 +255,10 @@ class Renderer:
         self._post["u_fxaa"].value = self.aa == "fxaa"
 
     def _program(self, key: tuple[int, bool, bool, bool, bool]) -> tuple[object, dict]:
-        """The mesh program for (alpha mode, has texture, has normal map, glossy,
-        double-sided), built once."""
+        """The mesh program for one variant, built once.
+
+        ``key`` is (alpha mode, has texture, has normal map, glossy, double-sided).
+        """
         if key not in self._programs:
             try:
                 defines = shaders.mesh_defines(alpha_mode=key[0], has_tex=key[1],
@@ -629,7 +636,7 @@ class Renderer:
             self._closed = True
             self._ctx.release()
 
-    def __enter__(self) -> Renderer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -14,9 +14,9 @@ import math
 
 import numpy as np
 
-from vhuman.core.arkit import INDEX
 from vhuman.avatar.model import Avatar, Skeleton
 from vhuman.core import quat
+from vhuman.core.arkit import INDEX
 
 #: Share of the head rotation taken by the neck chain; the head joint takes the rest.
 NECK_SHARE = 0.35
@@ -116,6 +116,7 @@ class HeadRig:
 
     @property
     def n_classes(self) -> int:
+        """How many moving classes vertices can follow."""
         return len(self.kinds)
 
     def vertex_class_weights(self, avatar: Avatar, part_index: int) -> np.ndarray:

@@ -74,7 +74,8 @@ def _to_simplified(text: str) -> str:
 class AuditSink(Protocol):
     """What moderation needs from ``vhuman.safety.audit.AuditLog``."""
 
-    def append(self, event: str, **fields: Any) -> Any: ...
+    def append(self, event: str, **fields: Any) -> Any:
+        """Record ``event`` with ``fields`` in the audit log."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +99,7 @@ class Hit:
     suggestions: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
+        """The hit as JSON-ready values."""
         return {"term": self.term, "category": self.category, "start": self.start,
                 "end": self.end, "matched": self.matched, "suggestions": list(self.suggestions)}
 
@@ -112,8 +114,11 @@ class WordList:
 
 
 def normalize(text: str) -> str:
-    """The form terms are matched in: NFKC, casefolded, Simplified, look-alikes folded,
-    spaces, padding and invisible characters removed."""
+    """The form terms are matched in.
+
+    NFKC, casefolded, Simplified, look-alikes folded; spaces, padding and invisible
+    characters removed.
+    """
     return _normalize_with_map(text)[0]
 
 

@@ -59,8 +59,11 @@ class ShowHost(Protocol):
 
     def say(self, text: str, *, voice: str | None = None, interrupt: bool = False,
             kind: str = "say", source: str = "") -> Line:
-        """Queue a line (``interrupt`` cuts the current one first); ModerationBlocked if
-        the gate refuses it."""
+        """Queue a line (``interrupt`` cuts the current one first).
+
+        Raises:
+            ModerationBlocked: the gate refuses it.
+        """
 
     async def wait_line(self, line: Line) -> str:
         """``ended``, ``interrupted`` or ``error``, once the line is over."""
@@ -149,7 +152,7 @@ class ShowRunner:
     """
 
     def __init__(self, host: ShowHost, show: Show | None = None, *,
-                 epoch_ns: int | None = None) -> None:
+                 epoch_ns: int | None = None, start_segment: str | None = None) -> None:
         self.host = host
         self.clock = host.clock
         self.epoch_ns = (time.time_ns() - self.clock.now_ns()) if epoch_ns is None else epoch_ns
@@ -165,6 +168,7 @@ class ShowRunner:
         self._skip = False
         self._stopped = False
         self._replies: collections.deque[Reply] = collections.deque()
+        self._start_segment = start_segment
         self._script_line_id: str | None = None
         self._urgent_cut = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -176,6 +180,7 @@ class ShowRunner:
     # -- public API (call from the event loop thread) ----------------------------------
     @property
     def show(self) -> Show | None:
+        """The show in force: the one waiting to start, else the current one."""
         return self._show if self._next_show is None else self._next_show
 
     def load(self, show: Show) -> None:
@@ -193,6 +198,7 @@ class ShowRunner:
             self._poke()
 
     def resume(self) -> None:
+        """Resume a paused show (no-op when not paused)."""
         if self.paused:
             self.paused = False
             self.host.emit("show_resumed")
@@ -275,6 +281,7 @@ class ShowRunner:
 
     @property
     def current_product(self) -> Product | None:
+        """The product on screen, or None."""
         return self.product
 
     def _poke(self) -> None:
@@ -410,7 +417,7 @@ class ShowRunner:
                 break
             if sched.repeat_until is not None and self._wall_now() >= sched.repeat_until:
                 break
-            self.pc = 0
+            self.pc = self._take_start_pc()
             counters: dict[int, int] = {}
             spoken_before = self.stats["lines_spoken"]
             while self.pc < len(self._prog):
@@ -441,6 +448,18 @@ class ShowRunner:
                 return
         self.state = "finished"
         self.host.emit("show_finished", title=show.title, loops=self.loop_n)
+
+    def _take_start_pc(self) -> int:
+        """Where this pass starts: a resumed room's segment once, else the top."""
+        name, self._start_segment = self._start_segment, None
+        if name is None:
+            return 0
+        for i, instr in enumerate(self._prog):
+            if isinstance(instr, _Seg) and instr.name == name:
+                return i  # segments are top level: no loop is open here
+        self.host.emit("runner_error", code="no_segment",
+                       message=f"no segment {name!r} in the show; starting at the top")
+        return 0
 
     def _wall_now(self) -> Any:
         import datetime as dt

@@ -52,8 +52,10 @@ _log = logging.getLogger("vhuman.scenes")
 
 @dataclass(frozen=True, slots=True)
 class _FileLight:
-    """A light as a scene file writes it (turned into a :class:`Light` at the edge):
-    display RGB 0..1, intensity (1 = the standard key), direction the light travels."""
+    """A light as a scene file writes it (turned into a :class:`Light` at the edge).
+
+    Display RGB 0..1, intensity (1 = the standard key), direction the light travels.
+    """
 
     color: tuple[float, float, float] = (1.0, 1.0, 1.0)
     intensity: float = 1.0
@@ -103,10 +105,10 @@ class Scene:
     camera_zoom: float = 1.0
     key_light: Light | None = None    # None: the renderer's own studio rig
     fill_light: Light | None = None
-    product_card: Placement = Placement(anchor="right")
-    subtitles: Placement = Placement(anchor="bottom")
-    title_overlay: Placement = Placement(anchor="top-left")
-    ai_label: AiLabel = AiLabel()
+    product_card: Placement = Placement(anchor="right")  # noqa: RUF009 - frozen
+    subtitles: Placement = Placement(anchor="bottom")  # noqa: RUF009 - frozen
+    title_overlay: Placement = Placement(anchor="top-left")  # noqa: RUF009 - frozen
+    ai_label: AiLabel = AiLabel()  # noqa: RUF009 - frozen
     theme: Theme = Theme()
     path: Path | None = field(default=None, compare=False)
 

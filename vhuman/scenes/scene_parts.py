@@ -1,6 +1,8 @@
-"""Parts of a scene file shared by the scene and show loaders: placements, colours, the
-AI label (the law: :mod:`vhuman.safety.label`), file names (confined for network input:
-:mod:`vhuman.safety.paths`) and the gate for on-screen text."""
+"""Parts of a scene file shared by the scene and show loaders.
+
+Placements, colours, the AI label (the law: :mod:`vhuman.safety.label`), file names
+(confined for network input: :mod:`vhuman.safety.paths`) and the gate for on-screen text.
+"""
 
 from __future__ import annotations
 
@@ -159,8 +161,11 @@ def screen_problem(text: str, line: int, where: str, probs: Problems, moderator:
 
 def named_file(v: Any, line: int, where: str, base: Path, probs: Problems,
                roots: FileRoots | None) -> Path | None:
-    """A file named in YAML, relative to ``base``; it must exist (and, for network input,
-    lie inside ``roots``). Problems never echo a file's content or an outside path."""
+    """A file named in YAML, relative to ``base``; it must exist.
+
+    For network input it must also lie inside ``roots``. Problems never echo a file's
+    content or an outside path.
+    """
     if not isinstance(v, str) or not v.strip():
         probs.add(line, f"{where} must be a file path")
         return None
@@ -188,8 +193,10 @@ _OFF_FIX = ("AI-generated video must carry a visible AI label (PRC Measures for 
 
 
 def parse_ai_label(data: LineDict, probs: Problems, moderator: Any) -> AiLabel:
-    """The label's added words, language and position; any attempt to turn it off is a
-    problem on its line."""
+    """The label's added words, language and position.
+
+    Any attempt to turn the label off is a problem on its line.
+    """
     label = AiLabel()
     if "ai_label_reason" in data:
         probs.add(data.key_line("ai_label_reason"),

@@ -34,11 +34,13 @@ class Product:
 
     @property
     def discount(self) -> str | None:
+        """Original price minus price, formatted; None without an original price."""
         if self.original_price is None:
             return None
         return format_money(Decimal(self.original_price) - Decimal(self.price))
 
     def to_dict(self) -> dict[str, Any]:
+        """The product as JSON-ready values (image paths as strings)."""
         return {"id": self.id, "name": self.name, "price": self.price,
                 "original_price": self.original_price, "points": list(self.points),
                 "stock": self.stock, "images": [str(p) for p in self.images]}
@@ -189,9 +191,11 @@ class Show:
     path: Path | None = None
 
     def product(self, pid: str) -> Product | None:
+        """The product with id ``pid``, or None."""
         return self.products.get(pid)
 
     def count_lines(self) -> int:
+        """How many lines the show speaks in one pass (loops counted in full)."""
         def n(steps: tuple[Step, ...]) -> int:
             return sum(1 if isinstance(s, Say) else n(s.steps) * s.times if isinstance(s, Loop)
                        else 0 for s in steps)

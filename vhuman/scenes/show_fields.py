@@ -57,15 +57,20 @@ class ShowFields:
         return v
 
     def shown(self, text: str, line: int, where: str) -> None:
-        """Check text shown on screen (titles, card texts): control characters and
-        real-person claims, besides the word lists (:func:`vhuman.safety.gate.screen`)."""
+        """Check text shown on screen (titles, card texts).
+
+        Control characters and real-person claims are refused besides the word lists
+        (:func:`vhuman.safety.gate.screen`).
+        """
         from vhuman.scenes.scene import screen_problem
 
         screen_problem(text, line, where, self.probs, self.moderator)
 
     def moderate(self, text: str, line: int, where: str) -> None:
-        """Report banned wording (and real-person claims, and characters that are not
-        text) in text the host could say."""
+        """Report banned wording in text the host could say.
+
+        Real-person claims and characters that are not text are reported too.
+        """
         from vhuman.core.errors import BadText
         from vhuman.safety.label import claim_hits
         from vhuman.safety.text import check_text

@@ -52,6 +52,7 @@ class LineList(list):
         self.lines: list[int] = []
 
     def item_line(self, i: int) -> int:
+        """The source line of item ``i`` (the list's own line if out of range)."""
         return self.lines[i] if 0 <= i < len(self.lines) else self.line
 
 
@@ -86,8 +87,10 @@ class _Limit(Exception):
 
 
 class _LineLoader(yaml.SafeLoader):
-    """SafeLoader whose mappings/sequences are LineDict/LineList (never arbitrary objects),
-    bounded by a :class:`YamlLimits`."""
+    """SafeLoader whose mappings/sequences are LineDict/LineList, bounded by limits.
+
+    Never arbitrary objects; size, depth and aliases are bounded by a :class:`YamlLimits`.
+    """
 
     limits: YamlLimits = FILE_LIMITS
 
@@ -214,6 +217,7 @@ class Problem:
         return f"{self.file}:{self.line}: {self.message}{tail}"
 
     def to_dict(self) -> dict[str, Any]:
+        """The problem as JSON-ready values (``code`` only when it has one)."""
         out = {"file": self.file, "line": self.line, "message": self.message, "fix": self.fix}
         if self.code:
             out["code"] = self.code
@@ -238,12 +242,18 @@ class Problems:
         self.items: list[Problem] = []
 
     def add(self, line: int, message: str, fix: str = "", code: str = "") -> None:
+        """Record a problem at ``line`` with a suggested ``fix`` (and a machine ``code``)."""
         self.items.append(Problem(self.file, line, message, fix, code))
 
     def __bool__(self) -> bool:
         return bool(self.items)
 
     def raise_if_any(self) -> None:
+        """Raise every recorded problem at once, in line order.
+
+        Raises:
+            FileProblems: at least one problem was recorded.
+        """
         if self.items:
             raise FileProblems(self.file, sorted(self.items, key=lambda p: p.line))
 
@@ -330,8 +340,10 @@ def unknown_keys(d: LineDict, allowed: Iterable[str], where: str, probs: Problem
 
 
 def line_of(value: Any, default: int = 0) -> int:
+    """The source line of a parsed YAML value, or ``default`` if it has none."""
     return int(getattr(value, "line", default) or default)
 
 
 def is_number(v: Any) -> bool:
+    """True for int and float values (not bool)."""
     return isinstance(v, (int, float)) and not isinstance(v, bool)

@@ -77,6 +77,7 @@ class CoquiEngine(TTSEngine):
         return model, config
 
     def list_voices(self) -> list[VoiceInfo]:
+        """The Coqui models this engine knows, by voice name."""
         return [VoiceInfo(name, self.language, "coqui", str(m))
                 for name, (m, _) in sorted(self._models.items())]
 
@@ -96,6 +97,11 @@ class CoquiEngine(TTSEngine):
         return api
 
     def synthesize(self, text: str, voice: str | None = None) -> Utterance:
+        """Speak ``text`` with a Coqui model (one synthesis at a time).
+
+        Raises:
+            ConfigError: the voice is not installed.
+        """
         line = normalize(text, self.language)
         with self._lock:  # torch already uses every core; one synthesis at a time
             api = self._api(voice)

@@ -200,6 +200,7 @@ class EspeakEngine(TTSEngine):
         return self._lib.rate
 
     def list_voices(self) -> list[VoiceInfo]:
+        """The voices the espeak-ng library reports."""
         return list(self._lib.voices)
 
     def resolve_voice(self, voice: str | None) -> VoiceInfo:
@@ -210,8 +211,8 @@ class EspeakEngine(TTSEngine):
                 return info
         for info in self._lib.voices:
             desc = info.description.lower()
-            if desc.startswith(want + " (") or desc.endswith(f"({want})") or \
-                    desc.endswith(f"/{want})"):
+            if desc.startswith(want + " (") or \
+                    desc.endswith((f"({want})", f"/{want})")):
                 return info
         raise self.unknown_voice(voice or "")
 

@@ -67,6 +67,7 @@ class PiperEngine(TTSEngine):
         self.length_scale = length_scale
 
     def list_voices(self) -> list[VoiceInfo]:
+        """The Piper voice models found, by name."""
         return [VoiceInfo(name, "en-us" if "en_" in p.name or name == "joe" else "",
                           "piper", str(p)) for name, p in sorted(self._paths.items())]
 
@@ -95,6 +96,11 @@ class PiperEngine(TTSEngine):
             return pv
 
     def synthesize(self, text: str, voice: str | None = None) -> Utterance:
+        """Speak ``text`` with a Piper voice, with phoneme timings for lip sync.
+
+        Raises:
+            ConfigError: the voice is not installed.
+        """
         pv = self.load(voice)
         lang = getattr(pv.config, "espeak_voice", "en-us")
         line = normalize(text, lang)
@@ -133,7 +139,7 @@ class PiperEngine(TTSEngine):
                     a, sym, carry = carry_start, carry + sym, ""
                 if sym in _LENGTH and phonemes:
                     ps, pa, _ = phonemes.pop()  # "ː" lengthens the phoneme before it
-                    sym, a = ps + sym, int(round(pa * rate))
+                    sym, a = ps + sym, round(pa * rate)
                 elif sym == " ":
                     sym = "_|"  # word boundary (see visemes.phoneme_visemes)
                 elif sym in _SILENT or all(not c.isalpha() for c in sym.strip("ˈˌ")):

@@ -366,7 +366,7 @@ class Speaker:
                 utt = self.engine.synthesize(sentence, voice)
                 track = build_track(utt, gain=self.lipsync_gain)
                 pcm = resample(utt.pcm, utt.rate, self.out_rate)
-            except Exception as exc:  # an engine error skips the line; the show goes on
+            except Exception as exc:  # noqa: BLE001 - an engine error skips the line; show goes on
                 log.warning("TTS failed on %s: %s", line.id, exc)
                 line.error = f"{type(exc).__name__}: {exc}"
                 return

@@ -57,7 +57,7 @@ def resample(pcm: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
         return pcm.copy() if is_int else x.copy()
     g = gcd(rate_in, rate_out)
     up, down = rate_out // g, rate_in // g
-    n_out = int(round(len(x) * up / down))
+    n_out = round(len(x) * up / down)
     padded = np.concatenate([np.zeros(_HALF_TAPS - 1, np.float32), x,
                              np.zeros(_HALF_TAPS + 1 + down, np.float32)])
     windows = sliding_window_view(padded, 2 * _HALF_TAPS)  # row i = taps around input i

@@ -289,7 +289,9 @@ class AvEncoder:
         if self._template is not None and (self._thread is None or not self._thread.is_alive()):
             self._close_template()
 
-    async def aclose(self, timeout: float = 60.0) -> None:
+    # ``timeout`` bounds close()'s thread joins (the flush); asyncio.timeout at the caller
+    # would only abandon the await and leave the threads running, so it stays.
+    async def aclose(self, timeout: float = 60.0) -> None:  # noqa: ASYNC109
         """:meth:`close` off the event loop."""
         import asyncio
 

@@ -142,8 +142,10 @@ _ABS_PATH = re.compile(r"(?<![\w.~-])(?:/|~/|[A-Za-z]:[\\/])(?:[^\s/\\:'\"]+[\\/
 
 
 def redact_paths(value: Any, depth: int = 0) -> Any:
-    """A copy of ``value`` whose strings show only the last part of any absolute path
-    (``/home/ann/shows/x.mp4`` → ``…/x.mp4``)."""
+    """A copy of ``value`` whose strings show only the last part of any absolute path.
+
+    ``/home/ann/shows/x.mp4`` becomes ``…/x.mp4``.
+    """
     if depth > 16:
         return None
     if isinstance(value, str):

@@ -32,7 +32,7 @@ class _Snapshot:
         c.add_metric(list(self.labels.values()), value)
         return c
 
-    def collect(self):  # noqa: D102 - the prometheus-client collector protocol
+    def collect(self):
         d, s = self.doc, self.stats
         yield self._gauge("vhuman_up", "1 while the server accepts viewers.", int(d["ok"]))
         yield self._gauge("vhuman_uptime_seconds", "Seconds since start.", d["uptime_s"])
@@ -62,8 +62,10 @@ class _Snapshot:
 
 def render_metrics(doc: dict[str, Any], stats: Any, *, labels: dict[str, str] | None = None
                    ) -> str:
-    """Prometheus text for one snapshot (``labels``, e.g. ``{"room": "tea"}``, on every
-    sample)."""
+    """Prometheus text for one snapshot.
+
+    ``labels`` (e.g. ``{"room": "tea"}``) go on every sample.
+    """
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Snapshot(doc, stats, dict(labels or {})))
     return generate_latest(registry).decode()

@@ -87,8 +87,11 @@ class StreamOutputs:
         engine.media.subscribe(self.consume)
 
     def consume(self, item: Any) -> None:
-        """A media stream item: frames and audio go to the encoder; markers need nothing
-        here (the encoder holds no more than a tick of a cut line's audio)."""
+        """Take one media stream item.
+
+        Frames and audio go to the encoder; markers need nothing here (the encoder holds
+        no more than a tick of a cut line's audio).
+        """
         if isinstance(item, VideoFrame):
             self.submit_video(item)
         elif isinstance(item, AudioChunk):

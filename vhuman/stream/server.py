@@ -327,8 +327,11 @@ class MediaServer:
             self.submit_marker(item)
 
     def submit_marker(self, marker: MediaMarker) -> None:
-        """Pass a marker on to viewers; a ``clear`` first drops their queued audio of the
-        cut line (a slow viewer would otherwise hear up to a second more of it)."""
+        """Pass a marker on to viewers.
+
+        A ``clear`` first drops their queued audio of the cut line (a slow viewer would
+        otherwise hear up to a second more of it).
+        """
         if self._loop is None or self._server is None:
             raise RuntimeError("MediaServer.submit_marker called before start()")
         if marker.kind == "clear" and marker.line_id is not None:

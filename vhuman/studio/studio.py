@@ -112,10 +112,13 @@ class Studio:
         self.cues.trigger(name, intensity, duration_s)
 
     def set_overlay(self, **fields: Any) -> None:
-        """Change the overlays (title, product card, countdown); the subtitle is the
-        line desk's alone, and the AI label is no overlay field (it cannot be set).
+        """Change the overlays (title, product card, countdown).
+
+        The subtitle is the line desk's alone, and the AI label is no overlay field (it
+        cannot be set).
 
         Raises:
+            ValueError: ``subtitle`` is among the fields.
             ModerationBlocked, BadText: a title or card text the gate refuses (nothing
                 changes on screen).
         """

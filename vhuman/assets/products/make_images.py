@@ -1,6 +1,6 @@
 """Draws the demo's product pictures with Pillow (run once; the PNGs are committed).
 
-    python examples/products/make_images.py
+python examples/products/make_images.py
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ def _shadow(img: Image.Image, box: tuple[int, int, int, int]) -> None:
 
 
 def tea() -> Image.Image:
+    """A 320x320 picture of a tin of tea."""
     img = _canvas((236, 244, 230), (205, 222, 196))
     _shadow(img, (80, 262, 240, 292))
     d = ImageDraw.Draw(img)
@@ -44,6 +45,7 @@ def tea() -> Image.Image:
 
 
 def scarf() -> Image.Image:
+    """A 320x320 picture of a folded red scarf."""
     img = _canvas((250, 236, 236), (236, 210, 214))
     _shadow(img, (50, 250, 270, 285))
     d = ImageDraw.Draw(img)
@@ -59,6 +61,7 @@ def scarf() -> Image.Image:
 
 
 def mug() -> Image.Image:
+    """A 320x320 picture of a mug of coffee."""
     img = _canvas((234, 240, 250), (206, 216, 236))
     _shadow(img, (70, 255, 230, 288))
     d = ImageDraw.Draw(img)

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from vhuman.core.arkit import ARKIT_52, INDEX
 from vhuman.avatar.makehuman import data, geometry, hair, paint
 from vhuman.avatar.makehuman.rig import build_rig, rigid
 from vhuman.avatar.makehuman.spec import CUT_Y_DM, IDENTITY, MATERIAL_WRAP, frame_host
 from vhuman.avatar.model import Avatar, Material, MeshPart
+from vhuman.core.arkit import ARKIT_52, INDEX
 
 Progress = Callable[[str, float], None]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import sparse
+from scipy.spatial import cKDTree
 
 from vhuman.avatar.normals import vertex_normals  # noqa: F401 (re-used by the builder)
-from scipy.spatial import cKDTree
 
 
 def quads_to_tris(faces: np.ndarray) -> np.ndarray:
@@ -138,8 +138,10 @@ def clip_by_field(n_vertices: int, tris: np.ndarray, field: np.ndarray
 
 
 def blur_points(points: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian-average each point with its neighbours within 3 sigma (in space, so dense
-    and sparse regions of a mesh are smoothed alike)."""
+    """Gaussian-average each point with its neighbours within 3 sigma.
+
+    Neighbours are found in space, so dense and sparse regions of a mesh are smoothed alike.
+    """
     tree = cKDTree(points)
     dist = tree.sparse_distance_matrix(tree, 3 * sigma, output_type="coo_matrix")
     w = sparse.csr_matrix((np.exp(-(dist.data / sigma) ** 2 / 2), (dist.row, dist.col)),

@@ -119,9 +119,11 @@ BROW_TINT = "#4a3327"
 
 
 def _brow_frame(t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The brow's shape at t (0 = inner end, 1 = tail), in mm from the eye's centre:
-    (x outward, y of the centre line, half thickness). Arch peaks two-thirds out, the
-    tail tapers and drops a little below the head."""
+    """The brow's shape at t (0 = inner end, 1 = tail), in mm from the eye's centre.
+
+    Returns (x outward, y of the centre line, half thickness). The arch peaks two-thirds
+    out; the tail tapers and drops a little below the head.
+    """
     x = -19.0 + 48.0 * t
     tc = np.clip(t, 0, 1)
     y = (18.0 + 5.0 * np.sin(0.5 * np.pi * np.clip(tc / 0.62, 0, 1))
@@ -131,8 +133,11 @@ def _brow_frame(t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _brow_local(p: np.ndarray, eye: np.ndarray, side: float):
-    """Points as (x outward, y up) millimetres from the eye, the brow's t at each, and
-    the signed distance across it in half-thicknesses (0 on the centre line)."""
+    """Place points in the brow's frame.
+
+    Returns the points as (x outward, y up) millimetres from the eye, the brow's t at
+    each, and the signed distance across it in half-thicknesses (0 on the centre line).
+    """
     x = (p[:, 0] - eye[0]) * side * 1000.0
     y = (p[:, 1] - eye[1]) * 1000.0
     t = (x + 19.0) / 48.0
@@ -284,8 +289,11 @@ def skin_colors(p: np.ndarray, lips: np.ndarray, mouth: np.ndarray, eyelids: np.
 
     Args:
         p: float[M, 3] positions on the skin (metres, avatar space).
-        lips, mouth, eyelids: 0..1 MPFB2 region masks at those points.
-        eye_l, eye_r: eye joint positions.
+        lips: 0..1 MPFB2 lips region mask at those points.
+        mouth: 0..1 MPFB2 inside-mouth region mask at those points.
+        eyelids: 0..1 MPFB2 eyelids region mask at those points.
+        eye_l: left eye joint position.
+        eye_r: right eye joint position.
         hair_below: metres each point lies below the hairline (negative under the hair),
             for a soft scalp shadow; None to skip.
         mottle: -1..1 fine variation per point (texture-space noise); None to skip.

