@@ -78,7 +78,7 @@ def test_a_package_knows_nothing_it_must_not(pkg: str) -> None:
 
 
 def test_the_ground_floor_imports_only_the_standard_library_numpy_and_yaml() -> None:
-    allowed = {"__future__", "abc", "re", "collections", "difflib", "pathlib", "yaml", "dataclasses", "enum", "threading", "time", "math",
+    allowed = {"__future__", "abc", "re", "collections", "difflib", "pathlib", "yaml", "os", "stat", "dataclasses", "enum", "threading", "time", "math",
                "typing", "numpy", "itertools", "asyncio", "logging", "functools"}
     assert set(GRAPH["core"]) <= allowed, sorted(set(GRAPH["core"]) - allowed)
 

@@ -173,6 +173,14 @@ class Live:
         self.host.close()
 
 
+def label_recording(outputs, live: Live) -> None:
+    """The recording's metadata carries the room's AI label (set before it opens)."""
+    from vhuman.safety.label import ensure_label
+
+    if getattr(outputs, "recorder", None) is not None:
+        outputs.recorder.label = ensure_label(live.host.compositor.scene.ai_label.text)
+
+
 async def run_offline(args: argparse.Namespace, progress: Progress | None) -> int:
     """Render ``--frames`` unpaced ticks to PNGs in ``--out`` (and to any outputs).
 
@@ -191,6 +199,7 @@ async def run_offline(args: argparse.Namespace, progress: Progress | None) -> in
     live = Live(args, engine, offline=True)  # the AI label is always on, show or not
     await engine.start()
     if outputs is not None:
+        label_recording(outputs, live)
         outputs.attach(engine)
         outputs.start()
     if live is not None:
@@ -215,18 +224,49 @@ async def run_offline(args: argparse.Namespace, progress: Progress | None) -> in
     return 0
 
 
+def check_access(args: argparse.Namespace) -> None:
+    """Tokens and exposure, before anything slow starts (docs/security.md).
+
+    Raises:
+        ConfigError: a weak token, the same token for /control and /chat, --chat-open or
+            a missing token on a non-loopback --host.
+    """
+    from vhuman.api.auth import check_token
+    from vhuman.stream.guard import exposure_problem, is_loopback
+
+    if args.token:
+        check_token(args.token, "control token")
+    chat_token = getattr(args, "chat_token", None)
+    if chat_token:
+        check_token(chat_token, "chat token")
+        if chat_token == args.token:
+            raise ConfigError("--chat-token must differ from --token: a chat bridge must not "
+                              "be able to steer the show")
+    problem = exposure_problem(args.host, control_token=args.token, chat_token=chat_token,
+                               chat_open=getattr(args, "chat_open", False))
+    if problem is not None:
+        raise ConfigError(problem)
+    if not is_loopback(args.host):
+        print(f"warning: --host {args.host} listens beyond this machine; anyone who can "
+              "reach the port can watch; /control and /chat need their tokens",
+              file=sys.stderr, flush=True)
+
+
 async def run_live(args: argparse.Namespace, progress: Progress | None) -> int:
     """Serve the live host (page, media, control, chat, outputs) until stopped.
 
     Returns:
         The process exit code.
     """
+    from vhuman.api.auth import AuthThrottle
     from vhuman.api.chat import ChatIntake, chat_handler
     from vhuman.api.chat_hub import build_hub
     from vhuman.api.control import control_handler, generate_token
+    from vhuman.safety.paths import FileRoots
     from vhuman.stream.outputs import outputs_from_args
     from vhuman.stream.server import MediaServer
 
+    check_access(args)
     # --push/--save checked first; with --codec h264 the /media viewers share the one x264
     outputs = outputs_from_args(args, offline=False, media_h264=args.codec == "h264")
     engine = build_engine(args, offline=False, progress=progress)
@@ -237,8 +277,8 @@ async def run_live(args: argparse.Namespace, progress: Progress | None) -> int:
                          codec=cfg.codec, jpeg_quality=cfg.jpeg_quality,
                          audio_rate=cfg.audio_rate,
                          outputs=outputs if cfg.codec == "h264" else None,
-                         label=live.host.compositor.scene.ai_label.text
-                         if live.host.compositor.scene.ai_label.enabled else "")
+                         label=live.host.compositor.scene.ai_label.text)
+    server.allow_hosts(getattr(args, "allow_host", []), getattr(args, "allow_origin", []))
     engine.media.subscribe(server.consume)
     hubs: list = []  # the chat hub, once the runner exists
     server.set_health_provider(lambda: {**engine.health(),
@@ -254,6 +294,7 @@ async def run_live(args: argparse.Namespace, progress: Progress | None) -> int:
         await server.stop()
         raise
     if outputs is not None:
+        label_recording(outputs, live)
         outputs.start()
     live.start()
     intake = ChatIntake(live.runner, live.moderator)
@@ -276,10 +317,17 @@ async def run_live(args: argparse.Namespace, progress: Progress | None) -> int:
 
     live.host.subscribe(on_show_loaded)
     token = args.token or generate_token()
+    chat_open = getattr(args, "chat_open", False)
+    chat_token = None if chat_open else (getattr(args, "chat_token", None) or generate_token())
+    throttle = AuthThrottle()  # one budget of wrong tokens for /control and /chat together
+    origins = tuple(getattr(args, "allow_origin", []))
     server.add_websocket_route("/control", control_handler(
-        live.host, live.runner, token, moderator=live.moderator,
-        shows_dir=ASSETS / "shows", scenes_dir=ASSETS / "scenes"))
-    server.add_websocket_route("/chat", chat_handler(intake, live.runner, hub=hub))
+        live.host, live.runner, token, origins, moderator=live.moderator,
+        shows_dir=ASSETS / "shows", scenes_dir=ASSETS / "scenes",
+        roots=FileRoots.of(ASSETS), throttle=throttle))
+    server.add_websocket_route("/chat", chat_handler(
+        intake, live.runner, token=chat_token, allowed_origins=origins, throttle=throttle,
+        hub=hub))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
@@ -289,6 +337,8 @@ async def run_live(args: argparse.Namespace, progress: Progress | None) -> int:
     print(f"vhuman is live: open {server.url} (Ctrl+C to stop)", flush=True)
     if not args.token:
         print(f"control token (for /control): {token}", flush=True)
+    if chat_token is not None and not getattr(args, "chat_token", None):
+        print(f"chat token (for /chat): {chat_token}", flush=True)
     try:
         await engine.run()
     finally:

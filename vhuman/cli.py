@@ -124,7 +124,18 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--codec", choices=("jpeg", "h264"), default="jpeg",
                    help="video codec on /media (default %(default)s)")
     g.add_argument("--token", default=os.environ.get("VHUMAN_TOKEN"),
-                   help="control token (default: $VHUMAN_TOKEN, else generated and printed)")
+                   help="control token, 16+ characters (default: $VHUMAN_TOKEN, else generated "
+                        "and printed; required with a non-loopback --host)")
+    g.add_argument("--chat-token", default=os.environ.get("VHUMAN_CHAT_TOKEN"),
+                   help="token for /chat, separate from the control token (default: "
+                        "$VHUMAN_CHAT_TOKEN, else generated and printed)")
+    g.add_argument("--chat-open", action="store_true",
+                   help="let /chat take messages without a token (loopback --host only)")
+    g.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="another Host name this server answers to, e.g. its public DNS name "
+                        "(IP addresses and localhost always work; docs/security.md)")
+    g.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                   help="a web origin allowed to open websockets, e.g. https://studio.example")
     g = p.add_argument_group("picture")
     g.add_argument("--size", type=_size, default=(1280, 720), metavar="WxH",
                    help="frame size (default 1280x720)")

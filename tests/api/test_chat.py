@@ -135,7 +135,7 @@ def test_malformed_messages_get_error_codes() -> None:
         json.dumps({"user": "a", "text": ""}): "bad_field",
         json.dumps({"user": "a", "text": "x" * 500}): "too_long",
         json.dumps({"user": "a", "text": "hi", "ts": "now"}): "bad_field",
-        json.dumps({"user": "a\x00", "text": "hi"}): "bad_field",
+        json.dumps({"user": "a\x00", "text": "hi"}): "bad_text",
         "x" * 5000: "too_large",
     }
     for raw, code in cases.items():

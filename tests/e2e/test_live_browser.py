@@ -155,7 +155,8 @@ def test_a_chat_question_gets_a_spoken_answer(app):
 
     import websockets
 
-    url = app("--token", "e2e-token")
+    token = "e2e-token-0123456789"  # tokens are 16+ characters; /chat open on loopback
+    url = app("--token", token, "--chat-open")
     base = url.replace("http://", "ws://").rstrip("/")
     deadline = time.monotonic() + 60  # the price rule needs a product on screen
     while time.monotonic() < deadline:
@@ -168,7 +169,7 @@ def test_a_chat_question_gets_a_spoken_answer(app):
 
     async def go():
         async with websockets.connect(base + "/control") as control:
-            await control.send(json.dumps({"id": "1", "op": "auth", "token": "e2e-token"}))
+            await control.send(json.dumps({"id": "1", "op": "auth", "token": token}))
             async with websockets.connect(base + "/chat") as chat:
                 await chat.send(json.dumps({"user": "小王", "text": "这个多少钱？", "ts": 1}))
                 decision = json.loads(await asyncio.wait_for(chat.recv(), 20))

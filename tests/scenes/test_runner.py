@@ -270,19 +270,3 @@ def test_a_host_that_fails_every_line_does_not_stop_or_starve_the_show() -> None
     assert runner.status()["lines_failed"] == 10 and runner.status()["lines_spoken"] == 0
     # it backed off 5 s of stream time after each failed pass
     assert host.clock.now_ns() >= 10 * NS_PER_S
-
-
-def test_scene_with_the_label_off_is_announced_with_its_reason(tmp_path) -> None:
-    (tmp_path / "off.yaml").write_text("ai_label: off\nai_label_reason: 平台角标已标注\n",
-                                       encoding="utf-8")
-    show = load_show_text(SHOW.replace("title: 测试直播", "title: 测试直播\nscenes: {plain: off.yaml}")
-                          .replace("  - name: 二\n    steps:\n",
-                                   "  - name: 二\n    steps:\n      - scene: plain\n")
-                          + "schedule: {loops: 1}\n", "t.yaml", base_dir=tmp_path)
-    host = SimHost()
-    runner = ShowRunner(host, show)
-    run(lambda: play(runner, lambda: runner.state == "finished"))
-    (ev,) = host.names("ai_label_off")
-    assert ev["scene"] == "plain" and ev["reason"] == "平台角标已标注"
-    assert [s.ai_label.enabled for s in host.scenes] == [True, False]
-    assert host.names("scene_changed") == [{"scene": "plain"}]

@@ -44,25 +44,56 @@ def test_full_scene(tmp_path) -> None:
     assert s.key_light.direction == pytest.approx((0.0, 2 ** -0.5, 2 ** -0.5))
     assert s.product_card.xy == (0.7, 0.1) and s.product_card.scale == 0.8
     assert not s.subtitles.enabled
-    assert s.ai_label.text == "AI 主播" and s.ai_label.position.anchor == "bottom-left"
+    # the scene adds words; the fixed disclosure always leads
+    assert s.ai_label.text == "AI 生成 · AI 主播" and s.ai_label.position.anchor == "bottom-left"
 
 
-def test_ai_label_off_needs_a_reason() -> None:
+@pytest.mark.parametrize("text, line", [
+    ("title: x\nai_label: off\n", 2),
+    ("title: x\nai_label: false\n", 2),
+    ("ai_label: off\nai_label_reason: 平台自带 AI 标识\n", 1),
+    ("ai_label: {enabled: false}\n", 1),
+    ("ai_label:\n  enabled: off\n", 2),
+    ("ai_label:\n  position: off\n", 2),
+    ("ai_label:\n", 1),
+])
+def test_a_scene_that_turns_the_label_off_is_refused_with_its_line(text, line) -> None:
     with pytest.raises(FileProblems) as info:
-        load_scene_text("title: x\nai_label: off\n", "room.yaml")
-    (p,) = info.value.problems
-    assert p.line == 2 and "without a reason" in p.message and "ai_label_reason" in p.fix
-    with pytest.raises(FileProblems):
-        load_scene_text("ai_label: {enabled: false, reason: '  '}\n")
+        load_scene_text(text, "room.yaml")
+    assert line in [p.line for p in info.value.problems]
+    assert "cannot be turned off" in str(info.value)
 
 
-def test_ai_label_off_with_a_reason_is_logged(caplog) -> None:
-    with caplog.at_level(logging.WARNING, logger="vhuman.scenes"):
-        s = load_scene_text("ai_label: off\nai_label_reason: 平台自带 AI 标识\n", "r.yaml")
-    assert not s.ai_label.enabled and s.ai_label.reason == "平台自带 AI 标识"
-    assert "平台自带 AI 标识" in caplog.text
-    s2 = load_scene_text("ai_label: {enabled: off, reason: 录播回放已标注}\n")
-    assert not s2.ai_label.enabled
+def test_the_label_text_only_adds_words_and_never_denies_the_disclosure() -> None:
+    assert load_scene_text("ai_label: AI 生成 · 虚拟主播\n").ai_label.text == DEFAULT_AI_LABEL
+    en = load_scene_text("ai_label: {language: en, text: 'AI-generated · Virtual host'}\n")
+    assert en.ai_label.text == "AI generated · Virtual host"
+    for claim in ("真人主播", "我是真人", "Real Human Host", "not AI", "ｎｏｔ　ＡＩ", "真人主播",
+                  "真\u200b人 主播", "眞人主播"):
+        with pytest.raises(FileProblems) as info:
+            load_scene_text(f"title: 好物\nai_label:\n  text: '{claim}'\n", "r.yaml")
+        (p,) = info.value.problems
+        assert p.line == 3 and "real person" in p.message, claim
+    with pytest.raises(FileProblems) as info:
+        load_scene_text("title: 真人主播带你逛\n", "r.yaml")
+    assert info.value.problems[0].line == 1
+    with pytest.raises(FileProblems, match="bidi override"):
+        load_scene_text("ai_label: {text: \"AI\u202e主播\"}\n")
+
+
+def test_the_label_cannot_be_built_off_or_denying() -> None:
+    from dataclasses import replace
+
+    from vhuman.scenes.scene import AiLabel, Placement
+
+    s = load_scene_text("")
+    with pytest.raises(ValueError):
+        replace(s.ai_label, extra="real human host")
+    with pytest.raises(ValueError):
+        AiLabel(position=Placement(enabled=False))
+    with pytest.raises(ValueError):
+        AiLabel(language="xx")
+    assert AiLabel(extra="").text == "AI 生成"
 
 
 def test_every_problem_with_its_line() -> None:

@@ -160,11 +160,17 @@ def test_missing_image_and_scene(write) -> None:
     assert any("none.yaml" in p.message for p in probs)
 
 
-def test_ai_label_off_without_reason_in_a_show_scene(write) -> None:
-    write("room.yaml", "ai_label: off\n")
+def test_ai_label_off_in_a_show_scene_is_refused_with_its_line(write) -> None:
+    write("room.yaml", "ai_label: off\nai_label_reason: 平台已标注\n")
     probs = problems(GOOD + "scene: room.yaml\n", write)
-    (p,) = probs
-    assert p.file.endswith("room.yaml") and p.line == 1 and "reason" in p.message
+    assert [p.line for p in probs] == [1, 2]
+    assert all(p.file.endswith("room.yaml") and "cannot be turned off" in p.message
+               for p in probs)
+
+
+def test_an_english_show_labels_its_scenes_in_english(write) -> None:
+    show = load_show_text(GOOD + "language: en\n")
+    assert show.scene.ai_label.text == "AI generated · virtual host"
 
 
 def test_schedule_parsed(write) -> None:
@@ -217,11 +223,11 @@ def test_the_example_in_the_docs_loads() -> None:
     from vhuman.scenes.scene import load_scene_text
 
     scene_block = next(b for b in blocks if b.startswith("name: studio"))
-    assert load_scene_text(scene_block).ai_label.enabled
-    with pytest.raises(FileProblems):
-        load_scene_text("ai_label: off\n")
+    assert load_scene_text(scene_block).ai_label.text.startswith("AI 生成")
     off = next(b for b in blocks if b.startswith("ai_label: off"))
-    assert not load_scene_text(off).ai_label.enabled
+    with pytest.raises(FileProblems) as info:  # the docs show what is refused
+        load_scene_text(off)
+    assert "cannot be turned off" in str(info.value)
 
 
 def test_user_word_lists_named_in_the_show(write) -> None:

@@ -126,6 +126,9 @@ def test_recording_without_any_audio_still_has_a_full_audio_track(tmp_path):
         outputs.submit_video(square_frame(i * NS_PER_S // FPS, W, H, size=40))
     asyncio.run(outputs.stop())
     with av.open(str(path)) as c:
+        # the recording says it is AI-generated (besides the label in the picture)
+        assert c.metadata.get("comment", "").startswith("AI 生成"), c.metadata
+        assert "AI generated" in c.metadata.get("description", "")
         a = c.streams.audio[0]
         assert abs(float(a.duration * a.time_base) - 1.0) < 0.05
         assert sum(f.samples for f in c.decode(audio=0)) >= 47_000

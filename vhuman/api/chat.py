@@ -6,10 +6,16 @@ to ``/chat``. Each message is checked in this order, and the first failing check
 1. well-formed (size, JSON, fields) → else ``error`` with a code;
 2. rate limits: a token bucket per user and one for the whole room → ``drop``;
 3. de-duplication: the same user and text within ``dedupe_s`` → ``drop``;
-4. moderation (the viewer's text) → ``drop`` and a ``moderation_hit`` event + audit entry;
+4. moderation (the viewer's text) → ``drop`` and a ``moderation_hit`` event + audit entry
+   (a viewer may *ask* whether the host is a real person: the real-person claims list
+   applies to what the host says, not to questions);
 5. matching: chat rules in file order (keywords, then regex), then the FAQ, then the
    default reply; the reply template is filled with the product on screen and moderated
    again (a user name or product name could carry a banned word).
+
+User names and texts holding control characters, bidi overrides or lone surrogates are
+refused (``bad_text``) before anything echoes them. ``/chat`` has its own token, separate
+from the control token, so a chat bridge cannot steer the show.
 
 The core (:class:`ChatIntake`) is Sans-I/O: ``accept(text, now_ns)`` returns a
 :class:`ChatDecision`; :func:`chat_handler` is the thin websocket layer that hands replies
@@ -27,8 +33,11 @@ from typing import Any, Protocol
 
 import websockets
 
+from vhuman.api.auth import Authenticator, AuthThrottle
 from vhuman.core.clock import NS_PER_S
+from vhuman.safety.label import CLAIMS_LIST
 from vhuman.safety.moderation import Hit, Moderator, normalize
+from vhuman.safety.text import bad_char
 from vhuman.scenes.show import ChatLimits, Product, Show
 from vhuman.scenes.templates import MissingValue, render
 
@@ -182,9 +191,11 @@ class ChatIntake:
             return err("too_long", f"text is longer than {self.limits.max_len} characters")
         if ts is not None and (isinstance(ts, bool) or not isinstance(ts, (int, float))):
             return err("bad_field", "ts must be a number (seconds or ms since the epoch)")
-        if any(ord(c) < 32 and c not in "\t\n" for c in user + text) or \
-                any(0xD800 <= ord(c) <= 0xDFFF for c in user + text):
-            return err("bad_field", "user and text must not contain control characters")
+        for name, value in (("user", user), ("text", text)):
+            found = bad_char(value)
+            if found is not None:
+                return err("bad_text", f"{name} holds {found[1]} (U+{ord(value[found[0]]):04X}) "
+                           f"at character {found[0] + 1}; send plain text")
         return user.strip(), text.strip()
 
     # -- the pipeline -------------------------------------------------------------------
@@ -238,8 +249,9 @@ class ChatIntake:
         self._seen[key] = now_ns
         self._seen.move_to_end(key)
 
-        hits = self.moderator.check(text, source="chat", where=user, user=user)
+        hits = [h for h in self.moderator.scan(text) if h.category != CLAIMS_LIST]
         if hits:
+            self.moderator.record(hits, text, source="chat", where=user, user=user)
             return drop("moderation_blocked", "the message contains blocked words",
                         hits=tuple(hits))
 
@@ -288,18 +300,30 @@ class ChatIntake:
 
 
 def chat_handler(intake: ChatIntake, runner: Any, *, token: str | None = None,
-                 allowed_origins: tuple[str, ...] = (), hub: Any = None
+                 allowed_origins: tuple[str, ...] = (), throttle: AuthThrottle | None = None,
+                 hub: Any = None
                  ) -> Callable[..., Awaitable[None]]:
     """A websocket handler ``async handler(ws, request=None)`` for ``/chat``.
 
     Each message gets one JSON reply (:meth:`ChatDecision.to_wire`); a ``reply`` decision
     is queued on ``runner`` (a :class:`~vhuman.scenes.runner.ShowRunner`). With ``token``
-    set, the first message must be ``{"op": "auth", "token": ...}``, as on /control. With a
-    ``hub`` (:class:`vhuman.api.chat_hub.ChatHub`), messages take the same path as every
-    platform source: rules, then the LLM tier, thank-you lines.
+    set (the chat token, never the control token), the first message must be
+    ``{"op": "auth", "token": ...}``, as on /control; without one, /chat is open — the
+    application allows that only on a loopback address (``--chat-open``).
+
+    With a ``hub`` (:class:`vhuman.api.chat_hub.ChatHub`), messages take the same path as
+    every platform source: rules, then the LLM tier, thank-you lines.
+
+    Raises:
+        ConfigError: a weak token (under 16 characters).
     """
-    from vhuman.api.control import Authenticator, _decode, origin_allowed
+    from vhuman.api.auth import check_token
+    from vhuman.api.wire import _decode, origin_allowed
     from vhuman.scenes.runner import Reply
+
+    if token is not None:
+        check_token(token, "chat token")
+    throttle = throttle if throttle is not None else AuthThrottle()
 
     async def handler(ws: Any, request: Any = None) -> None:
         req = request if request is not None else getattr(ws, "request", None)
@@ -309,7 +333,7 @@ def chat_handler(intake: ChatIntake, runner: Any, *, token: str | None = None,
                 "code": "origin_forbidden", "message": "this Origin may not use /chat"}}))
             await ws.close(1008, "origin not allowed")
             return
-        auth = Authenticator(token) if token else None
+        auth = Authenticator(token, throttle, what="chat token") if token else None
         try:
             await _serve_chat(ws, auth)
         except websockets.ConnectionClosed:
@@ -338,7 +362,8 @@ def chat_handler(intake: ChatIntake, runner: Any, *, token: str | None = None,
                 out = d.to_wire()
             except Exception as exc:  # noqa: BLE001 - one bad message must not end the connection
                 _log.exception("chat message failed")
-                out = {"ok": False, "error": {"code": "internal", "message": str(exc)}}
+                out = {"ok": False, "error": {"code": "internal",
+                                              "message": type(exc).__name__}}
             await ws.send(json.dumps(out, ensure_ascii=False))
 
     return handler

@@ -14,7 +14,13 @@ Requests carry an ``id`` (echoed) and an ``op``::
 Replies: ``{"id": ..., "ok": true, ...}`` or ``{"id": ..., "ok": false, "error": {"code",
 "message", "detail"}}``. Events from the engine are pushed as ``{"event": name, ...}``.
 Every bad message gets an error reply and the connection stays open; only a wrong token
-three times, or a forbidden Origin, closes it (code 1008).
+three times, the server-wide throttle on wrong tokens (``auth_throttled``), or a forbidden
+Origin closes it (code 1008). A message over 16 KiB gets ``too_large`` (frames up to the
+server's 4 MiB wire limit are read and answered; a bigger frame closes with 1009). Text
+that is not text (lone surrogates, control characters, bidi overrides) gets ``bad_text``.
+Scenes and shows sent inline or by path are parsed in a worker thread, bounded
+(:data:`~vhuman.core.yamlsrc.NETWORK_LIMITS`: no YAML aliases) and every file they name
+is confined to the configured roots (``forbidden_path``).
 
 :class:`ControlSession` is the Sans-I/O core (``handle(text) -> [reply]``);
 :func:`control_handler` is the thin websocket layer.
@@ -23,29 +29,48 @@ three times, or a forbidden Origin, closes it (code 1008).
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
-import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import websockets
 
-from vhuman.core.errors import ConfigError, ModerationBlocked
-from vhuman.core.yamlsrc import FileProblems
+from vhuman.api.auth import MAX_AUTH_FAILURES, Authenticator, AuthThrottle, check_token
+from vhuman.api.wire import (
+    ControlError,
+    _decode,
+    _error,
+    generate_token,
+    jsonable,
+    origin_allowed,
+)
+from vhuman.core.errors import BadText, ConfigError, ModerationBlocked
+from vhuman.core.yamlsrc import NETWORK_LIMITS, FileProblems
 from vhuman.drivers.cues import CUE_NAMES
 from vhuman.safety.moderation import Moderator, describe_hits
+from vhuman.safety.paths import FileRoots
+from vhuman.safety.text import check_text, scrub
 from vhuman.scenes.runner import ShowHost, ShowRunner
 from vhuman.scenes.scene import load_scene, load_scene_text
 from vhuman.scenes.show_loader import load_show, load_show_text
 
+__all__ = [
+    "MAX_AUTH_FAILURES",
+    "AuthThrottle",
+    "Authenticator",
+    "ControlSession",
+    "control_handler",
+    "generate_token",
+    "origin_allowed",
+]
+
 _log = logging.getLogger("vhuman.control")
 
 MAX_MESSAGE_BYTES = 16 * 1024
-MAX_AUTH_FAILURES = 3
+#: Frames up to this size are read and answered (``too_large``); bigger ones close (1009).
+MAX_WIRE_BYTES = 4 * 1024 * 1024
 MAX_SAY_CHARS = 500
 EVENT_QUEUE = 256
 
@@ -53,7 +78,9 @@ EVENT_QUEUE = 256
 ERROR_CODES = {
     "auth_required": "send {\"op\": \"auth\", \"token\": ...} first",
     "auth_failed": "the token is wrong",
+    "auth_throttled": "too many wrong tokens on this server recently; wait and retry",
     "too_large": f"messages are capped at {MAX_MESSAGE_BYTES} bytes",
+    "bad_text": "a text holds a lone surrogate, a control character or a bidi override",
     "bad_message": "binary or non-object message",
     "bad_json": "the message is not valid JSON",
     "missing_field": "a required field is missing",
@@ -61,7 +88,8 @@ ERROR_CODES = {
     "unknown_op": "no such op",
     "moderation_blocked": "the text contains blocked words",
     "not_found": "no such product, scene or file",
-    "forbidden_path": "paths must stay inside the configured folder",
+    "forbidden_path": "paths must be relative and stay inside the configured folders",
+    "yaml_refused": "the YAML is too large, too deep, or uses aliases (refused over the network)",
     "invalid_show": "the show file has problems (see detail.problems)",
     "invalid_scene": "the scene file has problems (see detail.problems)",
     "no_show": "no show is loaded",
@@ -71,97 +99,6 @@ ERROR_CODES = {
 
 OPS = ("auth", "say", "interrupt", "cue", "gesture", "scene", "product", "load_show", "pause",
        "resume", "skip", "status")
-
-
-def generate_token() -> str:
-    """A fresh random control token (print it for the producer at start)."""
-    return secrets.token_urlsafe(24)
-
-
-def origin_allowed(origin: str | None, host: str | None, allowed: tuple[str, ...] | list[str]
-                   ) -> bool:
-    """Whether a websocket Origin may connect.
-
-    Non-browser clients send no Origin and are allowed (the token still guards them); the
-    viewer page served by the same server is same-origin (Origin's host:port equals the
-    Host header); ``"*"`` in ``allowed`` admits everything.
-    """
-    if origin is None or "*" in allowed:
-        return True
-    if origin in allowed or origin.rstrip("/") in allowed:
-        return True
-    try:
-        netloc = urlsplit(origin).netloc
-    except ValueError:
-        return False
-    return bool(host) and netloc.lower() == str(host).lower()
-
-
-class ControlError(Exception):
-    """Raised inside op handlers; becomes an error reply."""
-
-    def __init__(self, code: str, message: str, detail: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.detail = detail or {}
-
-
-def _error(mid: Any, code: str, message: str, detail: dict[str, Any] | None = None
-           ) -> dict[str, Any]:
-    return {"id": mid, "ok": False,
-            "error": {"code": code, "message": message, "detail": detail or {}}}
-
-
-def _decode(message: Any, max_bytes: int) -> tuple[Any, dict[str, Any] | None]:
-    """Parse a message into a dict; else return an error reply."""
-    if isinstance(message, (bytes, bytearray, memoryview)):
-        return None, _error(None, "bad_message", "send JSON text messages, not binary")
-    if not isinstance(message, str):
-        return None, _error(None, "bad_message", "send JSON text messages")
-    if len(message) > max_bytes or len(message.encode("utf-8", "surrogatepass")) > max_bytes:
-        return None, _error(None, "too_large", f"message over {max_bytes} bytes")
-    try:
-        data = json.loads(message)
-    except (ValueError, RecursionError):
-        return None, _error(None, "bad_json", "not valid JSON")
-    if not isinstance(data, dict):
-        return None, _error(None, "bad_message", "a request must be a JSON object with op")
-    mid = data.get("id")
-    if not (mid is None or (isinstance(mid, (str, int)) and not isinstance(mid, bool)
-                            and len(str(mid)) <= 64)):
-        return None, _error(None, "bad_field", "id must be a string or integer (≤ 64 chars)")
-    return data, None
-
-
-class Authenticator:
-    """Token check for the first message; counts failures."""
-
-    def __init__(self, token: str) -> None:
-        if not token:
-            raise ConfigError("a control token is required; generate one with generate_token()")
-        self.token = token
-        self.ok = False
-        self.failures = 0
-
-    def offer(self, data: dict[str, Any]) -> dict[str, Any] | None:
-        """Check ``data`` (a decoded request); return an error reply, or None when ok."""
-        mid = data.get("id")
-        tok = data.get("token")
-        if tok is None:
-            return _error(mid, "auth_required", ERROR_CODES["auth_required"])
-        if not isinstance(tok, str) or not hmac.compare_digest(
-                tok.encode("utf-8", "surrogatepass"), self.token.encode("utf-8")):
-            self.failures += 1
-            return _error(mid, "auth_failed", "wrong token",
-                          {"attempts_left": max(0, MAX_AUTH_FAILURES - self.failures)})
-        self.ok = True
-        return None
-
-    @property
-    def locked_out(self) -> bool:
-        """True once too many wrong tokens were offered on this connection."""
-        return self.failures >= MAX_AUTH_FAILURES
 
 
 class ControlSession:
@@ -175,17 +112,24 @@ class ControlSession:
         shows_dir: folder ``load_show`` paths are resolved in (and confined to).
         scenes_dir: folder ``scene`` paths are resolved in (default: shows_dir).
         max_bytes: message size cap.
+        roots: folders every file named by network YAML must lie in (default: shows_dir
+            and scenes_dir).
+        throttle: the server-wide throttle on wrong tokens.
     """
 
     def __init__(self, host: ShowHost, runner: ShowRunner, *, token: str, moderator: Moderator,
                  shows_dir: str | Path | None = None, scenes_dir: str | Path | None = None,
-                 max_bytes: int = MAX_MESSAGE_BYTES) -> None:
+                 max_bytes: int = MAX_MESSAGE_BYTES, roots: FileRoots | None = None,
+                 throttle: AuthThrottle | None = None) -> None:
         self.host = host
         self.runner = runner
-        self.auth = Authenticator(token)
+        self.auth = Authenticator(token, throttle)
         self.moderator = moderator
         self.shows_dir = Path(shows_dir).resolve() if shows_dir else None
         self.scenes_dir = Path(scenes_dir).resolve() if scenes_dir else self.shows_dir
+        # every file a network scene/show names must resolve inside these folders
+        self.roots = roots if roots is not None else FileRoots.of(self.shows_dir,
+                                                                  self.scenes_dir)
         self.max_bytes = max_bytes
         self.close_reason: str | None = None
 
@@ -196,6 +140,35 @@ class ControlSession:
 
     def handle(self, message: Any) -> list[dict[str, Any]]:
         """Handle one incoming message; return the replies to send (never raises)."""
+        step = self._begin(message)
+        if isinstance(step, list):
+            return step
+        mid, op, fn, data = step
+        return self._run(mid, op, fn, data, None)
+
+    async def handle_async(self, message: Any) -> list[dict[str, Any]]:
+        """Handle one message like :meth:`handle`, parsing YAML in a worker thread.
+
+        The YAML of ``scene``/``load_show`` is parsed off the event loop, so a large or
+        hostile file never stalls the picture or the other clients.
+        """
+        step = self._begin(message)
+        if isinstance(step, list):
+            return step
+        mid, op, fn, data = step
+        prepare = getattr(self, f"_prepare_{op}", None)
+        prepared = None
+        if prepare is not None:
+            try:
+                prepared = await asyncio.to_thread(prepare, data)
+            except ControlError as exc:
+                return [_error(mid, exc.code, exc.message, exc.detail)]
+            except Exception as exc:  # noqa: BLE001 - a bug must not kill the connection
+                _log.exception("control op %s failed while parsing", op)
+                return [_error(mid, "internal", type(exc).__name__)]
+        return self._run(mid, op, fn, data, prepared)
+
+    def _begin(self, message: Any) -> list[dict[str, Any]] | tuple[Any, str, Any, dict]:
         data, err = _decode(message, self.max_bytes)
         if err is not None:
             return [err]
@@ -213,14 +186,25 @@ class ControlSession:
             return [_error(mid, "missing_field", "op is missing", {"ops": list(OPS)})]
         fn = getattr(self, f"_op_{op}", None) if op in OPS else None
         if fn is None:
-            return [_error(mid, "unknown_op", f"unknown op {op[:40]!r}", {"ops": list(OPS)})]
+            return [_error(mid, "unknown_op", f"unknown op {scrub(op[:40])!r}",
+                           {"ops": list(OPS)})]
+        return mid, op, fn, data
+
+    def _run(self, mid: Any, op: str, fn: Any, data: dict[str, Any], prepared: Any
+             ) -> list[dict[str, Any]]:
         try:
-            result = fn(data) or {}
+            result = (fn(data) if prepared is None else fn(data, prepared)) or {}
         except ControlError as exc:
             return [_error(mid, exc.code, exc.message, exc.detail)]
+        except BadText as exc:
+            return [_error(mid, "bad_text", str(exc))]
+        except ModerationBlocked as exc:
+            return [_error(mid, "moderation_blocked", f"refused: {describe_hits(exc.hits)}",
+                           {"hits": [h.to_dict() for h in exc.hits],
+                            "suggestion": exc.suggestion})]
         except Exception as exc:  # noqa: BLE001 - a bug must not kill the producer's connection
             _log.exception("control op %s failed", op)
-            return [_error(mid, "internal", f"{type(exc).__name__}: {exc}")]
+            return [_error(mid, "internal", type(exc).__name__)]
         return [{"id": mid, "ok": True, **result}]
 
     # -- field helpers ------------------------------------------------------------------
@@ -236,6 +220,10 @@ class ControlSession:
             raise ControlError("bad_field", f"{key} must be a non-empty string")
         if len(v) > max_len:
             raise ControlError("bad_field", f"{key} is longer than {max_len} characters")
+        try:
+            check_text(v, key)
+        except BadText as exc:
+            raise ControlError("bad_text", str(exc)) from None
         return v
 
     @staticmethod
@@ -259,12 +247,26 @@ class ControlSession:
         if root is None:
             raise ControlError("forbidden_path", f"{what} by path is not enabled on this server",
                                {"hint": "send the YAML inline in 'yaml'"})
-        p = (root / raw).resolve()
-        if not p.is_relative_to(root):
-            raise ControlError("forbidden_path", f"{raw!r} is outside {root}")
+        from vhuman.safety.paths import PathRefused
+
+        try:
+            p = FileRoots.of(root).confine(raw, root)
+        except PathRefused as exc:
+            raise ControlError("forbidden_path", f"{what} path refused: {exc}") from None
         if not p.is_file():
-            raise ControlError("not_found", f"{what} {raw!r} not found in {root}")
+            raise ControlError("not_found", f"{what} {raw[:80]!r} not found")
         return p
+
+    @staticmethod
+    def _file_problems(exc: FileProblems, code: str) -> ControlError:
+        """A FileProblems as a reply: a refused path or YAML limit wins the code."""
+        codes = {p.code for p in exc.problems}
+        if "forbidden_path" in codes:
+            code = "forbidden_path"
+        elif "yaml_refused" in codes:
+            code = "yaml_refused"
+        return ControlError(code, str(exc).splitlines()[0],
+                            {"problems": [p.to_dict() for p in exc.problems[:50]]})
 
     # -- ops ----------------------------------------------------------------------------
     def _op_auth(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -318,7 +320,8 @@ class ControlSession:
                                {"products": list(self.runner.show.products)}) from None
         return {"product": prod.to_dict()}
 
-    def _op_scene(self, data: dict[str, Any]) -> dict[str, Any]:
+    def _prepare_scene(self, data: dict[str, Any]) -> tuple[Any, str]:
+        """Parse the scene (a worker thread may run this)."""
         name = self._str(data, "name", required=False, max_len=64)
         path = self._str(data, "path", required=False, max_len=300)
         text = self._str(data, "yaml", required=False, max_len=self.max_bytes)
@@ -331,36 +334,47 @@ class ControlSession:
                 if name not in scenes:
                     raise ControlError("not_found", f"no scene named {name!r}",
                                        {"scenes": list(scenes)})
-                scene = scenes[name]
-            elif path is not None:
-                scene = load_scene(self._confined(self.scenes_dir, path, "scene"))
-            else:
-                scene = load_scene_text(text, "<control scene>", self.scenes_dir)
+                return scenes[name], name
+            if path is not None:
+                scene = load_scene(self._confined(self.scenes_dir, path, "scene"),
+                                   moderator=self.moderator, roots=self.roots,
+                                   limits=NETWORK_LIMITS)
+                return scene, path
+            scene = load_scene_text(text, "<control scene>", self.scenes_dir,
+                                    moderator=self.moderator, roots=self.roots,
+                                    limits=NETWORK_LIMITS)
+            return scene, "<inline>"
         except FileProblems as exc:
-            raise ControlError("invalid_scene", str(exc).splitlines()[0],
-                               {"problems": [p.to_dict() for p in exc.problems[:50]]}) from None
+            raise self._file_problems(exc, "invalid_scene") from None
         except ConfigError as exc:
-            raise ControlError("invalid_scene", str(exc)) from None
-        self.runner.set_scene(scene, name or path or "<inline>")
+            raise ControlError("invalid_scene", scrub(str(exc).splitlines()[0])[:200]) from None
+
+    def _op_scene(self, data: dict[str, Any], prepared: Any = None) -> dict[str, Any]:
+        scene, label = prepared if prepared is not None else self._prepare_scene(data)
+        self.runner.set_scene(scene, label)  # the studio's gate may still refuse its texts
         return {}
 
-    def _op_load_show(self, data: dict[str, Any]) -> dict[str, Any]:
+    def _prepare_load_show(self, data: dict[str, Any]) -> Any:
+        """Parse and validate the show (a worker thread may run this)."""
         path = self._str(data, "path", required=False, max_len=300)
         text = self._str(data, "yaml", required=False, max_len=self.max_bytes)
         if (path is None) == (text is None):
             raise ControlError("missing_field", "give exactly one of path, yaml")
         try:
             if path is not None:
-                show = load_show(self._confined(self.shows_dir, path, "show"),
-                                 moderator=self.moderator)
-            else:
-                show = load_show_text(text, "<control show>", base_dir=self.shows_dir,
-                                      moderator=self.moderator)
+                return load_show(self._confined(self.shows_dir, path, "show"),
+                                 moderator=self.moderator, roots=self.roots,
+                                 limits=NETWORK_LIMITS)
+            return load_show_text(text, "<control show>", base_dir=self.shows_dir,
+                                  moderator=self.moderator, roots=self.roots,
+                                  limits=NETWORK_LIMITS)
         except FileProblems as exc:
-            raise ControlError("invalid_show", str(exc).splitlines()[0],
-                               {"problems": [p.to_dict() for p in exc.problems[:50]]}) from None
+            raise self._file_problems(exc, "invalid_show") from None
         except ConfigError as exc:
-            raise ControlError("invalid_show", str(exc)) from None
+            raise ControlError("invalid_show", scrub(str(exc).splitlines()[0])[:200]) from None
+
+    def _op_load_show(self, data: dict[str, Any], prepared: Any = None) -> dict[str, Any]:
+        show = prepared if prepared is not None else self._prepare_load_show(data)
         self.runner.load(show)
         return {"title": show.title, "products": list(show.products),
                 "lines": show.count_lines()}
@@ -396,7 +410,7 @@ class EventHub:
     def _on_event(self, event: str, fields: dict[str, Any]) -> None:
         if not self._queues or self._loop is None:
             return
-        msg = {"event": event, **_jsonable(fields)}
+        msg = {"event": event, **jsonable(fields)}
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
@@ -424,24 +438,19 @@ class EventHub:
         self._queues.discard(q)
 
 
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    if v is None or isinstance(v, (str, int, float, bool)):
-        return v
-    if hasattr(v, "to_dict"):
-        return _jsonable(v.to_dict())
-    return str(v)
-
-
 def control_handler(host: ShowHost, runner: ShowRunner, token: str,
                     allowed_origins: tuple[str, ...] | list[str] = (), *,
                     moderator: Moderator | None = None, shows_dir: str | Path | None = None,
-                    scenes_dir: str | Path | None = None
+                    scenes_dir: str | Path | None = None, roots: FileRoots | None = None,
+                    throttle: AuthThrottle | None = None
                     ) -> Callable[..., Awaitable[None]]:
-    """Make the ``/control`` websocket handler ``async handler(ws, request=None)``."""
+    """Make the ``/control`` websocket handler ``async handler(ws, request=None)``.
+
+    Raises:
+        ConfigError: a weak token (under 16 characters).
+    """
+    check_token(token)
+    throttle = throttle if throttle is not None else AuthThrottle()
     mod = moderator if moderator is not None else Moderator.default(emit=host.emit)
     hub = EventHub(host)
     allowed = tuple(allowed_origins)
@@ -455,23 +464,32 @@ def control_handler(host: ShowHost, runner: ShowRunner, token: str,
             await ws.close(1008, "origin not allowed")
             return
         session = ControlSession(host, runner, token=token, moderator=mod,
-                                 shows_dir=shows_dir, scenes_dir=scenes_dir)
+                                 shows_dir=shows_dir, scenes_dir=scenes_dir, roots=roots,
+                                 throttle=throttle)
         queue = hub.open()
 
         async def pump_events() -> None:
             try:
                 while True:
                     msg = await queue.get()
-                    if session.authenticated:
-                        await ws.send(json.dumps(msg, ensure_ascii=False))
+                    if not session.authenticated:
+                        continue
+                    try:
+                        text = json.dumps(msg, ensure_ascii=False)
+                        text.encode("utf-8")
+                    except (TypeError, ValueError, UnicodeError):
+                        _log.warning("dropped an event that is not JSON text: %s",
+                                     msg.get("event"))
+                        continue
+                    await ws.send(text)
             except websockets.ConnectionClosed:
                 pass  # the reader loop below sees the close too and cleans up
 
         pusher = asyncio.create_task(pump_events())
         try:
             async for message in ws:
-                for reply in session.handle(message):
-                    await ws.send(json.dumps(reply, ensure_ascii=False))
+                for reply in await session.handle_async(message):
+                    await ws.send(json.dumps(jsonable(reply), ensure_ascii=False))
                 if session.close_reason:
                     await ws.close(1008, session.close_reason)
                     break

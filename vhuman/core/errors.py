@@ -11,6 +11,8 @@ whether retrying the same call can help (``retryable``), following livekit's
   - :class:`MissingDependencyError` – an optional extra is not installed; says how to fix.
   - :class:`RenderError` – the GL context or a draw failed.
   - :class:`ModerationBlocked` – a text to speak or show holds a blocked term.
+  - :class:`BadText` (a :class:`ConfigError`) – a text holds a control character, a bidi
+    override or a lone surrogate.
 """
 
 from __future__ import annotations
@@ -71,3 +73,11 @@ class ModerationBlocked(VhumanError):
         super().__init__(f"blocked by moderation: {terms}")
         self.hits = list(hits)
         self.suggestion = suggestion
+
+
+class BadText(ConfigError):
+    """A text cannot go on air or on the wire.
+
+    It holds a control character, a bidi override or a lone UTF-16 surrogate; the message
+    says which character and where.
+    """

@@ -45,6 +45,7 @@ from vhuman.fleet.events import EventLog
 from vhuman.fleet.metrics import CONTENT_TYPE, FleetCollector, make_registry, render
 from vhuman.fleet.supervisor import RoomState, Supervisor
 from vhuman.fleet.thumbs import Thumbnailer
+from vhuman.stream.guard import RequestGuard
 from vhuman.stream.http import response as _response
 from vhuman.stream.http import text_response as _text
 
@@ -85,6 +86,9 @@ class Gateway:
         self.max_connections = gw.max_connections
         self.max_viewers = gw.max_viewers_per_room
         self.fleet_token = fleet_token
+        #: Host (DNS rebinding) and websocket Origin checks on every request, as on a room
+        #: (docs/security.md).
+        self.guard = RequestGuard()
         self.connections = 0
         self.viewers: collections.Counter[str] = collections.Counter()
         self.bytes_proxied: collections.Counter[str] = collections.Counter()
@@ -146,6 +150,9 @@ class Gateway:
         url = urlsplit(request.path)
         path = url.path
         wants_ws = "websocket" in request.headers.get("Upgrade", "").lower()
+        refused = self.guard.check(request, wants_ws)
+        if refused is not None:
+            return refused
         m = _ROOM_PATH.fullmatch(path)
         if wants_ws:
             return self._admit_ws(path, m, request)

@@ -14,6 +14,7 @@ import collections
 import functools
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -74,6 +75,10 @@ def room_env(token: str, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The room's environment: ours, the control token, and one render thread for numpy."""
     env = dict(os.environ)
     env["VHUMAN_TOKEN"] = token
+    # /chat needs its own token (docs/security.md): rooms bound beyond loopback refuse to
+    # start without one. No bridge is wired through the fleet yet, so a random one keeps
+    # /chat closed rather than open.
+    env["VHUMAN_CHAT_TOKEN"] = env.get("VHUMAN_CHAT_TOKEN") or secrets.token_urlsafe(24)
     # the room runs the same vhuman as its parent (a checkout, not some other install)
     here = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)

@@ -1,10 +1,19 @@
 """Word-list moderation for everything the host says and everything chat sends in.
 
 Matching uses one Aho-Corasick automaton (``pyahocorasick``) over a normalised copy of the
-text: NFKC folds full-width letters and digits (``ＢＥＳＴ`` → ``best``), ``casefold`` drops
-case, and whitespace, zero-width characters and a few padding symbols (``最 * 好``) are
-skipped so they cannot split a term. Chinese needs no word boundaries; pure-ASCII terms
-(``best``) only match as whole words so ``bestseller`` stays clean.
+text (:func:`normalize`), so no variation of width, script, spacing or invisible characters
+lets a listed term through:
+
+- NFKC folds full-width, circled and mathematical letters and digits (``ＢＥＳＴ`` →
+  ``best``) and CJK compatibility ideographs; ``casefold`` drops case; accents on Latin
+  letters are dropped and look-alike Cyrillic/Greek letters read as Latin (``fаck``);
+- Traditional Chinese reads as Simplified (OpenCC ``t2s``: 最佳 = 最佳, 網 = 网);
+- whitespace of every kind, zero-width characters, bidi controls, other format characters,
+  combining marks and padding symbols (``最 * 好``, ``最-好``) are skipped so they cannot
+  split a term.
+
+Chinese needs no word boundaries; pure-ASCII terms (``best``) only match as whole words so
+``bestseller`` stays clean.
 
 List files (UTF-8, one entry a line, ``#`` comments)::
 
@@ -13,7 +22,9 @@ List files (UTF-8, one entry a line, ``#`` comments)::
     !第一次                     # an allowed phrase: a hit inside it is not a hit
 
 The shipped lists live in ``vhuman/safety/lists/``: ``ad_law_absolute.txt`` (absolute terms
-barred by the PRC Advertising Law art. 9) and ``abuse.txt``. Every hit found by
+barred by the PRC Advertising Law art. 9), ``abuse.txt`` and ``ai_disclosure.txt`` (claims
+that the AI host is a real person, which contradict the AI label; see
+:mod:`vhuman.safety.label`). Every hit found by
 :meth:`Moderator.check` is emitted as a ``moderation_hit`` event and appended to the audit
 log when one is attached.
 """
@@ -32,10 +43,32 @@ import ahocorasick
 from vhuman.core.errors import ConfigError
 
 LISTS_DIR = Path(__file__).with_name("lists")
-DEFAULT_LISTS = ("ad_law_absolute", "abuse")
+DEFAULT_LISTS = ("ad_law_absolute", "abuse", "ai_disclosure")
 
 # Characters people put between the characters of a banned word to dodge filters.
-_PAD = frozenset("*~_·•. \t\r\n\u3000")
+_PAD = frozenset("*~_·•.-|/\\+=,，、。'`^!！?？…@:;：；\"\t\r\n\u3000")
+# Invisible letters and blanks that Unicode does not class as spaces or format characters.
+_INVISIBLE = frozenset("\u115f\u1160\u3164\uffa0\u2800\u180e\u17b4\u17b5")
+_SKIP_CATEGORIES = frozenset(("Cf", "Cc", "Mn", "Me", "Zs", "Zl", "Zp", "Cs"))
+# Cyrillic and Greek letters that look like Latin ones (after casefold).
+_CONFUSABLE = str.maketrans({
+    "а": "a", "в": "b", "е": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p",
+    "с": "c", "т": "t", "у": "y", "х": "x", "і": "i", "ј": "j", "ѕ": "s", "ԁ": "d",
+    "ɡ": "g", "ӏ": "l", "ԛ": "q", "ԝ": "w", "ѵ": "v",
+    "α": "a", "β": "b", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p",
+    "τ": "t", "υ": "u", "χ": "x", "η": "n", "μ": "u",
+})
+_t2s: Any = None
+
+
+def _to_simplified(text: str) -> str:
+    """Traditional → Simplified Chinese with OpenCC's ``t2s`` tables (loaded once)."""
+    global _t2s
+    if _t2s is None:
+        import opencc
+
+        _t2s = opencc.OpenCC("t2s")
+    return _t2s.convert(text)
 
 
 class AuditSink(Protocol):
@@ -81,8 +114,26 @@ class WordList:
 
 
 def normalize(text: str) -> str:
-    """The form terms are matched in: NFKC, casefolded, padding characters removed."""
+    """The form terms are matched in.
+
+    NFKC, casefolded, Simplified, look-alikes folded; spaces, padding and invisible
+    characters removed.
+    """
     return _normalize_with_map(text)[0]
+
+
+def _fold_char(ch: str) -> str:
+    """One source character in matching form ('' when it is skipped)."""
+    if ch in _PAD or ch in _INVISIBLE or unicodedata.category(ch) in _SKIP_CATEGORIES:
+        return ""
+    norm = unicodedata.normalize("NFKC", ch).casefold()
+    if not norm.isascii():
+        base = unicodedata.normalize("NFKD", norm)
+        if base[:1].isascii():  # an accented Latin letter: keep the letter
+            norm = "".join(c for c in base if not unicodedata.combining(c))
+        norm = norm.translate(_CONFUSABLE)
+    return "".join(c for c in norm if c not in _PAD and c not in _INVISIBLE
+                   and unicodedata.category(c) not in _SKIP_CATEGORIES)
 
 
 def _normalize_with_map(text: str) -> tuple[str, list[int]]:
@@ -90,15 +141,23 @@ def _normalize_with_map(text: str) -> tuple[str, list[int]]:
     out: list[str] = []
     src: list[int] = []
     for i, ch in enumerate(text):
-        if ch in _PAD or unicodedata.category(ch) == "Cf":
-            continue
-        norm = unicodedata.normalize("NFKC", ch).casefold()
-        for c in norm:
-            if c in _PAD:
-                continue
+        for c in _fold_char(ch):
             out.append(c)
             src.append(i)
-    return "".join(out), src
+    folded = "".join(out)
+    if folded.isascii():
+        return folded, src
+    simple = _to_simplified(folded)
+    if len(simple) == len(folded):
+        return simple, src
+    # a phrase rule changed the length: convert one character at a time to keep the map
+    out2: list[str] = []
+    src2: list[int] = []
+    for c, i in zip(folded, src):
+        for s in _to_simplified(c):
+            out2.append(s)
+            src2.append(i)
+    return "".join(out2), src2
 
 
 def load_word_list(path: str | Path, name: str | None = None) -> WordList:

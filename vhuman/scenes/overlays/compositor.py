@@ -68,13 +68,11 @@ class Compositor:
 
     # -- scene / background -------------------------------------------------------------
     def set_scene(self, scene: Scene) -> None:
-        """Switch layout; logs when the scene turns the AI label off."""
+        """Switch layout (the AI label stays: every scene draws it)."""
         self.scene = scene
         self._cache.clear()
         self._pending.clear()  # results of the old scene's jobs are dropped when they land
         self._shown.clear()
-        if not scene.ai_label.enabled:
-            _log.warning("AI label off in scene %r: %s", scene.name, scene.ai_label.reason)
         if self._background is not None:
             self._background.close()
         self._background = Background(scene.background, self.width, self.height)
@@ -144,11 +142,18 @@ class Compositor:
             if sc.subtitles.xy is None and sc.subtitles.anchor == "bottom":
                 x = self._subtitle_x(spr, y, card_rect)
             spr.blend(frame_rgba, x, y)
-        if sc.ai_label.enabled:  # last, so nothing covers it; never deferred
-            spr = self._get(("label", sc.ai_label.text), self._label_sprite, sync=True)
-            x, y = self._anchor(sc.ai_label.position, spr, None)
-            spr.blend(frame_rgba, x, y)
+        # The AI label is law: always, last (nothing covers it), never deferred, and inside
+        # the frame whatever position the scene gives it.
+        spr = self._get(("label", sc.ai_label.text), self._label_sprite, sync=True)
+        x, y = self._label_xy(spr)
+        spr.blend(frame_rgba, x, y)
         return frame_rgba
+
+    def _label_xy(self, spr: Sprite) -> tuple[int, int]:
+        x, y = self._anchor(self.scene.ai_label.position, spr, None)
+        x = min(max(x + spr.ox, 0), max(0, self.width - spr.w)) - spr.ox
+        y = min(max(y + spr.oy, 0), max(0, self.height - spr.h)) - spr.oy
+        return x, y
 
     # -- geometry -------------------------------------------------------------------------
     def _get(self, key: Any, make: Any, *, sync: bool = False) -> Any:
@@ -249,7 +254,8 @@ class Compositor:
                            prefix=("● 直播中", (255, 59, 48, 255))))
 
     def _label_sprite(self, key: Any) -> Sprite:
-        return Sprite(pill(self.fonts, self.u, key[1][:40], 18, (255, 255, 255),
+        # the disclosure leads the text, so the cut can only drop added words
+        return Sprite(pill(self.fonts, self.u, key[1][:48], 18, (255, 255, 255),
                            (20, 20, 20, 150), False))
 
     def _subtitle_sprite(self, key: Any) -> Sprite:
@@ -271,11 +277,8 @@ class Compositor:
         bx, by, bw, bh = card.box
         return x + bx, y + by, bw, bh
 
-    def label_rect(self) -> tuple[int, int, int, int] | None:
-        """Where the AI label is drawn (x, y, w, h), or None when the scene turns it off."""
-        sc = self.scene
-        if not sc.ai_label.enabled:
-            return None
-        spr = self._get(("label", sc.ai_label.text), self._label_sprite, sync=True)
-        x, y = self._anchor(sc.ai_label.position, spr, None)
+    def label_rect(self) -> tuple[int, int, int, int]:
+        """Where the AI label is drawn (x, y, w, h); every scene draws it."""
+        spr = self._get(("label", self.scene.ai_label.text), self._label_sprite, sync=True)
+        x, y = self._label_xy(spr)
         return x + spr.ox, y + spr.oy, spr.w, spr.h
