@@ -69,8 +69,9 @@ def test_viewer_reconnects_after_the_server_restarts(page):
     _wait(page, "window.vhumanStats.connected === false")
     assert "offline" in page.inner_text("#status").lower()
     time.sleep(0.2)
-    with ServedStream(width=320, height=180, port=port, label="AI-generated"):
-        _wait(page, "window.vhumanStats.label === 'AI-generated'")
+    # a new label (it must lead with the disclosure) shows the page took the new hello
+    with ServedStream(width=320, height=180, port=port, label="AI generated · restarted"):
+        _wait(page, "window.vhumanStats.label === 'AI generated · restarted'")
         before = page.evaluate("window.vhumanStats.framesDrawn")
         _wait(page, f"window.vhumanStats.framesDrawn > {before + 10}")
         assert page.evaluate("window.vhumanStats.reconnects") >= 1
