@@ -56,11 +56,18 @@ SHOTS = (
 
 def render_strip() -> Image.Image:
     """The four shots side by side, as an RGB image."""
+    from vhuman.drivers.idle import IdleDriver
+    from vhuman.render.camera import Camera
+
     avatar = resolve_avatar("default")
+    # the arms as on air (the body idle's relaxed hands), framed head and shoulders
+    rest = IdleDriver(body=True).sample(0)
+    camera = Camera.for_framing(avatar, TILE_W / TILE_H, "bust")
     tiles = []
-    with Renderer(avatar, TILE_W, TILE_H, background=BACKGROUND) as renderer:
+    with Renderer(avatar, TILE_W, TILE_H, background=BACKGROUND, camera=camera) as renderer:
         for _, weights, yaw in SHOTS:
-            state = AvatarState(t_ns=0, weights=weights, head=quat.from_euler(yaw, 0.0))
+            state = AvatarState(t_ns=0, weights=weights, head=quat.from_euler(yaw, 0.0),
+                                bones=rest.bones, bone_weight=rest.bone_mask)
             tiles.append(renderer.render(state)[..., :3].copy())
     return Image.fromarray(np.concatenate(tiles, axis=1), "RGB")
 
