@@ -22,13 +22,16 @@ import asyncio
 import json
 import platform
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._common import photo_pan
 from vhuman.core.clock import NS_PER_S
 from vhuman.core.frames import AudioChunk, VideoFrame
 from vhuman.stream.avout import AvEncoder, OutputSettings
@@ -55,19 +58,6 @@ def avatar_frames(width: int, height: int, n: int, avatar: str) -> list[np.ndarr
             await engine.stop()
 
     asyncio.run(go())
-    return out
-
-
-def photo_frames(width: int, height: int, n: int) -> list[np.ndarray]:
-    from skimage import data
-
-    photo = cv2.resize(data.astronaut(), (width + 4 * n, height), interpolation=cv2.INTER_AREA)
-    out = []
-    for i in range(n):
-        rgba = np.empty((height, width, 4), np.uint8)
-        rgba[..., :3] = photo[:, 4 * i: 4 * i + width]
-        rgba[..., 3] = 255
-        out.append(rgba)
     return out
 
 
@@ -129,7 +119,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         result["avatar"] = {"avatar": args.avatar, **bench(
             avatar_frames(w, h, args.frames, args.avatar), args.fps, Path(tmp) / "avatar.mp4")}
-        result["photo_pan"] = bench(photo_frames(w, h, args.frames), args.fps,
+        result["photo_pan"] = bench(photo_pan(w, h, args.frames), args.fps,
                                     Path(tmp) / "photo.mp4")
     print(json.dumps(result, indent=2))
 

@@ -14,7 +14,6 @@ with the same motion.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks._common import emit_json
 from vhuman.avatar.default_host import load_default_host
 from vhuman.avatar.mixer import Mixer
 from vhuman.drivers.gesture_driver import GestureDriver
@@ -91,10 +91,7 @@ def main() -> int:
            "cpu_ms_per_frame_median": {k: round(statistics.median(x[1] for x in v), 2)
                                        for k, v in results.items()},
            "render_ms_rounds": {k: [round(x[0], 2) for x in v] for k, v in results.items()}}
-    text = json.dumps(out, indent=2)
-    print(text)
-    if args.json:
-        Path(args.json).write_text(text)
+    emit_json(out, args.json)
     return 0
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import sys
 import tempfile
@@ -29,6 +28,9 @@ import cv2
 import numpy as np
 from skimage import data
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._common import emit_json
 from vhuman.app import make_engine
 from vhuman.avatar.resolve import resolve_avatar
 from vhuman.drivers.base import DriverContext
@@ -321,10 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         "body": body,
         "note": "2 shared cores, other jobs running: compare A/B within one run only",
     }
-    text = json.dumps(result, indent=1)
-    print(text)
-    if args.json:
-        Path(args.json).write_text(text)
+    emit_json(result, args.json, indent=1)
     return 0
 
 

@@ -17,7 +17,6 @@ the same run, from the world landmarks alone.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks._common import emit_json
 #: Waist-up framing like a desk camera, wide enough for raised arms (640x480).
 CAMERA = {"eye": (0.0, 1.2, 2.6), "target": (0.0, 1.2, 0.0), "fov_y_deg": 34.0}
 
@@ -170,10 +170,7 @@ def main(argv: list[str] | None = None) -> int:
                                           "mean_abs_err_deg": world[k]["mean_abs_err_deg"]}
                                       for k in ("shoulder", "elbow")}
     result["finger_curl"] = run_fingers([float(v) for v in np.linspace(0, 90, 7)])
-    text = json.dumps(result, indent=1)
-    print(text)
-    if args.json:
-        Path(args.json).write_text(text)
+    emit_json(result, args.json, indent=1)
     return 0
 
 

@@ -12,13 +12,17 @@ import json
 import platform
 import queue
 import statistics
+import sys
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import cv2
 import numpy as np
-from skimage import data
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._common import photo_pan
 from vhuman.core.frames import VideoFrame
 from vhuman.stream.avout import OutputSettings
 from vhuman.stream.encoders import JpegEncoder
@@ -40,17 +44,6 @@ class SharedH264:
 
     def close(self) -> None:
         asyncio.run(self.outputs.stop())
-
-
-def make_frames(width: int, height: int, n: int) -> list[np.ndarray]:
-    photo = cv2.resize(data.astronaut(), (width + 4 * n, height), interpolation=cv2.INTER_AREA)
-    out = []
-    for i in range(n):
-        rgba = np.empty((height, width, 4), np.uint8)
-        rgba[..., :3] = photo[:, 4 * i : 4 * i + width]
-        rgba[..., 3] = 255
-        out.append(rgba)
-    return out
 
 
 def bench(encode, frames: list[np.ndarray], fps: float) -> dict:
@@ -84,7 +77,7 @@ def main() -> None:
     args = ap.parse_args()
     result: dict = {"machine": platform.processor() or platform.machine(), "fps": args.fps}
     for w, h in ((1280, 720), (1920, 1080)):
-        frames = make_frames(w, h, args.frames)
+        frames = photo_pan(w, h, args.frames)
         key = f"{w}x{h}"
         t = []
         for f in frames:

@@ -34,6 +34,7 @@ from websockets.exceptions import WebSocketException
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._common import emit_json
 from vhuman.fleet.cli import Fleet
 from vhuman.fleet.process import cpu_seconds_of, pss_of, rss_of
 from vhuman.fleet.spec import load_fleet_text
@@ -164,10 +165,7 @@ def main() -> int:
     p.add_argument("--out", help="write the JSON here as well as to stdout")
     args = p.parse_args()
     result = asyncio.run(main_async(args))
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
+    emit_json(result, args.out, newline=True)
     return 0
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 import os
 import sys
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._common import emit_json
 from vhuman.fleet.raybackend import actor_options, ray
 from vhuman.fleet.spec import Resources, RoomSpec
 
@@ -108,10 +108,7 @@ def main() -> int:
     finally:
         ray.shutdown()
         cluster.shutdown()
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
+    emit_json(result, args.out, newline=True)
     return 0
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import platform
 import statistics
 import sys
@@ -37,6 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks._common import emit_json, photo_pan
 from tests.stream.rtmp_server import NginxRtmp
 from tests.stream.synthetic import square_frame, tone_chunk
 from vhuman.core.clock import NS_PER_S
@@ -74,21 +74,6 @@ class OldMediaEncoder:
 
     def close(self) -> None:
         self._ctx.encode(None)
-
-
-def photo_pan(width: int, height: int, unique: int) -> list[np.ndarray]:
-    """A photo panned 4 px a frame (real texture and motion), ``unique`` distinct frames."""
-    from skimage import data
-
-    photo = cv2.resize(data.astronaut(), (width + 4 * unique, height),
-                       interpolation=cv2.INTER_AREA)
-    out = []
-    for i in range(unique):
-        rgba = np.empty((height, width, 4), np.uint8)
-        rgba[..., :3] = photo[:, 4 * i: 4 * i + width]
-        rgba[..., 3] = 255
-        out.append(rgba)
-    return out
 
 
 def moving_square(width: int, height: int, unique: int) -> list[np.ndarray]:
@@ -201,9 +186,7 @@ def main() -> None:
                 }
         finally:
             nginx.stop()
-    text = json.dumps(result, indent=2)
-    Path(args.out).write_text(text + "\n")
-    print(text)
+    emit_json(result, args.out, newline=True)
 
 
 if __name__ == "__main__":

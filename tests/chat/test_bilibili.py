@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import zlib
+from collections.abc import AsyncIterator
+from typing import Any
 
 import brotli
 import pytest
@@ -154,16 +157,28 @@ class DanmakuServer:
                                                      (777).to_bytes(4, "big")))
 
 
+@contextlib.asynccontextmanager
+async def started_source(server_key: str, **options: Any) -> AsyncIterator[
+        tuple[DanmakuServer, BilibiliSource, list[tuple[str, dict]]]]:
+    """A fake danmaku server for room 99 (key ``server_key``) and a started source on it.
+
+    Yields the server, the source (over a real local websocket) and the events the source
+    reported, as (event, fields).
+    """
+    srv = DanmakuServer(room=99, key=server_key)
+    events: list[tuple[str, dict]] = []
+    async with serve(srv.handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        src = BilibiliSource(room=99, url=f"ws://127.0.0.1:{port}", **options)
+        await src.start(lambda e, **f: events.append((e, f)))
+        yield srv, src, events
+
+
 @pytest.mark.slow
 def test_source_reads_in_order_heartbeats_and_reconnects() -> None:
     async def main() -> None:
-        srv = DanmakuServer(room=99, key="secret-key")
-        events: list[tuple[str, dict]] = []
-        async with serve(srv.handler, "127.0.0.1", 0) as server:
-            port = server.sockets[0].getsockname()[1]
-            src = BilibiliSource(room=99, key="secret-key", url=f"ws://127.0.0.1:{port}",
-                                 heartbeat_s=0.05, backoff_min_s=0.05, down_after_s=5)
-            await src.start(lambda e, **f: events.append((e, f)))
+        async with started_source("secret-key", key="secret-key", heartbeat_s=0.05,
+                                  backoff_min_s=0.05, down_after_s=5) as (srv, src, events):
             got: list[dict] = []
 
             async def collect() -> None:
@@ -191,13 +206,8 @@ def test_source_reads_in_order_heartbeats_and_reconnects() -> None:
 @pytest.mark.slow
 def test_refused_auth_goes_down_and_says_so() -> None:
     async def main() -> None:
-        srv = DanmakuServer(room=99, key="right")
-        events: list[tuple[str, dict]] = []
-        async with serve(srv.handler, "127.0.0.1", 0) as server:
-            port = server.sockets[0].getsockname()[1]
-            src = BilibiliSource(room=99, key="wrong", url=f"ws://127.0.0.1:{port}",
-                                 backoff_min_s=0.05, backoff_max_s=0.1, down_after_s=0.3)
-            await src.start(lambda e, **f: events.append((e, f)))
+        async with started_source("right", key="wrong", backoff_min_s=0.05, backoff_max_s=0.1,
+                                  down_after_s=0.3) as (srv, src, events):
             assert await wait_for(lambda: src.state == DOWN, 5)
             await src.stop()
         downs = [f for e, f in events if e == "chat_source_down"]

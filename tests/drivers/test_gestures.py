@@ -12,7 +12,7 @@ from vhuman.core.errors import ConfigError
 from vhuman.core.humanoid import BODY_INDEX, BODY_REGIONS
 from vhuman.drivers.body_idle import idle_angles
 from vhuman.drivers.body_pose import bones_from_angles, pose_from_angles
-from vhuman.drivers.gesture_driver import GestureDriver, _hand_direction, aim_arm
+from vhuman.drivers.gesture_driver import GestureDriver, _hand_direction, aim_arm, bone_world
 from vhuman.drivers.gesture_text import beat_times, choose_gestures, parse_inline_tags, tag_times
 from vhuman.drivers.gestures import load_library, parse_gesture
 from vhuman.drivers.idle import IdleDriver
@@ -28,20 +28,6 @@ REQUIRED = {"wave", "point_card", "point_down", "present", "count_1", "count_2",
 def _angle(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     d = np.abs((a * b).sum(-1)) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
     return np.degrees(2 * np.arccos(np.clip(d, -1, 1)))
-
-
-def _world(bones: np.ndarray, bone: str) -> np.ndarray:
-    from vhuman.core import quat
-    from vhuman.core.humanoid import PARENT
-
-    chain = []
-    while bone:
-        chain.append(bone)
-        bone = PARENT[bone]
-    q = np.array([1.0, 0, 0, 0], np.float32)
-    for b in reversed(chain):
-        q = quat.mul(q, bones[BODY_INDEX[b]])
-    return quat.to_matrix(q)
 
 
 # -- the library ------------------------------------------------------------------------
@@ -186,8 +172,8 @@ def test_idle_body_is_never_a_t_or_a_pose() -> None:
     for t in np.arange(0, 120, 0.7):
         bones = idle.sample(int(t * NS)).bones
         for side, sx in (("left", 1), ("right", -1)):
-            upper = _world(bones, f"{side}UpperArm") @ np.array([sx, 0.0, 0.0])
-            fore = _world(bones, f"{side}LowerArm") @ np.array([sx, 0.0, 0.0])
+            upper = bone_world(bones, f"{side}UpperArm") @ np.array([sx, 0.0, 0.0])
+            fore = bone_world(bones, f"{side}LowerArm") @ np.array([sx, 0.0, 0.0])
             assert upper[1] < -0.85          # the upper arm hangs
             assert fore[2] > 0.6             # the forearm comes forward: hands in front
             assert abs(fore[1]) < 0.45
@@ -202,8 +188,8 @@ def test_idle_breathes_and_sways() -> None:
 
 def test_pose_from_angles_sets_named_joints() -> None:
     pose = pose_from_angles({"l_shoulder_flexion": 90, "l_elbow_flexion": 90}, t_ns=5)
-    arm = _world(pose.bones, "leftUpperArm") @ np.array([1.0, 0, 0])
-    fore = _world(pose.bones, "leftLowerArm") @ np.array([1.0, 0, 0])
+    arm = bone_world(pose.bones, "leftUpperArm") @ np.array([1.0, 0, 0])
+    fore = bone_world(pose.bones, "leftLowerArm") @ np.array([1.0, 0, 0])
     assert np.allclose(arm, [0, 0, 1], atol=1e-5)      # pointing at the camera
     assert np.allclose(fore, [0, 1, 0], atol=1e-5)     # forearm up
     assert pose.bone_mask.min() == 1.0 and pose.mask.max() == 0.0

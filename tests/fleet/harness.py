@@ -7,7 +7,8 @@ import itertools
 import os
 import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -128,3 +129,61 @@ def wait_until(pred, timeout: float, what: str, period: float = 0.1) -> float:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(period)
     return time.monotonic() - t0
+
+
+def events(ft: FleetThread, room: str, name: str) -> list[dict]:
+    """The fleet's recent ``name`` events of ``room``."""
+    return [e for e in ft.fleet.events.recent(500, room) if e["event"] == name]
+
+
+@dataclass
+class Outage:
+    """What :func:`kill_room_a` saw: room a's loss and return while both rooms are watched."""
+
+    va: Viewer
+    vb: Viewer
+    segment: str  # room a's segment when it was killed
+    resumed: str  # the segment it resumed at
+    took: float  # seconds from the kill to the ``resumed`` event
+    t_base: float  # start of room b's baseline
+    t_kill: float
+    t_back: float
+    t_end: float
+
+
+def kill_room_a(ft: FleetThread, kill: Callable[[], None], *, resume_timeout: float) -> Outage:
+    """Watch rooms a and b, let a pass its first segment, ``kill`` it, wait for its resume."""
+    sup = ft.sup
+    va, vb = Viewer(ft.base, "a"), Viewer(ft.base, "b")
+    ft.spawn(va.run()), ft.spawn(vb.run())
+    try:
+        wait_until(lambda: len(va.arrivals) > 15 and len(vb.arrivals) > 15, 30,
+                   "frames from both rooms through the gateway")
+        # let room a reach a segment past the first, so a resume is visible
+        wait_until(lambda: sup.rooms["a"].segment in ("two", "three"), 30, "segment two")
+        t_base = time.monotonic()
+        time.sleep(5)  # a baseline about as long as the restart window
+        segment = sup.rooms["a"].segment
+        t_kill = time.monotonic()
+        kill()
+        took = wait_until(lambda: events(ft, "a", "resumed"), resume_timeout, "room a resumed")
+        resumed = events(ft, "a", "resumed")[-1]["detail"]["segment"]
+        t_back = time.monotonic()
+        time.sleep(1.5)
+        t_end = time.monotonic()
+    finally:
+        va.stopped = vb.stopped = True
+    return Outage(va, vb, segment, resumed, took, t_base, t_kill, t_back, t_end)
+
+
+def assert_room_b_kept_its_pace(ft: FleetThread, out: Outage, label: str) -> None:
+    """Room b streamed on at its pace through a's outage, and was never restarted."""
+    vb = out.vb
+    before, during = vb.intervals(out.t_base, out.t_kill), vb.intervals(out.t_kill, out.t_end)
+    print(f"{label}: room b frame interval p99 before {p99(before) * 1000:.1f} ms, during a's "
+          f"restart {p99(during) * 1000:.1f} ms; a back in {out.took:.1f} s; spikes "
+          f"{spikes(vb, out.t_base, out.t_end, 0.1, out.t_kill)}")
+    assert vb.frames_between(out.t_kill, out.t_end) >= 0.8 * 15 * (out.t_end - out.t_kill)
+    # unchanged within this shared machine's noise: at most 1.5x, or one frame (1/15 s) more
+    assert p99(during) <= max(1.5 * p99(before), p99(before) + 1 / 15)
+    assert ft.sup.rooms["b"].restarts == 0

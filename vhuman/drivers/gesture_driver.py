@@ -264,19 +264,23 @@ def _layer(bones: np.ndarray, mask: np.ndarray, new: np.ndarray, alpha: np.ndarr
     mask[:] = total
 
 
-def _hand_direction(angles: dict[str, float], side: str) -> np.ndarray:
-    """World direction of the index finger's last joint for ``angles`` (T-pose FK)."""
-    b = bones_from_angles(angles)
-    sx = 1.0 if side == "left" else -1.0
-    bone = f"{side}IndexDistal"
+def bone_world(bones: np.ndarray, name: str) -> np.ndarray:
+    """3x3 world rotation of bone ``name`` (T-pose relative) from local ``bones`` (FK)."""
     chain = []
+    bone = name
     while bone:
         chain.append(bone)
         bone = PARENT[bone]
     q = np.array([1.0, 0, 0, 0], np.float32)
-    for name in reversed(chain):
-        q = quat.mul(q, b[BODY_INDEX[name]])
-    return quat.to_matrix(q) @ np.array([sx, 0.0, 0.0])
+    for b in reversed(chain):
+        q = quat.mul(q, bones[BODY_INDEX[b]])
+    return quat.to_matrix(q)
+
+
+def _hand_direction(angles: dict[str, float], side: str) -> np.ndarray:
+    """World direction of the index finger's last joint for ``angles`` (T-pose FK)."""
+    sx = 1.0 if side == "left" else -1.0
+    return bone_world(bones_from_angles(angles), f"{side}IndexDistal") @ np.array([sx, 0.0, 0.0])
 
 
 def aim_arm(angles: dict[str, float], side: str, shoulder: np.ndarray,

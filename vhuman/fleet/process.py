@@ -266,16 +266,21 @@ def renice(pid: int, nice: int) -> None:
             pass  # the thread ended, or we may not: it stays at the start priority
 
 
-def rss_of(pid: int) -> int | None:
-    """VmRSS of ``pid`` in bytes, from /proc (None elsewhere or when gone)."""
+def _proc_kb(path: str, key: str) -> int | None:
+    """The ``key`` line of a /proc file (a size in kB) in bytes; None when absent or gone."""
     try:
-        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as f:
+        with open(path, encoding="ascii", errors="replace") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(key):
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         return None
     return None
+
+
+def rss_of(pid: int) -> int | None:
+    """VmRSS of ``pid`` in bytes, from /proc (None elsewhere or when gone)."""
+    return _proc_kb(f"/proc/{pid}/status", "VmRSS:")
 
 
 def pss_of(pid: int) -> int | None:
@@ -284,14 +289,7 @@ def pss_of(pid: int) -> int | None:
     Shared pages (LLVM, numpy ...) are divided among the processes mapping them, so N
     rooms' PSS add up to what they really use.
     """
-    try:
-        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii", errors="replace") as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
+    return _proc_kb(f"/proc/{pid}/smaps_rollup", "Pss:")
 
 
 def cpu_seconds_of(pid: int) -> float | None:

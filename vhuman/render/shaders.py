@@ -70,18 +70,13 @@ out vec3 v_spec_back;
 out vec3 v_specb_back;
 #endif
 
+//SPEC//
+
 // One light's GGX term split into (constant part, factor of the base colour).
 void spec_split(vec3 n, vec3 v, float nv, vec3 l, vec3 rad, float a2, float k,
                 inout vec3 c, inout vec3 b) {
-    float nl = max(dot(n, l), 0.0);
-    vec3 h = normalize(l + v);
-    float nh = max(dot(n, h), 0.0);
-    float d = nh * nh * (a2 - 1.0) + 1.0;
-    float vis = 0.25 / ((nl * (1.0 - k) + k) * (nv * (1.0 - k) + k));
-    float x = 1.0 - max(dot(h, v), 0.0);
-    float x2 = x * x;
-    float fc = x2 * x2 * x;
-    vec3 g = a2 / (d * d) * vis * nl * rad * 0.31830989;
+    float fc;
+    vec3 g = ggx(n, v, nv, l, rad, a2, k, fc);
     c += g * (fc + (1.0 - fc) * 0.04 * (1.0 - u_metallic));
     b += g * ((1.0 - fc) * u_metallic);
 }
@@ -307,8 +302,9 @@ void main() {
 """
 
 SPEC_GLSL = """
-// GGX specular for one light (the 1/pi of the radiance folded in).
-vec3 spec(vec3 n, vec3 v, float nv, vec3 l, vec3 rad, vec3 f0, float a2, float k) {
+// GGX for one light before its Fresnel factor (the 1/pi of the radiance folded in); ``fc``
+// gets Schlick's (1 - h.v)^5, so the Fresnel factor is f0 + (1 - f0) * fc.
+vec3 ggx(vec3 n, vec3 v, float nv, vec3 l, vec3 rad, float a2, float k, out float fc) {
     float nl = max(dot(n, l), 0.0);
     vec3 h = normalize(l + v);
     float nh = max(dot(n, h), 0.0);
@@ -316,7 +312,14 @@ vec3 spec(vec3 n, vec3 v, float nv, vec3 l, vec3 rad, vec3 f0, float a2, float k
     float vis = 0.25 / ((nl * (1.0 - k) + k) * (nv * (1.0 - k) + k));
     float x = 1.0 - max(dot(h, v), 0.0);
     float x2 = x * x;
-    return a2 / (d * d) * vis * (f0 + (1.0 - f0) * (x2 * x2 * x)) * nl * rad * 0.31830989;
+    fc = x2 * x2 * x;
+    return a2 / (d * d) * vis * nl * rad * 0.31830989;
+}
+
+// GGX specular for one light.
+vec3 spec(vec3 n, vec3 v, float nv, vec3 l, vec3 rad, vec3 f0, float a2, float k) {
+    float fc;
+    return ggx(n, v, nv, l, rad, a2, k, fc) * (f0 + (1.0 - f0) * fc);
 }
 """
 

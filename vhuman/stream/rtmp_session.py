@@ -251,18 +251,8 @@ class RtmpSession:
 
     def _read_messages(self) -> list[wire.Message]:
         """Block (until the connect deadline) for the next bytes; handle control messages."""
-        sock = self._sock
-        assert sock is not None
-        left = self._deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError(f"the RTMP server did not answer within "
-                               f"{self.connect_timeout_s:g} s")
-        sock.settimeout(left)
-        try:
-            data = sock.recv(65536)
-        except TimeoutError:
-            raise TimeoutError(f"the RTMP server did not answer within "
-                               f"{self.connect_timeout_s:g} s") from None
+        data = self._recv_by_deadline(65536, f"the RTMP server did not answer within "
+                                             f"{self.connect_timeout_s:g} s")
         if not data:
             raise ConnectionResetError("the RTMP server closed the connection")
         return self._handle(data)
@@ -317,25 +307,28 @@ class RtmpSession:
         self.bytes_sent += len(data)
 
     def _recv_exact(self, n: int) -> bytes:
-        sock = self._sock
-        assert sock is not None
         buf = bytearray()
         while len(buf) < n:
-            left = self._deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError(f"RTMP handshake took longer than "
-                                   f"{self.connect_timeout_s:g} s")
-            sock.settimeout(left)
-            try:
-                chunk = sock.recv(n - len(buf))
-            except TimeoutError:
-                raise TimeoutError(f"RTMP handshake took longer than "
-                                   f"{self.connect_timeout_s:g} s") from None
+            chunk = self._recv_by_deadline(n - len(buf), f"RTMP handshake took longer than "
+                                                         f"{self.connect_timeout_s:g} s")
             if not chunk:
                 raise ConnectionResetError("the server closed the connection during the "
                                            "RTMP handshake (is this an RTMP port?)")
             buf += chunk
         return bytes(buf)
+
+    def _recv_by_deadline(self, n: int, late: str) -> bytes:
+        """Up to ``n`` bytes, waiting no later than the connect deadline (``late`` if past)."""
+        sock = self._sock
+        assert sock is not None
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(late)
+        sock.settimeout(left)
+        try:
+            return sock.recv(n)
+        except TimeoutError:
+            raise TimeoutError(late) from None
 
     def shutdown(self) -> None:
         """Cut the connection from another thread: a blocked send or read fails at once."""

@@ -117,6 +117,30 @@ class HandResult:
     roi: Roi
 
 
+def _landmarks_in(net: Network, rgb: np.ndarray, roi: Roi, shape: tuple[int, int],
+                  world_key: str, flag_min: float
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float] | None:
+    """Run a landmark network on ``roi`` of ``rgb``.
+
+    Returns:
+        ``(raw, image, world, score)``: the raw ``shape`` output, the landmarks in image
+        pixels (z in pixels too), the world landmarks turned back by the ROI's angle, and the
+        presence score; None when the score is under ``flag_min``.
+    """
+    s = net.size
+    tensor, m = cut(rgb, roi, s, 0.0, 1.0)
+    out = net(tensor)
+    score = float(np.asarray(out["Identity_1"]).reshape(-1)[0])
+    if score < flag_min:
+        return None
+    raw = out["Identity"].reshape(shape)
+    image = np.empty((shape[0], 3), np.float32)
+    image[:, :2] = to_image(raw[:, :2], m)
+    image[:, 2] = raw[:, 2] * roi.w / s
+    world = rotate_world(out[world_key].reshape(shape[0], 3), roi.angle).astype(np.float32)
+    return raw, image, world, score
+
+
 class PoseEstimator:
     """BlazePose full: detector + landmark network with ROI tracking.
 
@@ -218,17 +242,10 @@ class PoseEstimator:
 
     def _landmarks(self, rgb: np.ndarray, roi: Roi, size: tuple[int, int]
                    ) -> PoseResult | None:
-        s = self._lm.size
-        tensor, m = cut(rgb, roi, s, 0.0, 1.0)
-        out = self._lm(tensor)
-        score = float(np.asarray(out["Identity_1"]).reshape(-1)[0])
-        if score < POSE_FLAG_MIN:
+        got = _landmarks_in(self._lm, rgb, roi, (39, 5), "Identity_4", POSE_FLAG_MIN)
+        if got is None:
             return None
-        raw = out["Identity"].reshape(39, 5)
-        image = np.empty((39, 3), np.float32)
-        image[:, :2] = to_image(raw[:, :2], m)
-        image[:, 2] = raw[:, 2] * roi.w / s
-        world = rotate_world(out["Identity_4"].reshape(39, 3), roi.angle).astype(np.float32)
+        raw, image, world, score = got
         return PoseResult(image, sigmoid(raw[:, 3]).astype(np.float32),
                           sigmoid(raw[:, 4]).astype(np.float32), world, score, roi, size)
 
@@ -315,15 +332,8 @@ class HandEstimator:
 
     def process(self, rgb: np.ndarray, roi: Roi) -> HandResult | None:
         """Hand landmarks inside ``roi``, or None when the network sees no hand there."""
-        s = self._lm.size
-        tensor, m = cut(rgb, roi, s, 0.0, 1.0)
-        out = self._lm(tensor)
-        score = float(np.asarray(out["Identity_1"]).reshape(-1)[0])
-        if score < HAND_FLAG_MIN:
+        got = _landmarks_in(self._lm, rgb, roi, (N_HAND, 3), "Identity_3", HAND_FLAG_MIN)
+        if got is None:
             return None
-        raw = out["Identity"].reshape(N_HAND, 3)
-        image = np.empty((N_HAND, 3), np.float32)
-        image[:, :2] = to_image(raw[:, :2], m)
-        image[:, 2] = raw[:, 2] * roi.w / s
-        world = rotate_world(out["Identity_3"].reshape(N_HAND, 3), roi.angle)
-        return HandResult(image, world.astype(np.float32), score, roi)
+        _, image, world, score = got
+        return HandResult(image, world, score, roi)
