@@ -43,10 +43,10 @@ def avatar_frames(width: int, height: int, n: int, avatar: str) -> list[np.ndarr
     from vhuman.drivers.idle import IdleDriver
     from vhuman.core.clock import SimClock
     from vhuman.engine.config import EngineConfig
-    from vhuman.engine.engine import Engine
+    from vhuman.app import make_engine
 
-    engine = Engine(EngineConfig(width=width, height=height, fps=30), resolve_avatar(avatar),
-                    clock=SimClock())
+    engine = make_engine(EngineConfig(width=width, height=height, fps=30),
+                         resolve_avatar(avatar), clock=SimClock())
     engine.add_driver(IdleDriver())
     out: list[np.ndarray] = []
 
