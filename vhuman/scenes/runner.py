@@ -2,9 +2,11 @@
 
 It says each line through the studio and awaits the line's end there (never a guessed
 sleep), switches product cards and scenes and fires cues; the studio owns the line itself
-(moderation, subtitle, events). Chat replies queue up and are spoken between lines; an urgent one interrupts the
-line in progress, and the interrupted line is said again afterwards, so the show resumes
-where it was. Producers pause, resume and skip through the control API.
+(moderation, subtitle, events). Chat replies queue up and are spoken between lines under
+the show's reply policy (``chat.replies``: so many between two script lines, so many a
+minute, stale ones dropped, the product on screen first), so the script keeps its pace
+under any chat load; an urgent one interrupts the line in progress (within the budget), and
+the interrupted line is said again afterwards, so the show resumes where it was. Producers pause, resume and skip through the control API.
 
 All state lives here, not in a connection, so a producer who reconnects finds the show where
 it was. The runner talks to the engine only through :class:`ShowHost`.
@@ -30,6 +32,7 @@ from vhuman.scenes.show import (
     HideProduct,
     Loop,
     Product,
+    ReplyPolicy,
     Say,
     Show,
     ShowProduct,
@@ -42,7 +45,6 @@ from vhuman.scenes.templates import MissingValue, render
 _log = logging.getLogger("vhuman.show")
 
 MAX_REPLY_QUEUE = 20
-REPLY_STALE_S = 60.0
 FAILED_PASS_BACKOFF_S = 5.0
 
 
@@ -165,6 +167,8 @@ class ShowRunner:
         self._skip = False
         self._stopped = False
         self._replies: collections.deque[Reply] = collections.deque()
+        self._spoken_at: collections.deque[int] = collections.deque()  # reply starts, ns
+        self._since_line = 0  # replies spoken since the last script line
         self._script_line_id: str | None = None
         self._urgent_cut = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -250,7 +254,8 @@ class ShowRunner:
             dropped = self._replies.pop()
             self.stats["replies_dropped"] += 1
             self.host.emit("chat_dropped", user=dropped.user, reason="reply_queue_full")
-        if reply.urgent and self._script_line_id is not None and not self.paused:
+        if reply.urgent and self._script_line_id is not None and not self.paused \
+                and self._budget_left() > 0:
             self._urgent_cut = True
             self.host.interrupt()
         self._poke()
@@ -273,6 +278,7 @@ class ShowRunner:
             "product": None if self.product is None else self.product.id,
             "line": None if self.host.current_line is None else self.host.current_line.to_dict(),
             "replies_queued": len(self._replies),
+            "replies": self._reply_status(),
             "t_ns": self.clock.now_ns(),
             **self.stats,
         }
@@ -313,13 +319,75 @@ class ShowRunner:
         show = self.show
         return show.voice if show is not None else None
 
-    async def _speak_replies(self) -> None:
-        while self._replies and not self.paused and not self._stopped:
-            r = self._replies.popleft()
-            if self.clock.now_ns() - r.queued_ns > REPLY_STALE_S * NS_PER_S:
-                self.stats["replies_dropped"] += 1
-                self.host.emit("chat_dropped", user=r.user, reason="stale")
-                continue
+    @property
+    def policy(self) -> ReplyPolicy:
+        """The reply policy of the show on air (defaults when none)."""
+        show = self._show or self._next_show
+        return show.chat.replies if show is not None else ReplyPolicy()
+
+    def _budget_left(self) -> int:
+        """Replies the per-minute budget still allows now."""
+        now = self.clock.now_ns()
+        while self._spoken_at and now - self._spoken_at[0] >= 60 * NS_PER_S:
+            self._spoken_at.popleft()
+        return max(0, self.policy.per_minute - len(self._spoken_at))
+
+    def _budget_refill_ns(self) -> int:
+        """When the budget allows one more reply (now if it already does)."""
+        if self._budget_left() > 0 or not self._spoken_at:
+            return self.clock.now_ns()
+        return self._spoken_at[0] + 60 * NS_PER_S
+
+    def _drop_stale(self) -> None:
+        limit = int(self.policy.stale_s * NS_PER_S)
+        now = self.clock.now_ns()
+        for r in [r for r in self._replies if now - r.queued_ns > limit]:
+            self._replies.remove(r)
+            self.stats["replies_dropped"] += 1
+            self.host.emit("chat_dropped", user=r.user, reason="stale")
+
+    def _next_reply(self) -> Reply:
+        """Urgent first; then, by policy, one about the product on screen; else the oldest."""
+        first = self._replies[0]
+        if not first.urgent and self.policy.product_priority and self.product is not None:
+            names = {self.product.name, self.product.id}
+            for r in self._replies:
+                hay = f"{r.question or ''} {r.text}"
+                if any(n and n in hay for n in names):
+                    self._replies.remove(r)
+                    return r
+        return self._replies.popleft()
+
+    def _may_reply(self, between_lines: bool, until_ns: int | None = None) -> bool:
+        """Whether a queued reply may take the floor now (``until_ns``: a wait's end)."""
+        self._drop_stale()
+        if not self._replies or self.paused or self._stopped:
+            return False
+        if until_ns is not None and self.clock.now_ns() >= until_ns:
+            return False
+        if self._budget_left() <= 0:
+            return False
+        urgent = self._replies[0].urgent
+        return not between_lines or urgent or self._since_line < self.policy.max_between_lines
+
+    def _reply_status(self) -> dict[str, Any]:
+        now = self.clock.now_ns()
+        pol = self.policy
+        return {"queued": len(self._replies),
+                "oldest_s": round((now - self._replies[0].queued_ns) / NS_PER_S, 3)
+                if self._replies else None,
+                "budget_left": self._budget_left(),
+                "since_line": self._since_line,
+                "policy": {"max_between_lines": pol.max_between_lines,
+                           "per_minute": pol.per_minute, "stale_s": pol.stale_s,
+                           "product_priority": pol.product_priority}}
+
+    async def _speak_replies(self, *, between_lines: bool = True,
+                             until_ns: int | None = None) -> None:
+        while self._may_reply(between_lines, until_ns):
+            r = self._next_reply()
+            self._spoken_at.append(self.clock.now_ns())
+            self._since_line += 1
             outcome = await self._speak(r.text, self._voice(), "reply", f"chat:{r.user}")
             if outcome == "ended":
                 self.stats["replies_spoken"] += 1
@@ -344,23 +412,28 @@ class ShowRunner:
             self._wake.clear()
         return task in done and not task.cancelled()
 
-    async def _checkpoint(self) -> bool:
-        """Between steps: hold while paused, speak queued replies. False → stop/reload."""
+    async def _checkpoint(self, *, until_ns: int | None = None) -> bool:
+        """Between steps: hold while paused, speak the replies the policy allows.
+
+        False → stop/reload. ``until_ns`` (inside a ``wait:``) lets the room use the pause
+        up to its end (a reply starts only before it), within the per-minute budget.
+        """
+        between_lines = until_ns is None
         while True:
             if self._stopped or self._next_show is not None:
                 return False
             if self.paused:
                 await self._wake_or(asyncio.Event().wait())
                 continue
-            if self._replies:
-                await self._speak_replies()
+            if self._may_reply(between_lines, until_ns):
+                await self._speak_replies(between_lines=between_lines, until_ns=until_ns)
                 continue
             return True
 
     async def _sleep_until(self, t_ns: int, *, skippable: bool) -> bool:
         """Sleep on the stream clock, speaking replies that come in; False → stop/reload."""
         while self.clock.now_ns() < t_ns:
-            if not await self._checkpoint():
+            if not await self._checkpoint(until_ns=t_ns):
                 return False
             if skippable and self._skip:
                 self._skip = False
@@ -384,9 +457,12 @@ class ShowRunner:
                     self._prog = compile_show(self._show)
                     await self._play(self._show)
                     continue
-                # no show, or it finished: still speak producer-triggered replies
-                if self._replies and not self.paused:
-                    await self._speak_replies()
+                # no show, or it finished: the room has the floor, within the budget
+                if self._may_reply(between_lines=False):
+                    await self._speak_replies(between_lines=False)
+                    continue
+                if self._replies and not self.paused:  # budget spent: wait for a refill
+                    await self._wake_or(self.clock.sleep_until(self._budget_refill_ns()))
                     continue
                 await self._wake_or(asyncio.Event().wait())
         finally:
@@ -489,6 +565,7 @@ class ShowRunner:
                         return None
                     continue
                 self._urgent_cut = False
+                self._since_line = 0  # the script had its line: the room may speak again
                 return pc + 1
         if isinstance(instr, Cue):
             self._cue(instr.name, instr.intensity, instr.duration_s)
