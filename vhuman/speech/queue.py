@@ -11,6 +11,12 @@ Events (``on_event(name, **fields)``, called on the thread that calls ``say``/``
 ``line_queued(line_id, text)``, ``line_started(line_id, text, t_ns)``,
 ``line_ended(line_id, interrupted)``, ``line_error(line_id, message)``.
 
+The audio is one continuous track on a contiguous 20 ms grid: where no line plays (between
+lines, during a script's ``wait:``, while the first sentence is synthesized, in a
+synthesis underrun) ``pump`` hands out silent chunks (``line_id`` None between lines, the
+line's id inside one), so every output's audio has no holes and each line starts on the
+grid where the previous audio ended.
+
 ``pump`` also returns the media stream's markers in order with the audio: a
 ``segment_end`` marker where a line's audio ends, and a ``clear`` marker (with the cut
 line's id) when an interrupt cuts a line, so every output can drop what it still holds of
@@ -129,7 +135,8 @@ class Speaker:
         self._lines: collections.deque[_Line] = collections.deque()  # to play, in order
         self._by_id: dict[str, _Line] = {}
         self._current: _Line | None = None
-        self._next_free_ns = 0  # stream time where the previous line's audio ended
+        self._next_free_ns: int | None = None  # where the audio handed out so far ends
+        self.silence_chunks = 0  # silent chunks handed out between lines
         self._interrupt_at: int | None = None
         self._ids = itertools.count(1)
         self._closed = False
@@ -219,13 +226,16 @@ class Speaker:
         horizon = t_ns + self.lead_ns
         events: list[tuple[str, dict]] = []
         with self._lock:
+            if self._next_free_ns is None:
+                self._next_free_ns = t_ns  # the grid starts at the first pump
             if self._interrupt_at is not None:
                 self._do_interrupt(t_ns, events, chunks)
             while True:
                 line = self._current
                 if line is None:
-                    line = self._start_next(t_ns, events)
+                    line = self._start_next(t_ns, events, chunks)
                     if line is None:
+                        self._fill_silence(horizon, chunks)
                         break
                 self._place_ready_segments(line, t_ns)
                 self._emit(line, t_ns, horizon, chunks)
@@ -247,7 +257,17 @@ class Speaker:
         return chunks
 
     # -- internals (called with the lock held) ------------------------------------------
-    def _start_next(self, t_ns: int, events: list) -> _Line | None:
+    def _fill_silence(self, until_ns: int, chunks: list[AudioChunk | MediaMarker]) -> None:
+        """Silent chunks from where the audio ends up to ``until_ns`` (on the grid)."""
+        assert self._next_free_ns is not None
+        while self._next_free_ns < until_ns:
+            chunks.append(AudioChunk(self._next_free_ns, np.zeros(self.chunk_samples, np.int16),
+                                     self.out_rate, None))
+            self._next_free_ns += CHUNK_NS
+            self.silence_chunks += 1
+
+    def _start_next(self, t_ns: int, events: list,
+                    chunks: list[AudioChunk | MediaMarker]) -> _Line | None:
         while self._lines:
             line = self._lines[0]
             if line.cancelled:
@@ -263,7 +283,9 @@ class Speaker:
                     "line_id": line.id, "message": line.error or "nothing to say"}))
                 continue
             self._lines.popleft()
-            line.t0_ns = max(t_ns, self._next_free_ns)
+            self._fill_silence(t_ns, chunks)  # a late pump: no hole before the line
+            assert self._next_free_ns is not None
+            line.t0_ns = self._next_free_ns
             self._current = line
             self._lipsync.begin_line(line.id, line.t0_ns)
             events.append(("line_started", {"line_id": line.id, "text": line.text,
@@ -277,11 +299,10 @@ class Speaker:
             offset = line.end
             if line.played >= line.end:
                 # Underrun (synthesis fell behind): start the late sentence on the next
-                # chunk boundary at or after now, leaving a silent gap in the line.
+                # chunk boundary at or after now; the gap before it goes out as silence.
                 now_off = (t_ns - line.t0_ns) * self.out_rate // NS_PER_S
                 offset = max(line.played,
                              -(-now_off // self.chunk_samples) * self.chunk_samples)
-                line.played = offset
             seg.offset = offset
             line.end = offset + len(seg.pcm)
             line.placed += 1
@@ -304,6 +325,16 @@ class Speaker:
             chunks.append(AudioChunk(pts, pcm, self.out_rate, line.id))
             line.played += n
         line.played = max(line.played, line.end)
+        if not (line.done.is_set() and line.placed == len(line.segments)):
+            # Underrun: the next sentence is late. Send silence up to the horizon, so the
+            # track has no hole; the sentence starts after it when it arrives.
+            while True:
+                pts = line.t0_ns + line.played * NS_PER_S // self.out_rate
+                if pts >= horizon:
+                    break
+                chunks.append(AudioChunk(pts, np.zeros(n, np.int16), self.out_rate, line.id))
+                line.played += n
+                line.end = max(line.end, line.played)
 
     def _copy_samples(self, line: _Line, start: int, out: np.ndarray) -> None:
         stop = start + len(out)
@@ -315,7 +346,7 @@ class Speaker:
     def _finish(self, line: _Line, end_ns: int, *, interrupted: bool, events: list) -> None:
         self._current = None
         self._by_id.pop(line.id, None)
-        self._next_free_ns = max(self._next_free_ns, end_ns)
+        self._next_free_ns = max(self._next_free_ns or 0, end_ns)
         self._lipsync.end_line(line.id, end_ns, interrupted=interrupted)
         events.append(("line_ended", {"line_id": line.id, "interrupted": interrupted}))
 
