@@ -255,10 +255,10 @@ async def run_live(args: argparse.Namespace, progress: Progress | None) -> int:
         await engine.run()
     finally:
         await live.stop()
-        await engine.stop()  # before the server: its last frames still have somewhere to go
-        await server.stop()
+        await engine.stop()  # first: its last frames still have somewhere to go
         if outputs is not None:
-            await outputs.stop()  # finalises the recording
+            await outputs.stop()  # finalises the recording, whatever the viewers do
+        await server.stop()  # aborts stuck viewers at once (no close-timeout wait)
     return 0
 
 
