@@ -59,9 +59,16 @@ def build_engine(args: argparse.Namespace, *, offline: bool,
         engine.add_driver(registry.create("idle"))
     for spec in cfg.drivers:
         name, options = parse_driver_spec(spec)
-        driver = registry.create(name, **options)
         info = registry.info(name)
-        if info is not None and info.origin != "builtin":
+        plugin = info is not None and info.origin != "builtin"
+        try:
+            driver = registry.create(name, **options)
+        except Exception as exc:
+            if not plugin:
+                raise  # a built-in with bad options is a configuration error
+            engine.driver_failed(name, "constructor", exc)  # a broken plugin: go on without it
+            continue
+        if plugin:
             driver = _isolate(driver, engine)
         engine.add_driver(driver, name=name)
     return engine

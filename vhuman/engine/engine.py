@@ -46,6 +46,7 @@ class EngineStats:
     render_dropped: int = 0
     frames_out: int = 0
     sample_errors: int = 0
+    start_errors: int = 0  # drivers that could not be built or started (left out)
     frames: RateMeter = field(default_factory=lambda: RateMeter(window_s=3.0))
 
     def fps(self) -> float:
@@ -94,6 +95,8 @@ class Engine:
         self.mixer = Mixer()
         self.stats = EngineStats()
         self._slots: list[_Slot] = []
+        #: layers left out of the mix (their constructor or start raised): name → reason
+        self.disabled_layers: dict[str, str] = {}
         #: the one ordered output: video frames, audio chunks, markers
         self.media = MediaStream()
         self._audio_sources: list[AudioSource] = []
@@ -174,12 +177,24 @@ class Engine:
                              log=logging.getLogger(f"vhuman.driver.{name}"),
                              fps=self.config.fps)
 
+    def driver_failed(self, name: str, kind: str, exc: BaseException) -> None:
+        """A layer that could not be built or started: left out, counted, announced.
+
+        The warning is one line; the traceback is kept at debug level.
+        """
+        message = f"{kind} failed: {type(exc).__name__}: {exc}"
+        self.stats.start_errors += 1
+        self.disabled_layers[name] = message
+        log.warning("driver %s: %s; the show goes on without this layer", name, message)
+        log.debug("driver %s: %s traceback", name, kind, exc_info=(type(exc), exc,
+                                                                   exc.__traceback__))
+        self.events.emit("driver_error", name=name, kind=kind, message=message)
+
     async def _start_driver(self, slot: _Slot) -> None:
         try:
             await slot.driver.start(self.context_for(slot.name))
         except Exception as exc:
-            log.exception("driver %s failed to start", slot.name)
-            self.events.emit("driver_error", name=slot.name, kind="start", message=str(exc))
+            self.driver_failed(slot.name, "start", exc)
             self._slots.remove(slot)
 
     async def start(self) -> None:
@@ -197,8 +212,11 @@ class Engine:
         for slot in self._slots:
             try:
                 await slot.driver.stop()
-            except Exception:
-                log.exception("driver %s failed to stop", slot.name)
+            except Exception as exc:  # a layer that cannot stop must not hold up the rest
+                self.stats.sample_errors += 1
+                log.warning("driver %s failed to stop: %s: %s", slot.name,
+                            type(exc).__name__, exc)
+                log.debug("driver %s stop traceback", slot.name, exc_info=True)
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self.render.close)
 
@@ -269,15 +287,35 @@ class Engine:
         self.stats.frames.tick()
         self.media.push(frame)
 
+    def plugin_health(self) -> list[dict[str, Any]]:
+        """Isolated plugins' state and counters (the truth behind ``driver_errors``)."""
+        out = []
+        for slot in self._slots:
+            st = getattr(slot.driver, "stats", None)
+            if st is None or not hasattr(st, "failures"):
+                continue
+            out.append({"name": slot.name, "state": st.state, "errors": st.errors,
+                        "exceptions": st.exceptions, "timeouts": st.timeouts,
+                        "malformed": st.malformed, "restarts": st.restarts,
+                        "abandoned_threads": st.abandoned_threads})
+        return out
+
     def health(self) -> dict[str, Any]:
         """A JSON-able snapshot for /health."""
+        plugins = self.plugin_health()
         return {
             "fps_rendered": round(self.stats.fps(), 2),
             "ticks": self.stats.ticks,
             "ticks_dropped": self.stats.tick_dropped,
             "render_dropped": self.stats.render_dropped,
             "frames_out": self.stats.frames_out,
-            "driver_errors": self.stats.sample_errors,
+            "driver_errors": self.stats.sample_errors + self.stats.start_errors
+            + sum(p["errors"] for p in plugins),
+            "driver_restarts": sum(p["restarts"] for p in plugins),
+            "plugins": plugins,
+            "layers_disabled": {**self.disabled_layers,
+                                **{p["name"]: p["state"] for p in plugins
+                                   if p["state"] in ("failing", "restarting", "disabled")}},
             "layers": [{"name": l.name, "priority": l.priority, "presence": round(l.presence, 3)}
                        for l in self.mixer.layers()],
             "avatar": self.avatar.name,
