@@ -1,6 +1,7 @@
 """Soak: a whole show on the simulated clock for hours of stream time, faster than real time.
 
     .venv/bin/python benchmarks/soak.py --hours 24 [--fps 30] [--render-every 0] [--out F]
+    .venv/bin/python benchmarks/soak.py --hours 0.5 --realtime --tts espeak   # 30 min live
 
 The real engine (procedural avatar, mixer, idle/cue/lip-sync layers), the real studio, line
 desk, speech queue and show runner run on a clock that the harness moves tick by tick (no
@@ -164,12 +165,14 @@ class Wire:
             self.viewers.append((q, rng.random() > 0.2))
 
 
-async def soak(hours: float, fps: float, render_every: int, seed: int) -> dict:
+async def soak(hours: float, fps: float, render_every: int, seed: int, *,
+               realtime: bool = False, tts: str = "tone") -> dict:
     clock = DrivenClock()
     engine = make_engine(EngineConfig(width=160, height=120, fps=fps),
                          build_procedural_avatar(), clock=clock)
     engine.add_driver(IdleDriver(), name="idle")
-    speaker = Speaker(clock, engine=ToneTTS(), lipsync=LipsyncDriver())
+    speaker = Speaker(clock, engine=ToneTTS() if tts == "tone" else tts,
+                      lipsync=LipsyncDriver(), voice="cmn" if tts == "espeak" else None)
     show = load_show_text(SHOW, "soak.yaml")
     studio = Studio(engine, speaker, show.scene, background_raster=False)
     wire = Wire()
@@ -187,6 +190,8 @@ async def soak(hours: float, fps: float, render_every: int, seed: int) -> dict:
     t_wall = time.perf_counter()
     for i in range(n_ticks):
         t = i * period
+        if realtime:  # paced against the wall clock (absolute schedule)
+            await asyncio.sleep(max(0.0, t_wall + t / NS_PER_S - time.perf_counter()))
         clock.set(t)
         state = engine.step(t)
         engine.pump_audio(t)
@@ -235,7 +240,8 @@ async def soak(hours: float, fps: float, render_every: int, seed: int) -> dict:
     off = np.array(wire.offsets_ms) if wire.offsets_ms else np.zeros(1)
     st = runner.status()
     return {
-        "hours_simulated": hours, "fps": fps, "ticks": n_ticks,
+        "hours_simulated": hours, "fps": fps, "ticks": n_ticks, "realtime": realtime,
+        "tts": tts,
         "wall_s": round(time.perf_counter() - t_wall, 1),
         "speedup": round(hours * 3600 / max(1e-9, time.perf_counter() - t_wall), 1),
         "samples": samples,
@@ -280,10 +286,13 @@ def main() -> int:
     ap.add_argument("--render-every", type=int, default=0,
                     help="render a real frame every N ticks (0: none; EGL needed)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--realtime", action="store_true", help="pace ticks by the wall clock")
+    ap.add_argument("--tts", default="tone", help="tone (fast, default) or espeak")
     ap.add_argument("--max-rss-growth-mb", type=float, default=64.0)
     ap.add_argument("--out", default="")
     a = ap.parse_args()
-    doc = asyncio.run(soak(a.hours, a.fps, a.render_every, a.seed))
+    doc = asyncio.run(soak(a.hours, a.fps, a.render_every, a.seed, realtime=a.realtime,
+                           tts=a.tts))
     doc["failures"] = verdict(doc, a.max_rss_growth_mb)
     doc["ok"] = not doc["failures"]
     text = json.dumps(doc, indent=2, ensure_ascii=False)

@@ -230,6 +230,7 @@ async def run_live(args: argparse.Namespace, progress: Progress | None) -> int:
                          if live.host.compositor.scene.ai_label.enabled else "")
     engine.media.subscribe(server.consume)
     server.set_health_provider(lambda: {**engine.health(),
+                                        "speech": live.speaker.health(),
                                         "show": live.runner.status() if live.runner else None,
                                         **(outputs.health() if outputs else {})})
     if outputs is not None:

@@ -95,6 +95,16 @@ class RenderWorker:
             self._cv.notify_all()
         return fut.result(timeout)
 
+    def abandon(self) -> None:
+        """Give up on a stuck thread: refuse new work, never wait for it (it exits, and
+        releases its renderer, if the stuck call ever returns)."""
+        with self._cv:
+            self._closed = True
+            if self._job is not None:
+                self._job[1].cancel()
+                self._job = None
+            self._cv.notify_all()
+
     def close(self) -> None:
         with self._cv:
             self._closed = True

@@ -30,6 +30,7 @@ import collections
 import itertools
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -46,6 +47,9 @@ from vhuman.speech.visemes import VisemeTrack, build_track
 log = logging.getLogger("vhuman.speech")
 
 CHUNK_NS = 20_000_000
+#: Wall seconds one sentence's synthesis may take before the watchdog gives up on the
+#: worker thread (the line errors out; a fresh worker takes the next lines).
+SYNTH_TIMEOUT_S = 15.0
 EventSink = Callable[..., None]
 
 
@@ -140,8 +144,42 @@ class Speaker:
         self._interrupt_at: int | None = None
         self._ids = itertools.count(1)
         self._closed = False
-        self._worker = threading.Thread(target=self._work, name="vhuman-tts", daemon=True)
-        self._worker.start()
+        self.synth_timeout_s = SYNTH_TIMEOUT_S
+        self.stats = {"tts_errors": 0, "tts_timeouts": 0, "worker_restarts": 0}
+        self._gen = 0  # a worker whose generation is past stops (abandoned when stuck)
+        self._synth: tuple[_Line, float] | None = None  # line in synthesis, since (monotonic)
+        self._worker = self._spawn_worker()
+
+    def _spawn_worker(self) -> threading.Thread:
+        t = threading.Thread(target=self._work, args=(self._gen,), name="vhuman-tts",
+                             daemon=True)
+        t.start()
+        return t
+
+    # -- watchdog ------------------------------------------------------------------------
+    def synth_stuck_for(self) -> float:
+        """Wall seconds the current synthesis call has been running (0 when idle)."""
+        synth = self._synth
+        return 0.0 if synth is None else time.monotonic() - synth[1]
+
+    def restart_worker(self, reason: str) -> None:
+        """Give up on a stuck synthesis: its line ends with an error (what it has already
+        synthesized still plays), and a fresh worker takes the lines after it."""
+        with self._wake:
+            synth, self._synth = self._synth, None
+            self._gen += 1
+            self.stats["tts_timeouts"] += 1
+            self.stats["worker_restarts"] += 1
+            if synth is not None:
+                line = synth[0]
+                line.error = f"TTS did not answer ({reason})"
+                line.done.set()
+            self._worker = self._spawn_worker()
+
+    def health(self) -> dict:
+        """Counters for /health."""
+        return {**self.stats, "silence_chunks": self.silence_chunks,
+                "synth_stuck_s": round(self.synth_stuck_for(), 2)}
 
     # -- public API ----------------------------------------------------------------------
     @property
@@ -213,7 +251,8 @@ class Speaker:
             self._closed = True
             self._pending.clear()
             self._wake.notify_all()
-        self._worker.join(timeout=5)
+        if self._synth is None:  # a stuck synthesis would hold the stop: leave it
+            self._worker.join(timeout=5)
         self._lipsync.clear()
 
     # -- the tick ------------------------------------------------------------------------
@@ -375,31 +414,42 @@ class Speaker:
             log.exception("speech event listener failed on %s", name)
 
     # -- worker thread -------------------------------------------------------------------
-    def _work(self) -> None:
+    def _work(self, gen: int) -> None:
         while True:
             with self._wake:
-                while not self._pending and not self._closed:
+                while not self._pending and not self._closed and gen == self._gen:
                     self._wake.wait()
-                if self._closed:
+                if self._closed or gen != self._gen:
                     return
                 line = self._pending.popleft()
             try:
-                self._synthesize_line(line)
+                self._synthesize_line(line, gen)
             finally:
-                line.done.set()
+                if gen == self._gen:
+                    line.done.set()
 
-    def _synthesize_line(self, line: _Line) -> None:
+    def _synthesize_line(self, line: _Line, gen: int = 0) -> None:
         voice = line.voice or self.voice
         for sentence in line.sentences:
-            if line.cancelled or self._closed:
+            if line.cancelled or self._closed or gen != self._gen:
                 return
+            self._synth = (line, time.monotonic())
             try:
                 utt = self.engine.synthesize(sentence, voice)
                 track = build_track(utt, gain=self.lipsync_gain)
                 pcm = resample(utt.pcm, utt.rate, self.out_rate)
             except Exception as exc:  # an engine error skips the line; the show goes on
-                log.warning("TTS failed on %s: %s", line.id, exc)
+                if gen != self._gen:
+                    return
+                self.stats["tts_errors"] += 1
+                log.warning("TTS failed on %s: %s: %s", line.id, type(exc).__name__, exc)
+                log.debug("TTS traceback", exc_info=True)
                 line.error = f"{type(exc).__name__}: {exc}"
                 return
+            finally:
+                if gen == self._gen:
+                    self._synth = None
             with self._lock:
+                if gen != self._gen:
+                    return  # abandoned by the watchdog while stuck: the line has moved on
                 line.segments.append(_Segment(pcm, track))
