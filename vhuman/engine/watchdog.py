@@ -48,6 +48,12 @@ class Watchdog:
             raise ValueError("after_s must be > 0")
         self._stages[name] = _Stage(name, stuck_for, restart, after_s)
 
+    def set_limit(self, name: str, after_s: float) -> None:
+        """Change a watched stage's limit (seconds without progress)."""
+        if after_s <= 0:
+            raise ValueError("after_s must be > 0")
+        self._stages[name].after_s = after_s
+
     def check(self) -> None:
         """Restart every stage stuck past its limit (call often; cheap)."""
         for st in tuple(self._stages.values()):
