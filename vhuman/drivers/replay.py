@@ -30,6 +30,8 @@ from vhuman.core.frames import Pose
 from vhuman.core.errors import ConfigError
 
 TAKE_FORMAT = "vhuman.take/1"
+#: Latest frame time a take may hold (ns): ~100 days, far inside int64.
+MAX_T_NS = 100 * 86_400 * 1_000_000_000
 
 #: The shapes a take drives (MediaPipe does not measure tongueOut; other layers keep it).
 TAKE_MASK = np.ones(N_ARKIT, np.float32)
@@ -138,7 +140,12 @@ class Take:
                 continue
             try:
                 rec = json.loads(text)
-                t = int(rec["t_ns"])
+                t = rec["t_ns"]
+                if isinstance(t, bool) or not isinstance(t, (int, float)) \
+                        or not 0 <= t < MAX_T_NS or t != int(t):
+                    raise ValueError("'t_ns' must be a whole number of nanoseconds "
+                                     f"0..{MAX_T_NS} (about 100 days)")
+                t = int(t)
                 w = rec.get("w")
                 weights = zero if w is None else np.asarray(w, np.float32)
                 if weights.shape != (N_ARKIT,) or not np.isfinite(weights).all():
@@ -150,7 +157,9 @@ class Take:
                 has_gaze |= gaze is not None
                 g = np.asarray(gaze if gaze is not None else [0, 0], np.float32)
                 c = 0.0 if w is None else float(rec.get("c", 1.0))
-            except (ValueError, KeyError, TypeError) as exc:
+                if not 0.0 <= c <= 1.0:
+                    raise ValueError("'c' (confidence) must be 0..1")
+            except (ValueError, KeyError, TypeError, OverflowError) as exc:
                 raise ConfigError(f"take file {path}, line {lineno}: {exc}") from None
             if ts and t <= ts[-1]:
                 raise ConfigError(f"take file {path}, line {lineno}: t_ns does not increase")
