@@ -8,7 +8,8 @@ desk, speech queue and show runner run on a clock that the harness moves tick by
 real-time pacing). Around them: chat at one question a second from many users, producer
 control ops (pause/resume, product, say, skip), scene switches, /media viewers joining and
 leaving (some never reading) on the real fan-out with packets packed by the real protocol,
-and a push that drops and reconnects (its queue is cut and rebuilt). TTS is a fast tone
+and a push whose queue is torn down and rebuilt every ten minutes (a reconnect; the RTMP
+socket itself is tested against nginx in tests/stream/test_stream_rtmp.py). TTS is a fast tone
 engine (the soak is about the show's state and resources, not espeak's CPU).
 
 Measured: RSS, open fds and threads per simulated hour; A/V offset at the wire (where the
@@ -123,6 +124,9 @@ class Wire:
         self.offsets_ms: list[float] = []
         self.dropped_video = 0
         self.packets = 0
+        self.push = ViewerQueue(max_video=120, max_audio=250)  # a push's bounded queue
+        self.fanout.add(self.push)
+        self.push_reconnects = 0
 
     def consume(self, item) -> None:
         if isinstance(item, AudioChunk):
@@ -146,8 +150,16 @@ class Wire:
         self.packets += 1
         self.fanout.broadcast(pkt)
 
+    def reconnect_push(self) -> None:
+        """The ingest dropped: the push's queue goes and a new one starts (as on reconnect)."""
+        self.dropped_video += self.push.stats.dropped_video
+        self.fanout.remove(self.push)
+        self.push = ViewerQueue(max_video=120, max_audio=250)
+        self.fanout.add(self.push)
+        self.push_reconnects += 1
+
     def drain(self) -> None:
-        for q, reads in self.viewers:
+        for q, reads in [*self.viewers, (self.push, True)]:
             if reads:
                 while len(q):
                     q._q.popleft()
@@ -211,6 +223,8 @@ async def soak(hours: float, fps: float, render_every: int, seed: int, *,
             wire.drain()
             if sec % 30 == 0:
                 wire.churn(rng)
+            if sec % 600 == 300:
+                wire.reconnect_push()
             if sec % 300 == 150:
                 runner.pause()
             elif sec % 300 == 160:
@@ -227,10 +241,15 @@ async def soak(hours: float, fps: float, render_every: int, seed: int, *,
                 samples.append({"hour": sec // 3600, "rss_mb": round(_rss_kb() / 1024, 1),
                                 "fds": _fds(), "threads": threading.active_count(),
                                 "wall_s": round(time.perf_counter() - t_wall, 1)})
+                print(json.dumps(samples[-1]), file=sys.stderr, flush=True)  # progress
         for _ in range(3):
             await asyncio.sleep(0)
-    runner.stop()
-    await task
+    runner.stop()  # as the app stops it: a line may be mid-way, nobody pumps it any more
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
     studio.close()
     speaker.close()
     await engine.stop()
@@ -249,6 +268,7 @@ async def soak(hours: float, fps: float, render_every: int, seed: int, *,
                          "p99": round(float(np.percentile(off, 99)), 2),
                          "max": round(float(off.max()), 2), "min": round(float(off.min()), 2)},
         "audio_holes": wire.holes, "packets": wire.packets,
+        "push_reconnects": wire.push_reconnects,
         "frames_dropped_viewers": wire.dropped_video + wire.fanout.dropped_video,
         "silence_chunks": speaker.silence_chunks,
         "lines_spoken": st["lines_spoken"], "replies_spoken": st["replies_spoken"],

@@ -149,6 +149,7 @@ class Moderator:
         self.lists = tuple(lists)
         self.audit = audit
         self.emit = emit
+        self.audit_errors = 0  # hits the audit log could not keep (disk full)
         self._log = logging.getLogger("vhuman.moderation")
         self._auto = ahocorasick.Automaton()
         self._allow = ahocorasick.Automaton()
@@ -243,7 +244,7 @@ class Moderator:
             try:
                 self.audit.append("moderation_hit", **payload)
             except OSError as exc:  # disk full: the text is still blocked; say so, go on
-                self.audit_errors = getattr(self, "audit_errors", 0) + 1
+                self.audit_errors += 1
                 self._log.error("audit log %s not written (%s): moderation hit kept in "
                                 "memory only; free space on that disk",
                                 getattr(self.audit, "path", "?"), exc.strerror or exc)
