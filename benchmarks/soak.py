@@ -116,12 +116,14 @@ def _fds() -> int:
 class Wire:
     """What /media viewers and a push get: packets on the real fan-out, checked."""
 
-    def __init__(self) -> None:
+    def __init__(self, n_frames: int) -> None:
         self.fanout = Fanout()
         self.viewers: list[tuple[ViewerQueue, bool]] = []  # (queue, reads)
         self.audio_end_ns: int | None = None
         self.holes = 0
-        self.offsets_ms: list[float] = []
+        # preallocated: the harness's own record must not look like the show's growth
+        self.offsets_ms = np.zeros(n_frames + 1, np.float32)
+        self.n_offsets = 0
         self.dropped_video = 0
         self.packets = 0
         self.push = ViewerQueue(max_video=120, max_audio=250)  # a push's bounded queue
@@ -137,8 +139,9 @@ class Wire:
                                  item.pcm.tobytes()), Kind.AUDIO_PCM_S16LE,
                             item.pts_ns // 1000, line_id=item.line_id)
         elif isinstance(item, VideoFrame):
-            if self.audio_end_ns is not None:
-                self.offsets_ms.append((self.audio_end_ns - item.pts_ns) / 1e6)
+            if self.audio_end_ns is not None and self.n_offsets < len(self.offsets_ms):
+                self.offsets_ms[self.n_offsets] = (self.audio_end_ns - item.pts_ns) / 1e6
+                self.n_offsets += 1
             pkt = OutPacket(pack(Kind.VIDEO_JPEG, item.pts_ns // 1000, b"\xff\xd8jpeg"),
                             Kind.VIDEO_JPEG, item.pts_ns // 1000, keyframe=True)
         elif isinstance(item, MediaMarker):
@@ -187,7 +190,7 @@ async def soak(hours: float, fps: float, render_every: int, seed: int, *,
                       lipsync=LipsyncDriver(), voice="cmn" if tts == "espeak" else None)
     show = load_show_text(SHOW, "soak.yaml")
     studio = Studio(engine, speaker, show.scene, background_raster=False)
-    wire = Wire()
+    wire = Wire(int(hours * 3600 * fps))
     engine.media.subscribe(wire.consume)
     if render_every:
         await asyncio.get_running_loop().run_in_executor(None, engine.render.start)
@@ -256,7 +259,7 @@ async def soak(hours: float, fps: float, render_every: int, seed: int, *,
     samples.append({"hour": round(hours, 3), "rss_mb": round(_rss_kb() / 1024, 1),
                     "fds": _fds(), "threads": threading.active_count(),
                     "wall_s": round(time.perf_counter() - t_wall, 1)})
-    off = np.array(wire.offsets_ms) if wire.offsets_ms else np.zeros(1)
+    off = wire.offsets_ms[:wire.n_offsets] if wire.n_offsets else np.zeros(1)
     st = runner.status()
     return {
         "hours_simulated": hours, "fps": fps, "ticks": n_ticks, "realtime": realtime,

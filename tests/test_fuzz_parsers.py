@@ -41,3 +41,14 @@ def test_found_by_fuzzing_an_infinite_take_time_is_a_clear_error(tmp_path) -> No
     p.write_text('{"format": "vhuman.take/1"}\n{"t_ns": 1e999, "w": null}\n')
     with pytest.raises(ConfigError, match="line 2: 't_ns' must be a whole number"):
         Take.load(p)
+
+
+def test_found_by_fuzzing_a_gaze_of_the_wrong_length_is_a_clear_error(tmp_path) -> None:
+    from vhuman.core.errors import ConfigError
+    from vhuman.drivers.replay import Take
+
+    p = tmp_path / "t.jsonl"
+    p.write_text('{"format": "vhuman.take/1"}\n{"t_ns": 0, "w": null, "gaze": [0, 0]}\n'
+                 '{"t_ns": 5, "w": null, "gaze": [0]}\n')
+    with pytest.raises(ConfigError, match="line 3: 'gaze' must be 2 numbers"):
+        Take.load(p)

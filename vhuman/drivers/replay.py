@@ -156,6 +156,8 @@ class Take:
                 gaze = rec.get("gaze")
                 has_gaze |= gaze is not None
                 g = np.asarray(gaze if gaze is not None else [0, 0], np.float32)
+                if g.shape != (2,) or not np.isfinite(g).all():
+                    raise ValueError("'gaze' must be 2 numbers (yaw, pitch) or null")
                 c = 0.0 if w is None else float(rec.get("c", 1.0))
                 if not 0.0 <= c <= 1.0:
                     raise ValueError("'c' (confidence) must be 0..1")
