@@ -21,9 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, given, settings
 
-from tests.fuzz_targets import targets  # noqa: E402
+from tests.fuzz_targets import targets
 
 
 def run_target(t, n: int) -> dict:

@@ -35,21 +35,21 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from vhuman.app import make_engine  # noqa: E402
-from vhuman.avatar.procedural import build_procedural_avatar  # noqa: E402
-from vhuman.core.clock import NS_PER_S, SimClock  # noqa: E402
-from vhuman.core.frames import AudioChunk, MediaMarker, VideoFrame  # noqa: E402
-from vhuman.drivers.idle import IdleDriver  # noqa: E402
-from vhuman.drivers.lipsync import LipsyncDriver  # noqa: E402
-from vhuman.engine.config import EngineConfig  # noqa: E402
-from vhuman.scenes.runner import Reply, ShowRunner  # noqa: E402
-from vhuman.scenes.scene import default_scene  # noqa: E402
-from vhuman.scenes.show_loader import load_show_text  # noqa: E402
-from vhuman.speech.base import TTSEngine, Utterance  # noqa: E402
-from vhuman.speech.queue import Speaker  # noqa: E402
-from vhuman.stream.fanout import Fanout, OutPacket, ViewerQueue  # noqa: E402
-from vhuman.stream.protocol import Kind, pack  # noqa: E402
-from vhuman.studio.studio import Studio  # noqa: E402
+from vhuman.app import make_engine
+from vhuman.avatar.procedural import build_procedural_avatar
+from vhuman.core.clock import NS_PER_S, SimClock
+from vhuman.core.frames import AudioChunk, MediaMarker, VideoFrame
+from vhuman.drivers.idle import IdleDriver
+from vhuman.drivers.lipsync import LipsyncDriver
+from vhuman.engine.config import EngineConfig
+from vhuman.scenes.runner import Reply, ShowRunner
+from vhuman.scenes.scene import default_scene
+from vhuman.scenes.show_loader import load_show_text
+from vhuman.speech.base import TTSEngine, Utterance
+from vhuman.speech.queue import Speaker
+from vhuman.stream.fanout import Fanout, OutPacket, ViewerQueue
+from vhuman.stream.protocol import Kind, pack
+from vhuman.studio.studio import Studio
 
 SHOW = """\
 title: 通宵直播

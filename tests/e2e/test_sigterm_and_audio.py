@@ -3,6 +3,7 @@ continuous, and SIGTERM with stuck viewers exits in under 2 s with a playable MP
 
 from __future__ import annotations
 
+import itertools
 import json
 import signal
 import time
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.slow
 def audio_continuous(pts_us: list[int]) -> list[tuple[int, int]]:
     """The independent client's rule: each 20 ms chunk starts where the previous ended.
     Returns the holes and overlaps found (pts, step)."""
-    return [(a, b - a) for a, b in zip(pts_us, pts_us[1:]) if b - a != 20_000]
+    return [(a, b - a) for a, b in itertools.pairwise(pts_us) if b - a != 20_000]
 
 
 def test_media_audio_is_continuous_and_sigterm_is_prompt(tmp_path) -> None:

@@ -15,7 +15,6 @@ import threading
 import time
 
 import numpy as np
-import pytest
 
 from vhuman.app import make_engine
 from vhuman.avatar.procedural import build_procedural_avatar
@@ -180,7 +179,7 @@ def test_full_disk_under_the_audit_log_still_blocks_and_says_so(caplog) -> None:
 
 
 def test_full_disk_under_the_recording_stops_it_and_the_other_outputs_go_on(tmp_path) -> None:
-    from tests.stream.test_stream_recorder import FPS, H, W, Beep
+    from tests.stream.test_stream_recorder import FPS, Beep, H, W
     from vhuman.drivers.idle import IdleDriver
     from vhuman.stream.avout import OutputSettings
     from vhuman.stream.outputs import StreamOutputs

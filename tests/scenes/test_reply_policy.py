@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import textwrap
 
 import pytest
 from simhost import SimHost
 
 from vhuman.core.clock import NS_PER_S
+from vhuman.core.errors import ConfigError
 from vhuman.scenes.runner import Reply, ShowRunner
 from vhuman.scenes.show import ReplyPolicy
 from vhuman.scenes.show_loader import load_show_text
-from vhuman.core.errors import ConfigError
 
 SHOW = textwrap.dedent("""\
     title: 带货
@@ -74,7 +75,7 @@ def test_steady_chat_one_question_a_second_keeps_the_script_moving() -> None:
     st = runner.status()
     # Script lines last ~1.6 s and replies ~1.6 s; one reply at most between two lines and
     # 8 a minute: the script advances at least every ~2 lines' time (never 110 s on one).
-    gaps = [(b - a) / NS_PER_S for a, b in zip(starts, starts[1:])]
+    gaps = [(b - a) / NS_PER_S for a, b in itertools.pairwise(starts)]
     assert len(starts) > minutes * 60 / 8, st
     assert max(gaps) < 10, f"the script stalled {max(gaps):.1f} s between two lines"
     # the room is answered, within the budget, and never builds an unbounded queue
@@ -90,7 +91,7 @@ def test_steady_chat_one_question_a_second_keeps_the_script_moving() -> None:
 
 
 def test_a_reply_about_the_product_on_screen_goes_first() -> None:
-    host, runner, _, _ = _run_with_chat(SHOW, 60)
+    host, _, _, _ = _run_with_chat(SHOW, 60)
     answered = [a["question"] for a in host.names("chat_answered")]
     # while 甲 is on screen (the first lines) questions about 甲 are answered first
     assert answered[0] == "甲怎么样"
@@ -101,7 +102,7 @@ def test_without_a_policy_limit_the_room_would_hold_the_script() -> None:
     what the default policy prevents (this is the test able to fail above)."""
     free = SHOW.replace("{max_between_lines: 1, per_minute: 8, stale_s: 30}",
                         "{max_between_lines: 100, per_minute: 600, stale_s: 3600}")
-    _, runner, starts, _ = _run_with_chat(free, 120)
+    _, _, starts, _ = _run_with_chat(free, 120)
     assert len(starts) <= 3
 
 
