@@ -15,7 +15,6 @@ it was. The runner talks to the engine only through :class:`ShowHost`.
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import threading
 import time
@@ -26,6 +25,7 @@ from typing import Any, Protocol, runtime_checkable
 from vhuman.core.clock import NS_PER_S, Clock
 from vhuman.core.errors import ConfigError, ModerationBlocked
 from vhuman.core.lines import Line
+from vhuman.scenes.replies import Reply, ReplyQueue
 from vhuman.scenes.scene import Scene
 from vhuman.scenes.show import (
     Cue,
@@ -44,7 +44,6 @@ from vhuman.scenes.templates import MissingValue, render
 
 _log = logging.getLogger("vhuman.show")
 
-MAX_REPLY_QUEUE = 20
 FAILED_PASS_BACKOFF_S = 5.0
 
 
@@ -88,18 +87,6 @@ class ShowHost(Protocol):
 
     def emit(self, event: str, **fields: Any) -> None:
         """Publish an event to the bus (and so to producers on /control)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """A chat reply waiting to be spoken."""
-
-    text: str
-    urgent: bool = False
-    user: str | None = None
-    question: str | None = None
-    rule: str | None = None
-    queued_ns: int = 0
 
 
 # program instructions (the script flattened, loops as jumps)
@@ -166,15 +153,13 @@ class ShowRunner:
         self.paused = False
         self._skip = False
         self._stopped = False
-        self._replies: collections.deque[Reply] = collections.deque()
-        self._spoken_at: collections.deque[int] = collections.deque()  # reply starts, ns
-        self._since_line = 0  # replies spoken since the last script line
+        self._replies = ReplyQueue(self.clock, host.emit, lambda: self.policy)
         self._script_line_id: str | None = None
         self._urgent_cut = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._wake: asyncio.Event | None = None
-        self.stats = {"lines_spoken": 0, "replies_spoken": 0, "replies_dropped": 0,
+        self.stats = {"lines_spoken": 0, "replies_spoken": 0,
                       "lines_failed": 0}
 
     # -- public API (call from the event loop thread) ----------------------------------
@@ -243,19 +228,9 @@ class ShowRunner:
 
     def enqueue_reply(self, reply: Reply) -> None:
         """Queue a chat reply; an urgent one interrupts the line being spoken."""
-        if not reply.queued_ns:
-            reply = Reply(reply.text, reply.urgent, reply.user, reply.question, reply.rule,
-                          self.clock.now_ns())
-        if reply.urgent:
-            self._replies.appendleft(reply)
-        else:
-            self._replies.append(reply)
-        while len(self._replies) > MAX_REPLY_QUEUE:
-            dropped = self._replies.pop()
-            self.stats["replies_dropped"] += 1
-            self.host.emit("chat_dropped", user=dropped.user, reason="reply_queue_full")
+        reply = self._replies.push(reply)
         if reply.urgent and self._script_line_id is not None and not self.paused \
-                and self._budget_left() > 0:
+                and self._replies.budget_left() > 0:
             self._urgent_cut = True
             self.host.interrupt()
         self._poke()
@@ -278,9 +253,10 @@ class ShowRunner:
             "product": None if self.product is None else self.product.id,
             "line": None if self.host.current_line is None else self.host.current_line.to_dict(),
             "replies_queued": len(self._replies),
-            "replies": self._reply_status(),
+            "replies": self._replies.status(),
             "t_ns": self.clock.now_ns(),
             **self.stats,
+            "replies_dropped": self._replies.dropped,
         }
 
     @property
@@ -325,69 +301,16 @@ class ShowRunner:
         show = self._show or self._next_show
         return show.chat.replies if show is not None else ReplyPolicy()
 
-    def _budget_left(self) -> int:
-        """Replies the per-minute budget still allows now."""
-        now = self.clock.now_ns()
-        while self._spoken_at and now - self._spoken_at[0] >= 60 * NS_PER_S:
-            self._spoken_at.popleft()
-        return max(0, self.policy.per_minute - len(self._spoken_at))
-
-    def _budget_refill_ns(self) -> int:
-        """When the budget allows one more reply (now if it already does)."""
-        if self._budget_left() > 0 or not self._spoken_at:
-            return self.clock.now_ns()
-        return self._spoken_at[0] + 60 * NS_PER_S
-
-    def _drop_stale(self) -> None:
-        limit = int(self.policy.stale_s * NS_PER_S)
-        now = self.clock.now_ns()
-        for r in [r for r in self._replies if now - r.queued_ns > limit]:
-            self._replies.remove(r)
-            self.stats["replies_dropped"] += 1
-            self.host.emit("chat_dropped", user=r.user, reason="stale")
-
-    def _next_reply(self) -> Reply:
-        """Urgent first; then, by policy, one about the product on screen; else the oldest."""
-        first = self._replies[0]
-        if not first.urgent and self.policy.product_priority and self.product is not None:
-            names = {self.product.name, self.product.id}
-            for r in self._replies:
-                hay = f"{r.question or ''} {r.text}"
-                if any(n and n in hay for n in names):
-                    self._replies.remove(r)
-                    return r
-        return self._replies.popleft()
-
     def _may_reply(self, between_lines: bool, until_ns: int | None = None) -> bool:
         """Whether a queued reply may take the floor now (``until_ns``: a wait's end)."""
-        self._drop_stale()
-        if not self._replies or self.paused or self._stopped:
+        if self.paused or self._stopped:
             return False
-        if until_ns is not None and self.clock.now_ns() >= until_ns:
-            return False
-        if self._budget_left() <= 0:
-            return False
-        urgent = self._replies[0].urgent
-        return not between_lines or urgent or self._since_line < self.policy.max_between_lines
-
-    def _reply_status(self) -> dict[str, Any]:
-        now = self.clock.now_ns()
-        pol = self.policy
-        return {"queued": len(self._replies),
-                "oldest_s": round((now - self._replies[0].queued_ns) / NS_PER_S, 3)
-                if self._replies else None,
-                "budget_left": self._budget_left(),
-                "since_line": self._since_line,
-                "policy": {"max_between_lines": pol.max_between_lines,
-                           "per_minute": pol.per_minute, "stale_s": pol.stale_s,
-                           "product_priority": pol.product_priority}}
+        return self._replies.may_speak(between_lines=between_lines, until_ns=until_ns)
 
     async def _speak_replies(self, *, between_lines: bool = True,
                              until_ns: int | None = None) -> None:
         while self._may_reply(between_lines, until_ns):
-            r = self._next_reply()
-            self._spoken_at.append(self.clock.now_ns())
-            self._since_line += 1
+            r = self._replies.take(self.product)
             outcome = await self._speak(r.text, self._voice(), "reply", f"chat:{r.user}")
             if outcome == "ended":
                 self.stats["replies_spoken"] += 1
@@ -462,7 +385,7 @@ class ShowRunner:
                     await self._speak_replies(between_lines=False)
                     continue
                 if self._replies and not self.paused:  # budget spent: wait for a refill
-                    await self._wake_or(self.clock.sleep_until(self._budget_refill_ns()))
+                    await self._wake_or(self.clock.sleep_until(self._replies.refill_ns()))
                     continue
                 await self._wake_or(asyncio.Event().wait())
         finally:
@@ -565,7 +488,7 @@ class ShowRunner:
                         return None
                     continue
                 self._urgent_cut = False
-                self._since_line = 0  # the script had its line: the room may speak again
+                self._replies.line_done()  # the script had its line: the room may speak again
                 return pc + 1
         if isinstance(instr, Cue):
             self._cue(instr.name, instr.intensity, instr.duration_s)
