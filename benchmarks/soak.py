@@ -15,14 +15,16 @@ engine (the soak is about the show's state and resources, not espeak's CPU).
 Measured: RSS, open fds and threads per simulated hour; A/V offset at the wire (where the
 audio handed out ends relative to each video frame's pts) p50/p99/max; audio holes; video
 packets dropped for slow viewers; lines and replies spoken. Fails (exit 1) on RSS growth
-over --max-rss-growth-mb after the first hour, any fd or thread growth over 4, an A/V
-offset beyond 100 ms, or any hole in the audio track.
+over --max-rss-growth-mb after the first hour, any fd or thread growth over 4, a simulated
+hour costing over 3x the wall time of the second (per-tick work that grows), an A/V offset
+beyond 100 ms, or any hole in the audio track.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import sys
@@ -293,6 +295,11 @@ def verdict(doc: dict, max_rss_growth_mb: float) -> list[str]:
         bad.append(f"open fds grew {base['fds']} -> {end['fds']}")
     if end["threads"] - base["threads"] > 4:
         bad.append(f"threads grew {base['threads']} -> {end['threads']}")
+    hourly = [b["wall_s"] - a["wall_s"] for a, b in itertools.pairwise(s)
+              if b["hour"] - a["hour"] == 1]
+    if len(hourly) >= 3 and hourly[-1] > 3 * hourly[1] + 5:
+        bad.append(f"a simulated hour costs more and more: {hourly[1]:.0f} s -> "
+                   f"{hourly[-1]:.0f} s of wall time (per-tick work grows)")
     if doc["av_offset_ms"]["max"] > 100 or doc["av_offset_ms"]["min"] < -40:
         bad.append(f"A/V offset out of bounds: {doc['av_offset_ms']}")
     if doc["audio_holes"]:
