@@ -63,9 +63,16 @@ def build_engine(args: argparse.Namespace, *, offline: bool,
         engine.add_driver(registry.create("idle"))
     for spec in cfg.drivers:
         name, options = parse_driver_spec(spec)
-        driver = registry.create(name, **options)
         info = registry.info(name)
-        if info is not None and info.origin != "builtin":
+        plugin = info is not None and info.origin != "builtin"
+        try:
+            driver = registry.create(name, **options)
+        except Exception as exc:
+            if not plugin:
+                raise  # a built-in with bad options is a configuration error
+            engine.driver_failed(name, "constructor", exc)  # a broken plugin: go on without it
+            continue
+        if plugin:
             driver = _isolate(driver, engine)
         engine.add_driver(driver, name=name)
     return engine
@@ -282,6 +289,7 @@ async def run_live(args: argparse.Namespace, progress: Progress | None) -> int:
     engine.media.subscribe(server.consume)
     hubs: list = []  # the chat hub, once the runner exists
     server.set_health_provider(lambda: {**engine.health(),
+                                        "speech": live.speaker.health(),
                                         "show": live.runner.status() if live.runner else None,
                                         **(outputs.health() if outputs else {}),
                                         **(hubs[0].health() if hubs else {})})
@@ -344,10 +352,10 @@ async def run_live(args: argparse.Namespace, progress: Progress | None) -> int:
     finally:
         await hub.stop()
         await live.stop()
-        await engine.stop()  # before the server: its last frames still have somewhere to go
-        await server.stop()
+        await engine.stop()  # first: its last frames still have somewhere to go
         if outputs is not None:
-            await outputs.stop()  # finalises the recording
+            await outputs.stop()  # finalises the recording, whatever the viewers do
+        await server.stop()  # aborts stuck viewers at once (no close-timeout wait)
     return 0
 
 

@@ -97,7 +97,11 @@ def test_chunks_are_contiguous_20ms_from_the_line_t0(clock, rec):
         asyncio.run(asyncio.wait_for(sp.ready(line), 30))
         assert sp.synthesized(line).is_set()
         assert sp.busy
-        chunks, _ = run(sp, clock, clock.now_ns(), 6)
+        track, _ = run(sp, clock, clock.now_ns(), 6)
+        # one continuous track: the line, then silence on the same grid
+        assert np.all(np.diff([c.pts_ns for c in track]) == 20_000_000)
+        assert all(not c.pcm.any() for c in track if c.line_id is None)
+        chunks = [c for c in track if c.line_id == line]
         started = rec.of("line_started")[0]
         assert started["line_id"] == line and started["t_ns"] == 2 * NS_PER_S
         pts = np.array([c.pts_ns for c in chunks])
@@ -177,7 +181,9 @@ def test_interrupt_stops_audio_and_mouth_within_one_tick(clock, rec):
         assert after == [MediaMarker(t_int, "clear", line)]
         assert max(c.pts_ns for c in chunks) < t_int + TICK  # nothing past the lead
         more, poses = run(sp, clock, t_int + TICK, 2)
-        assert more == []
+        # only silence follows the cut, continuing where the handed-out audio ended
+        assert more and all(c.line_id is None and not c.pcm.any() for c in more)
+        assert np.all(np.diff([c.pts_ns for c in chunks + more]) == 20_000_000)
         assert all(p is None for _, p in poses)  # mouth released within one tick
         ended = rec.of("line_ended")
         assert {"line_id": line, "interrupted": True} in ended

@@ -272,8 +272,9 @@ def load_yaml(text: str, file: str | Path, limits: YamlLimits = FILE_LIMITS) -> 
             "split it or shorten it", "yaml_refused")])
     loader_cls = _LineLoader if limits is FILE_LIMITS else type(
         "_BoundedLoader", (_LineLoader,), {"limits": limits})
-    loader = loader_cls(text)
+    loader = None
     try:
+        loader = loader_cls(text)  # the reader checks the characters here already
         return loader.get_single_data()
     except _Limit as lim:
         raise FileProblems(str(file), [Problem(str(file), lim.line, lim.message, lim.fix,
@@ -297,7 +298,8 @@ def load_yaml(text: str, file: str | Path, limits: YamlLimits = FILE_LIMITS) -> 
         raise FileProblems(str(file), [Problem(str(file), 0,
                                                f"not valid YAML: {type(exc).__name__}")]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def read_yaml_file(path: str | Path, limits: YamlLimits = FILE_LIMITS) -> Any:

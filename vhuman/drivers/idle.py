@@ -32,6 +32,9 @@ BLINK_OPEN_S = 0.09
 SACCADE_S = 0.04
 
 
+#: Seconds of past blinks and saccades kept (older ones are forgotten on the tick).
+FORGET_S = 10.0
+
 class IdleDriver:
     """Blinks, breathes, glances and sways slightly.
 
@@ -98,8 +101,24 @@ class IdleDriver:
                 yaw, pitch = rng.uniform(-0.18, 0.18), rng.uniform(-0.08, 0.1)
             self._saccades.append((nxt, yaw, pitch))
 
+    def _forget_before(self, t: float) -> None:
+        """Drop blinks and saccades long past.
+
+        A host on air for days must not keep (and search) every one since the start.
+        """
+        keep = t - FORGET_S
+        n = bisect_right(self._blinks, keep) - 1  # keep the last blink before ``keep``
+        if n > 0:
+            del self._blinks[:n]
+        if len(self._saccades) > 2 and self._saccades[1][0] < keep:
+            i = 1
+            while i + 1 < len(self._saccades) and self._saccades[i + 1][0] < keep:
+                i += 1
+            del self._saccades[:i]
+
     def blink_weight(self, t: float) -> float:
         """Eyelid closure 0..1 at time ``t`` seconds."""
+        self._forget_before(t)
         self._extend_blinks(t)
         i = bisect_right(self._blinks, t) - 1
         if i < 0:
@@ -123,6 +142,7 @@ class IdleDriver:
 
     def gaze(self, t: float) -> tuple[float, float]:
         """Eye (yaw, pitch) at ``t`` seconds, easing between saccades."""
+        self._forget_before(t)
         self._extend_saccades(t)
         times = [s[0] for s in self._saccades]
         i = max(0, bisect_right(times, t) - 1)

@@ -282,7 +282,13 @@ class IsolationStats:
     failures: int = 0
     restarts: int = 0
     abandoned_threads: int = 0
+    stop_errors: int = 0
     max_sample_ms: float = 0.0
+
+    @property
+    def errors(self) -> int:
+        """Everything that went wrong: exceptions, timeouts, malformed poses, failed stops."""
+        return self.exceptions + self.timeouts + self.malformed + self.stop_errors
 
 
 class IsolatedDriver:
@@ -354,10 +360,13 @@ class IsolatedDriver:
         try:
             await asyncio.wait_for(asyncio.wrap_future(job.future), self.start_timeout_s)
         except TimeoutError:
+            self.stats.timeouts += 1
             self._fail(self._now(), "timeout",
                        f"start did not finish within {self.start_timeout_s:g} s")
             return
         except Exception as exc:  # noqa: BLE001 - a plugin's start failure must not stop the show
+            self.stats.exceptions += 1
+            _trace(self.name, "start", exc)
             self._fail(self._now(), "exception", f"start failed: {_describe(exc)}")
             return
         self.stats.state = "running"
@@ -375,7 +384,11 @@ class IsolatedDriver:
             await asyncio.wait_for(asyncio.wrap_future(job.future),
                                    min(self.start_timeout_s, 2.0))
         except Exception as exc:  # noqa: BLE001 - stop must not raise; say what happened
+            _trace(self.name, "stop", exc)
+            self.stats.stop_errors += 1
             log.warning("plugin %s: stop failed: %s", self.name, _describe(exc))
+            self._safe_emit("driver_error", name=self.name, kind="stop",
+                            message=f"stop failed: {_describe(exc)}")
         worker.shutdown()
 
     # -- the tick -----------------------------------------------------------------------
@@ -427,6 +440,7 @@ class IsolatedDriver:
         exc = job.future.exception()
         if exc is not None:
             self.stats.exceptions += 1
+            _trace(self.name, "sample", exc)
             self._fail(t_ns, "exception", f"sample raised {_describe(exc)}")
             return self._faded(t_ns)
         if wall_ms > self.budget_s * 1e3:
@@ -540,6 +554,7 @@ class IsolatedDriver:
         exc = job.future.exception()
         if exc is not None:
             self.stats.exceptions += 1
+            _trace(self.name, "restart", exc)
             self._fail(t_ns, "exception", f"restart failed: {_describe(exc)}")
             return
         self.stats.restarts += 1
@@ -570,6 +585,7 @@ class IsolatedDriver:
                 if inspect.isawaitable(result):
                     await result
             except Exception as exc:  # noqa: BLE001 - a plugin that cannot stop still gets a start
+                _trace(self.name, "stop before restart", exc)
                 log.warning("plugin %s: stop before restart failed: %s", self.name,
                             _describe(exc))
             result = self.driver.start(ctx)
@@ -612,6 +628,11 @@ class IsolatedDriver:
 
     def __repr__(self) -> str:
         return f"IsolatedDriver({self.name!r}, state={self.stats.state})"
+
+
+def _trace(name: str, where: str, exc: BaseException) -> None:
+    """Keep the plugin's traceback in the log at debug level (warnings stay one line)."""
+    log.debug("plugin %s: %s raised", name, where, exc_info=(type(exc), exc, exc.__traceback__))
 
 
 def _describe(exc: BaseException) -> str:

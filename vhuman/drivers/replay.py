@@ -38,6 +38,8 @@ from vhuman.drivers.capture.filters import hold_for, loss_fade
 TAKE_FORMAT = "vhuman.take/2"
 #: Formats :meth:`Take.load` reads (/1: face only).
 READABLE_FORMATS = ("vhuman.take/1", TAKE_FORMAT)
+#: Latest frame time a take may hold (ns): ~100 days, far inside int64.
+MAX_T_NS = 100 * 86_400 * 1_000_000_000
 
 #: The shapes a take drives (MediaPipe does not measure tongueOut; other layers keep it).
 TAKE_MASK = np.ones(N_ARKIT, np.float32)
@@ -169,7 +171,12 @@ class Take:
                 continue
             try:
                 rec = json.loads(text)
-                t = int(rec["t_ns"])
+                t = rec["t_ns"]
+                if isinstance(t, bool) or not isinstance(t, (int, float)) \
+                        or not 0 <= t < MAX_T_NS or t != int(t):
+                    raise ValueError("'t_ns' must be a whole number of nanoseconds "
+                                     f"0..{MAX_T_NS} (about 100 days)")
+                t = int(t)
                 if isinstance(rec, dict) and "body" in rec:
                     q, m = _body_line(rec["body"])
                     if body_t and t <= body_t[-1]:
@@ -188,8 +195,12 @@ class Take:
                 gaze = rec.get("gaze")
                 has_gaze |= gaze is not None
                 g = np.asarray(gaze if gaze is not None else [0, 0], np.float32)
+                if g.shape != (2,) or not np.isfinite(g).all():
+                    raise ValueError("'gaze' must be 2 numbers (yaw, pitch) or null")
                 c = 0.0 if w is None else float(rec.get("c", 1.0))
-            except (ValueError, KeyError, TypeError) as exc:
+                if not 0.0 <= c <= 1.0:
+                    raise ValueError("'c' (confidence) must be 0..1")
+            except (ValueError, KeyError, TypeError, OverflowError) as exc:
                 raise ConfigError(f"take file {path}, line {lineno}: {exc}") from None
             if ts and t <= ts[-1]:
                 raise ConfigError(f"take file {path}, line {lineno}: t_ns does not increase")

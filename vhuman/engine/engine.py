@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -29,10 +30,15 @@ from vhuman.engine.config import EngineConfig
 from vhuman.engine.media import MediaStream
 from vhuman.engine.pacing import Ticker
 from vhuman.engine.render_worker import RenderWorker
+from vhuman.engine.watchdog import Watchdog
 
 log = logging.getLogger("vhuman.engine")
 
 AudioSource = Callable[[int], "list[AudioChunk | MediaMarker]"]
+
+#: Wall seconds the render thread may hold work without returning a frame before the
+#: watchdog abandons it and builds a fresh one.
+RENDER_STALL_S = 3.0
 
 
 @dataclass(slots=True)
@@ -44,6 +50,8 @@ class EngineStats:
     render_dropped: int = 0
     frames_out: int = 0
     sample_errors: int = 0
+    render_restarts: int = 0
+    start_errors: int = 0  # drivers that could not be built or started (left out)
     frames: RateMeter = field(default_factory=lambda: RateMeter(window_s=3.0))
 
     def fps(self) -> float:
@@ -92,6 +100,8 @@ class Engine:
         self.mixer = Mixer()
         self.stats = EngineStats()
         self._slots: list[_Slot] = []
+        #: layers left out of the mix (their constructor or start raised): name → reason
+        self.disabled_layers: dict[str, str] = {}
         #: the one ordered output: video frames, audio chunks, markers
         self.media = MediaStream()
         self._audio_sources: list[AudioSource] = []
@@ -103,7 +113,15 @@ class Engine:
         self._pending: set[Future] = set()
         self.ticker: Ticker | None = None
         self._view = View(background=config.background)
+        self._make_renderer = make_renderer
         self.render = RenderWorker(lambda: make_renderer(self._view), post=self._compose)
+        #: restarts stuck stages (the render thread here; the studio adds the TTS worker)
+        self.watchdog = Watchdog(self.events.emit)
+        self.render_stall_s = RENDER_STALL_S
+        self._render_progress = time.monotonic()
+        self._render_gen = 0  # frames of an abandoned render thread are not delivered
+        self.watchdog.watch("render", self._render_stuck_for, self._restart_render,
+                            after_s=RENDER_STALL_S)
 
     # -- wiring ----------------------------------------------------------------------
     def set_view(self, *, camera: Any = None, lights: Any = None,
@@ -177,12 +195,24 @@ class Engine:
                              log=logging.getLogger(f"vhuman.driver.{name}"),
                              fps=self.config.fps)
 
+    def driver_failed(self, name: str, kind: str, exc: BaseException) -> None:
+        """A layer that could not be built or started: left out, counted, announced.
+
+        The warning is one line; the traceback is kept at debug level.
+        """
+        message = f"{kind} failed: {type(exc).__name__}: {exc}"
+        self.stats.start_errors += 1
+        self.disabled_layers[name] = message
+        log.warning("driver %s: %s; the show goes on without this layer", name, message)
+        log.debug("driver %s: %s traceback", name, kind, exc_info=(type(exc), exc,
+                                                                   exc.__traceback__))
+        self.events.emit("driver_error", name=name, kind=kind, message=message)
+
     async def _start_driver(self, slot: _Slot) -> None:
         try:
             await slot.driver.start(self.context_for(slot.name))
-        except Exception as exc:
-            log.exception("driver %s failed to start", slot.name)
-            self.events.emit("driver_error", name=slot.name, kind="start", message=str(exc))
+        except Exception as exc:  # noqa: BLE001 - a driver that cannot start is left out
+            self.driver_failed(slot.name, "start", exc)
             self._slots.remove(slot)
 
     async def start(self) -> None:
@@ -190,6 +220,7 @@ class Engine:
         self._loop = asyncio.get_running_loop()
         self.events.attach(self._loop)
         await self._loop.run_in_executor(None, self.render.start)
+        self._render_progress = time.monotonic()
         for slot in list(self._slots):
             await self._start_driver(slot)
         self._started = True
@@ -200,10 +231,16 @@ class Engine:
         for slot in self._slots:
             try:
                 await slot.driver.stop()
-            except Exception:
-                log.exception("driver %s failed to stop", slot.name)
+            except Exception as exc:  # a layer that cannot stop must not hold up the rest
+                self.stats.sample_errors += 1
+                log.warning("driver %s failed to stop: %s: %s", slot.name,
+                            type(exc).__name__, exc)
+                log.debug("driver %s stop traceback", slot.name, exc_info=True)
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, self.render.close)
+        if self._render_stuck_for() > 1.0:  # a stuck thread would hold the stop
+            self.render.abandon()
+        else:
+            await loop.run_in_executor(None, self.render.close)
 
     # -- the tick --------------------------------------------------------------------
     def step(self, t_ns: int) -> AvatarState:
@@ -249,43 +286,91 @@ class Engine:
             self.stats.tick_dropped = ticker.stats.dropped
             state = self.step(t_ns)
             self.pump_audio(t_ns)
+            self.watchdog.check()
             fut, replaced = self.render.submit(state)
             if replaced:
                 self.stats.render_dropped += 1
             if fut is None:
                 continue
             self._pending.add(fut)
-            fut.add_done_callback(self._frame_done_threadsafe(t_ns))
+            fut.add_done_callback(self._frame_done_threadsafe(t_ns, self._render_gen))
+
+    def _render_stuck_for(self) -> float:
+        """Wall seconds the render thread has held work without a frame (0 when idle)."""
+        if not self._started or not self.render.busy:
+            return 0.0
+        return time.monotonic() - self._render_progress
+
+    def _restart_render(self, reason: str) -> None:
+        """Abandon the stuck render thread and build a fresh renderer in a new one."""
+        old = self.render
+        self.stats.render_restarts += 1
+        self._render_gen += 1
+        self._render_progress = time.monotonic()  # the new thread gets the full limit
+        self.render = RenderWorker(lambda: self._make_renderer(self._view), post=self._compose)
+        old.abandon()
+        loop = self._loop
+        if loop is not None:
+            fut = loop.run_in_executor(None, self.render.start)
+            fut.add_done_callback(self._render_started)
+
+    def _render_started(self, fut: Any) -> None:
+        exc = fut.exception()
+        if exc is not None:
+            log.warning("render restart failed: %s: %s", type(exc).__name__, exc)
 
     def request_stop(self) -> None:
         """Ask the tick loop to end (it checks before each tick); returns at once."""
         self._stopping.set()
 
-    def _frame_done_threadsafe(self, t_ns: int) -> Callable[[Future], None]:
+    def _frame_done_threadsafe(self, t_ns: int, gen: int) -> Callable[[Future], None]:
         def done(fut: Future) -> None:
             loop = self._loop
             if loop is not None and not loop.is_closed():
-                loop.call_soon_threadsafe(self._deliver, t_ns, fut)
+                loop.call_soon_threadsafe(self._deliver, t_ns, fut, gen)
         return done
 
-    def _deliver(self, t_ns: int, fut: Future) -> None:
+    def _deliver(self, t_ns: int, fut: Future, gen: int = 0) -> None:
         self._pending.discard(fut)
-        if fut.cancelled() or fut.exception() is not None:
+        if gen != self._render_gen or fut.cancelled() or fut.exception() is not None:
             return
         frame = VideoFrame(pts_ns=t_ns, rgba=fut.result())
+        self._render_progress = time.monotonic()
         self.stats.frames_out += 1
         self.stats.frames.tick()
         self.media.push(frame)
 
+    def plugin_health(self) -> list[dict[str, Any]]:
+        """Isolated plugins' state and counters (the truth behind ``driver_errors``)."""
+        out = []
+        for slot in self._slots:
+            st = getattr(slot.driver, "stats", None)
+            if st is None or not hasattr(st, "failures"):
+                continue
+            out.append({"name": slot.name, "state": st.state, "errors": st.errors,
+                        "exceptions": st.exceptions, "timeouts": st.timeouts,
+                        "malformed": st.malformed, "restarts": st.restarts,
+                        "abandoned_threads": st.abandoned_threads})
+        return out
+
     def health(self) -> dict[str, Any]:
         """A JSON-able snapshot for /health."""
+        plugins = self.plugin_health()
         return {
             "fps_rendered": round(self.stats.fps(), 2),
             "ticks": self.stats.ticks,
             "ticks_dropped": self.stats.tick_dropped,
             "render_dropped": self.stats.render_dropped,
             "frames_out": self.stats.frames_out,
-            "driver_errors": self.stats.sample_errors,
+            "driver_errors": self.stats.sample_errors + self.stats.start_errors
+            + sum(p["errors"] for p in plugins),
+            "driver_restarts": sum(p["restarts"] for p in plugins),
+            "render_restarts": self.stats.render_restarts,
+            "watchdog": self.watchdog.health(),
+            "plugins": plugins,
+            "layers_disabled": {**self.disabled_layers,
+                                **{p["name"]: p["state"] for p in plugins
+                                   if p["state"] in ("failing", "restarting", "disabled")}},
             "layers": [{"name": l.name, "priority": l.priority, "presence": round(l.presence, 3)}
                        for l in self.mixer.layers()],
             "avatar": self.avatar.name,

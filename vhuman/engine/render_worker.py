@@ -96,6 +96,18 @@ class RenderWorker:
             self._cv.notify_all()
         return fut.result(timeout)
 
+    def abandon(self) -> None:
+        """Give up on a stuck thread: refuse new work, never wait for it.
+
+        It exits, and releases its renderer, if the stuck call ever returns.
+        """
+        with self._cv:
+            self._closed = True
+            if self._job is not None:
+                self._job[1].cancel()
+                self._job = None
+            self._cv.notify_all()
+
     def close(self) -> None:
         """Stop the render thread (waits up to 10 s for the current frame)."""
         with self._cv:

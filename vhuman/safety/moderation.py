@@ -210,6 +210,7 @@ class Moderator:
         self.lists = tuple(lists)
         self.audit = audit
         self.emit = emit
+        self.audit_errors = 0  # hits the audit log could not keep (disk full)
         self._log = logging.getLogger("vhuman.moderation")
         self._auto = ahocorasick.Automaton()
         self._allow = ahocorasick.Automaton()
@@ -301,7 +302,19 @@ class Moderator:
             except Exception:  # noqa: BLE001 - an event sink must never break moderation
                 self._log.exception("moderation_hit event handler failed")
         if self.audit is not None:
-            self.audit.append("moderation_hit", **payload)
+            try:
+                self.audit.append("moderation_hit", **payload)
+            except OSError as exc:  # disk full: the text is still blocked; say so, go on
+                self.audit_errors += 1
+                self._log.error("audit log %s not written (%s): moderation hit kept in "
+                                "memory only; free space on that disk",
+                                getattr(self.audit, "path", "?"), exc.strerror or exc)
+                if self.emit is not None:
+                    try:
+                        self.emit("audit_error", path=str(getattr(self.audit, "path", "")),
+                                  message=str(exc.strerror or exc))
+                    except Exception:  # noqa: BLE001 - as above
+                        self._log.exception("audit_error event handler failed")
 
     def suggest(self, text: str) -> str:
         """``text`` with each hit replaced by its first suggestion (hits without one stay)."""

@@ -2,9 +2,11 @@
 
 It says each line through the studio and awaits the line's end there (never a guessed
 sleep), switches product cards and scenes and fires cues; the studio owns the line itself
-(moderation, subtitle, events). Chat replies queue up and are spoken between lines; an urgent one interrupts the
-line in progress, and the interrupted line is said again afterwards, so the show resumes
-where it was. Producers pause, resume and skip through the control API.
+(moderation, subtitle, events). Chat replies queue up and are spoken between lines under
+the show's reply policy (``chat.replies``: so many between two script lines, so many a
+minute, stale ones dropped, the product on screen first), so the script keeps its pace
+under any chat load; an urgent one interrupts the line in progress (within the budget), and
+the interrupted line is said again afterwards, so the show resumes where it was. Producers pause, resume and skip through the control API.
 
 All state lives here, not in a connection, so a producer who reconnects finds the show where
 it was. The runner talks to the engine only through :class:`ShowHost`.
@@ -13,7 +15,6 @@ it was. The runner talks to the engine only through :class:`ShowHost`.
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import threading
 import time
@@ -25,12 +26,14 @@ from vhuman.chat.feeling import strip_tags, tag
 from vhuman.core.clock import NS_PER_S, Clock
 from vhuman.core.errors import ConfigError, ModerationBlocked
 from vhuman.core.lines import Line
+from vhuman.scenes.replies import Reply, ReplyQueue
 from vhuman.scenes.scene import Scene
 from vhuman.scenes.show import (
     Cue,
     HideProduct,
     Loop,
     Product,
+    ReplyPolicy,
     Say,
     Show,
     ShowProduct,
@@ -42,8 +45,6 @@ from vhuman.scenes.templates import MissingValue, render
 
 _log = logging.getLogger("vhuman.show")
 
-MAX_REPLY_QUEUE = 20
-REPLY_STALE_S = 60.0
 FAILED_PASS_BACKOFF_S = 5.0
 
 
@@ -90,18 +91,6 @@ class ShowHost(Protocol):
 
     def emit(self, event: str, **fields: Any) -> None:
         """Publish an event to the bus (and so to producers on /control)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """A chat reply waiting to be spoken."""
-
-    text: str
-    urgent: bool = False
-    user: str | None = None
-    question: str | None = None
-    rule: str | None = None
-    queued_ns: int = 0
 
 
 # program instructions (the script flattened, loops as jumps)
@@ -168,14 +157,14 @@ class ShowRunner:
         self.paused = False
         self._skip = False
         self._stopped = False
-        self._replies: collections.deque[Reply] = collections.deque()
+        self._replies = ReplyQueue(self.clock, host.emit, lambda: self.policy)
         self._start_segment = start_segment
         self._script_line_id: str | None = None
         self._urgent_cut = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._wake: asyncio.Event | None = None
-        self.stats = {"lines_spoken": 0, "replies_spoken": 0, "replies_dropped": 0,
+        self.stats = {"lines_spoken": 0, "replies_spoken": 0,
                       "lines_failed": 0}
 
     # -- public API (call from the event loop thread) ----------------------------------
@@ -242,18 +231,9 @@ class ShowRunner:
 
     def enqueue_reply(self, reply: Reply) -> None:
         """Queue a chat reply; an urgent one interrupts the line being spoken."""
-        if not reply.queued_ns:
-            reply = Reply(reply.text, reply.urgent, reply.user, reply.question, reply.rule,
-                          self.clock.now_ns())
-        if reply.urgent:
-            self._replies.appendleft(reply)
-        else:
-            self._replies.append(reply)
-        while len(self._replies) > MAX_REPLY_QUEUE:
-            dropped = self._replies.pop()
-            self.stats["replies_dropped"] += 1
-            self.host.emit("chat_dropped", user=dropped.user, reason="reply_queue_full")
-        if reply.urgent and self._script_line_id is not None and not self.paused:
+        reply = self._replies.push(reply)
+        if reply.urgent and self._script_line_id is not None and not self.paused \
+                and self._replies.budget_left() > 0:
             self._urgent_cut = True
             self.host.interrupt()
         self._poke()
@@ -276,8 +256,10 @@ class ShowRunner:
             "product": None if self.product is None else self.product.id,
             "line": None if self.host.current_line is None else self.host.current_line.to_dict(),
             "replies_queued": len(self._replies),
+            "replies": self._replies.status(),
             "t_ns": self.clock.now_ns(),
             **self.stats,
+            "replies_dropped": self._replies.dropped,
         }
 
     @property
@@ -317,13 +299,22 @@ class ShowRunner:
         show = self.show
         return show.voice if show is not None else None
 
-    async def _speak_replies(self) -> None:
-        while self._replies and not self.paused and not self._stopped:
-            r = self._replies.popleft()
-            if self.clock.now_ns() - r.queued_ns > REPLY_STALE_S * NS_PER_S:
-                self.stats["replies_dropped"] += 1
-                self.host.emit("chat_dropped", user=r.user, reason="stale")
-                continue
+    @property
+    def policy(self) -> ReplyPolicy:
+        """The reply policy of the show on air (defaults when none)."""
+        show = self._show or self._next_show
+        return show.chat.replies if show is not None else ReplyPolicy()
+
+    def _may_reply(self, between_lines: bool, until_ns: int | None = None) -> bool:
+        """Whether a queued reply may take the floor now (``until_ns``: a wait's end)."""
+        if self.paused or self._stopped:
+            return False
+        return self._replies.may_speak(between_lines=between_lines, until_ns=until_ns)
+
+    async def _speak_replies(self, *, between_lines: bool = True,
+                             until_ns: int | None = None) -> None:
+        while self._may_reply(between_lines, until_ns):
+            r = self._replies.take(self.product)
             outcome = await self._speak(r.text, self._voice(), "reply", f"chat:{r.user}")
             if outcome == "ended":
                 self.stats["replies_spoken"] += 1
@@ -348,23 +339,28 @@ class ShowRunner:
             self._wake.clear()
         return task in done and not task.cancelled()
 
-    async def _checkpoint(self) -> bool:
-        """Between steps: hold while paused, speak queued replies. False → stop/reload."""
+    async def _checkpoint(self, *, until_ns: int | None = None) -> bool:
+        """Between steps: hold while paused, speak the replies the policy allows.
+
+        False → stop/reload. ``until_ns`` (inside a ``wait:``) lets the room use the pause
+        up to its end (a reply starts only before it), within the per-minute budget.
+        """
+        between_lines = until_ns is None
         while True:
             if self._stopped or self._next_show is not None:
                 return False
             if self.paused:
                 await self._wake_or(asyncio.Event().wait())
                 continue
-            if self._replies:
-                await self._speak_replies()
+            if self._may_reply(between_lines, until_ns):
+                await self._speak_replies(between_lines=between_lines, until_ns=until_ns)
                 continue
             return True
 
     async def _sleep_until(self, t_ns: int, *, skippable: bool) -> bool:
         """Sleep on the stream clock, speaking replies that come in; False → stop/reload."""
         while self.clock.now_ns() < t_ns:
-            if not await self._checkpoint():
+            if not await self._checkpoint(until_ns=t_ns):
                 return False
             if skippable and self._skip:
                 self._skip = False
@@ -388,9 +384,12 @@ class ShowRunner:
                     self._prog = compile_show(self._show)
                     await self._play(self._show)
                     continue
-                # no show, or it finished: still speak producer-triggered replies
-                if self._replies and not self.paused:
-                    await self._speak_replies()
+                # no show, or it finished: the room has the floor, within the budget
+                if self._may_reply(between_lines=False):
+                    await self._speak_replies(between_lines=False)
+                    continue
+                if self._replies and not self.paused:  # budget spent: wait for a refill
+                    await self._wake_or(self.clock.sleep_until(self._replies.refill_ns()))
                     continue
                 await self._wake_or(asyncio.Event().wait())
         finally:
@@ -507,6 +506,7 @@ class ShowRunner:
                         return None
                     continue
                 self._urgent_cut = False
+                self._replies.line_done()  # the script had its line: the room may speak again
                 return pc + 1
         if isinstance(instr, Cue):
             self._cue(instr.name, instr.intensity, instr.duration_s)

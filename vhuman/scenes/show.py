@@ -168,6 +168,33 @@ class ChatLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplyPolicy:
+    """How the script and the room share the floor (``chat.replies``).
+
+    Attributes:
+        max_between_lines: chat replies spoken at most between two script lines (during a
+            ``wait:`` step the room may use the whole pause, within the budget).
+        per_minute: replies spoken at most in any minute of stream time (urgent ones
+            included); more wait in the queue.
+        stale_s: a reply not spoken this long after the question is dropped.
+        product_priority: a reply naming the product on screen goes before older ones.
+    """
+
+    max_between_lines: int = 1
+    per_minute: int = 6
+    stale_s: float = 60.0
+    product_priority: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.max_between_lines <= 100:
+            raise ValueError("max_between_lines must be 0..100")
+        if not 0 <= self.per_minute <= 600:
+            raise ValueError("per_minute must be 0..600")
+        if not 1 <= self.stale_s <= 3600:
+            raise ValueError("stale_s must be 1..3600 seconds")
+
+
+@dataclass(frozen=True, slots=True)
 class ChatConfig:
     """How the host answers chat."""
 
@@ -176,6 +203,7 @@ class ChatConfig:
     default_reply: tuple[str, ...] = ()
     limits: ChatLimits = ChatLimits()
     extras: ChatExtras = field(default_factory=ChatExtras)
+    replies: ReplyPolicy = ReplyPolicy()
 
 
 @dataclass(frozen=True, slots=True)

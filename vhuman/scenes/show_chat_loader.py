@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from vhuman.chat.config import EXTRA_KEYS, parse_chat_extras
 from vhuman.core.yamlsrc import LineDict, LineList, unknown_keys
-from vhuman.scenes.show import ChatConfig, ChatLimits, ChatRule, FaqEntry
+from vhuman.scenes.show import ChatConfig, ChatLimits, ChatRule, FaqEntry, ReplyPolicy
 from vhuman.scenes.show_fields import ShowFields
 
 T = TypeVar("T")
@@ -17,9 +17,10 @@ T = TypeVar("T")
 def parse_chat(ck: ShowFields, v: Any, line: int) -> ChatConfig:
     """The ``chat:`` section: rules, FAQ, default reply and intake limits."""
     if not isinstance(v, LineDict):
-        ck.probs.add(line, "chat must be a mapping (rules, faq, default_reply, limits)")
+        ck.probs.add(line, "chat must be a mapping (rules, faq, default_reply, limits, replies)")
         return ChatConfig()
-    unknown_keys(v, ("rules", "faq", "default_reply", "limits", *EXTRA_KEYS), "chat", ck.probs)
+    unknown_keys(v, ("rules", "faq", "default_reply", "limits", "replies", *EXTRA_KEYS), "chat",
+                 ck.probs)
     extras = parse_chat_extras(v, ck.probs, ck.moderator)
     rules = _each(ck, v, "rules", "chat.rules must be a list", _rule)
     faq = _each(ck, v, "faq", "chat.faq must be a list of {q, a}", _faq)
@@ -50,7 +51,38 @@ def parse_chat(ck: ShowFields, v: Any, line: int) -> ChatConfig:
                         vals2[k] = int(x) if k in ("per_user_burst", "total_burst",
                                                    "max_len") else x
             limits = ChatLimits(**{**_limits_dict(limits), **vals2})
-    return ChatConfig(tuple(rules), tuple(faq), default, limits, extras)
+    policy = _reply_policy(ck, v["replies"], v.key_line("replies")) if "replies" in v \
+        else ReplyPolicy()
+    return ChatConfig(tuple(rules), tuple(faq), default, limits, extras, policy)
+
+
+#: chat.replies keys: (lowest, highest) for numbers; None for true/false
+_POLICY_FIELDS: dict[str, tuple[float, float] | None] = {
+    "max_between_lines": (0, 100), "per_minute": (0, 600), "stale_s": (1, 3600),
+    "product_priority": None}
+
+
+def _reply_policy(ck: ShowFields, v: Any, line: int) -> ReplyPolicy:
+    """``chat.replies``: how many replies between script lines, per minute, how stale."""
+    if not isinstance(v, LineDict):
+        ck.probs.add(line, "chat.replies must be a mapping",
+                     "e.g. replies: {max_between_lines: 1, per_minute: 6, stale_s: 60}")
+        return ReplyPolicy()
+    unknown_keys(v, tuple(_POLICY_FIELDS), "chat.replies", ck.probs)
+    vals: dict[str, Any] = {}
+    for k, bounds in _POLICY_FIELDS.items():
+        if k not in v:
+            continue
+        if bounds is None:
+            if isinstance(v[k], bool):
+                vals[k] = v[k]
+            else:
+                ck.probs.add(v.key_line(k), f"chat.replies.{k} must be true or false")
+            continue
+        x = ck.number(v[k], v.key_line(k), f"chat.replies.{k}", *bounds)
+        if x is not None:
+            vals[k] = x if k == "stale_s" else int(x)
+    return ReplyPolicy(**vals)
 
 def _each(ck: ShowFields, v: LineDict, key: str, not_a_list: str,
           parse: Callable[[ShowFields, Any, int], T | None]) -> list[T]:

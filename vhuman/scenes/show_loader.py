@@ -266,13 +266,16 @@ class _Loader(ShowFields):
         return Schedule(start, until, loops, gap)
 
 
+MAX_PRICE = Decimal(10) ** 12
+
+
 def _money(v: Any) -> str | None:
     if is_number(v) or isinstance(v, str):
         try:
             d = Decimal(str(v).strip().lstrip("¥￥"))
         except InvalidOperation:
             return None
-        if d.is_finite() and d >= 0:
+        if d.is_finite() and 0 <= d < MAX_PRICE:  # beyond: not a price (and quantize fails)
             return format_money(d)
     return None
 

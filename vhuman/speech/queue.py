@@ -14,6 +14,12 @@ Events (``on_event(name, **fields)``, called on the thread that calls ``say``/``
 is placed on the stream timeline (word and phoneme times in seconds from ``t_ns``: what
 gestures aligned to words and beat gestures need).
 
+The audio is one continuous track on a contiguous 20 ms grid: where no line plays (between
+lines, during a script's ``wait:``, while the first sentence is synthesized, in a
+synthesis underrun) ``pump`` hands out silent chunks (``line_id`` None between lines, the
+line's id inside one), so every output's audio has no holes and each line starts on the
+grid where the previous audio ended.
+
 ``pump`` also returns the media stream's markers in order with the audio: a
 ``segment_end`` marker where a line's audio ends, and a ``clear`` marker (with the cut
 line's id) when an interrupt cuts a line, so every output can drop what it still holds of
@@ -27,6 +33,7 @@ import collections
 import itertools
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -43,6 +50,9 @@ from vhuman.speech.visemes import VisemeTrack, build_track
 log = logging.getLogger("vhuman.speech")
 
 CHUNK_NS = 20_000_000
+#: Wall seconds one sentence's synthesis may take before the watchdog gives up on the
+#: worker thread (the line errors out; a fresh worker takes the next lines).
+SYNTH_TIMEOUT_S = 15.0
 EventSink = Callable[..., None]
 
 
@@ -135,12 +145,50 @@ class Speaker:
         self._lines: collections.deque[_Line] = collections.deque()  # to play, in order
         self._by_id: dict[str, _Line] = {}
         self._current: _Line | None = None
-        self._next_free_ns = 0  # stream time where the previous line's audio ended
+        self._next_free_ns: int | None = None  # where the audio handed out so far ends
+        self.silence_chunks = 0  # silent chunks handed out between lines
         self._interrupt_at: int | None = None
         self._ids = itertools.count(1)
         self._closed = False
-        self._worker = threading.Thread(target=self._work, name="vhuman-tts", daemon=True)
-        self._worker.start()
+        self.synth_timeout_s = SYNTH_TIMEOUT_S
+        self.stats = {"tts_errors": 0, "tts_timeouts": 0, "worker_restarts": 0}
+        self._gen = 0  # a worker whose generation is past stops (abandoned when stuck)
+        self._synth: tuple[_Line, float] | None = None  # line in synthesis, since (monotonic)
+        self._worker = self._spawn_worker()
+
+    def _spawn_worker(self) -> threading.Thread:
+        t = threading.Thread(target=self._work, args=(self._gen,), name="vhuman-tts",
+                             daemon=True)
+        t.start()
+        return t
+
+    # -- watchdog ------------------------------------------------------------------------
+    def synth_stuck_for(self) -> float:
+        """Wall seconds the current synthesis call has been running (0 when idle)."""
+        synth = self._synth
+        return 0.0 if synth is None else time.monotonic() - synth[1]
+
+    def restart_worker(self, reason: str) -> None:
+        """Give up on a stuck synthesis.
+
+        Its line ends with an error (what it has already synthesized still plays), and a
+        fresh worker takes the lines after it.
+        """
+        with self._wake:
+            synth, self._synth = self._synth, None
+            self._gen += 1
+            self.stats["tts_timeouts"] += 1
+            self.stats["worker_restarts"] += 1
+            if synth is not None:
+                line = synth[0]
+                line.error = f"TTS did not answer ({reason})"
+                line.done.set()
+            self._worker = self._spawn_worker()
+
+    def health(self) -> dict:
+        """Counters for /health."""
+        return {**self.stats, "silence_chunks": self.silence_chunks,
+                "synth_stuck_s": round(self.synth_stuck_for(), 2)}
 
     # -- public API ----------------------------------------------------------------------
     @property
@@ -212,7 +260,8 @@ class Speaker:
             self._closed = True
             self._pending.clear()
             self._wake.notify_all()
-        self._worker.join(timeout=5)
+        if self._synth is None:  # a stuck synthesis would hold the stop: leave it
+            self._worker.join(timeout=5)
         self._lipsync.clear()
 
     # -- the tick ------------------------------------------------------------------------
@@ -225,13 +274,16 @@ class Speaker:
         horizon = t_ns + self.lead_ns
         events: list[tuple[str, dict]] = []
         with self._lock:
+            if self._next_free_ns is None:
+                self._next_free_ns = t_ns  # the grid starts at the first pump
             if self._interrupt_at is not None:
                 self._do_interrupt(t_ns, events, chunks)
             while True:
                 line = self._current
                 if line is None:
-                    line = self._start_next(t_ns, events)
+                    line = self._start_next(t_ns, events, chunks)
                     if line is None:
+                        self._fill_silence(horizon, chunks)
                         break
                 self._place_ready_segments(line, t_ns, events)
                 self._emit(line, t_ns, horizon, chunks)
@@ -253,7 +305,17 @@ class Speaker:
         return chunks
 
     # -- internals (called with the lock held) ------------------------------------------
-    def _start_next(self, t_ns: int, events: list) -> _Line | None:
+    def _fill_silence(self, until_ns: int, chunks: list[AudioChunk | MediaMarker]) -> None:
+        """Silent chunks from where the audio ends up to ``until_ns`` (on the grid)."""
+        assert self._next_free_ns is not None
+        while self._next_free_ns < until_ns:
+            chunks.append(AudioChunk(self._next_free_ns, np.zeros(self.chunk_samples, np.int16),
+                                     self.out_rate, None))
+            self._next_free_ns += CHUNK_NS
+            self.silence_chunks += 1
+
+    def _start_next(self, t_ns: int, events: list,
+                    chunks: list[AudioChunk | MediaMarker]) -> _Line | None:
         while self._lines:
             line = self._lines[0]
             if line.cancelled:
@@ -269,7 +331,9 @@ class Speaker:
                     "line_id": line.id, "message": line.error or "nothing to say"}))
                 continue
             self._lines.popleft()
-            line.t0_ns = max(t_ns, self._next_free_ns)
+            self._fill_silence(t_ns, chunks)  # a late pump: no hole before the line
+            assert self._next_free_ns is not None
+            line.t0_ns = self._next_free_ns
             self._current = line
             self._lipsync.begin_line(line.id, line.t0_ns)
             events.append(("line_started", {"line_id": line.id, "text": line.text,
@@ -283,11 +347,10 @@ class Speaker:
             offset = line.end
             if line.played >= line.end:
                 # Underrun (synthesis fell behind): start the late sentence on the next
-                # chunk boundary at or after now, leaving a silent gap in the line.
+                # chunk boundary at or after now; the gap before it goes out as silence.
                 now_off = (t_ns - line.t0_ns) * self.out_rate // NS_PER_S
                 offset = max(line.played,
                              -(-now_off // self.chunk_samples) * self.chunk_samples)
-                line.played = offset
             seg.offset = offset
             line.end = offset + len(seg.pcm)
             line.placed += 1
@@ -313,6 +376,16 @@ class Speaker:
             chunks.append(AudioChunk(pts, pcm, self.out_rate, line.id))
             line.played += n
         line.played = max(line.played, line.end)
+        if not (line.done.is_set() and line.placed == len(line.segments)):
+            # Underrun: the next sentence is late. Send silence up to the horizon, so the
+            # track has no hole; the sentence starts after it when it arrives.
+            while True:
+                pts = line.t0_ns + line.played * NS_PER_S // self.out_rate
+                if pts >= horizon:
+                    break
+                chunks.append(AudioChunk(pts, np.zeros(n, np.int16), self.out_rate, line.id))
+                line.played += n
+                line.end = max(line.end, line.played)
 
     def _copy_samples(self, line: _Line, start: int, out: np.ndarray) -> None:
         stop = start + len(out)
@@ -324,7 +397,7 @@ class Speaker:
     def _finish(self, line: _Line, end_ns: int, *, interrupted: bool, events: list) -> None:
         self._current = None
         self._by_id.pop(line.id, None)
-        self._next_free_ns = max(self._next_free_ns, end_ns)
+        self._next_free_ns = max(self._next_free_ns or 0, end_ns)
         self._lipsync.end_line(line.id, end_ns, interrupted=interrupted)
         events.append(("line_ended", {"line_id": line.id, "interrupted": interrupted}))
 
@@ -353,32 +426,43 @@ class Speaker:
             log.exception("speech event listener failed on %s", name)
 
     # -- worker thread -------------------------------------------------------------------
-    def _work(self) -> None:
+    def _work(self, gen: int) -> None:
         while True:
             with self._wake:
-                while not self._pending and not self._closed:
+                while not self._pending and not self._closed and gen == self._gen:
                     self._wake.wait()
-                if self._closed:
+                if self._closed or gen != self._gen:
                     return
                 line = self._pending.popleft()
             try:
-                self._synthesize_line(line)
+                self._synthesize_line(line, gen)
             finally:
-                line.done.set()
+                if gen == self._gen:
+                    line.done.set()
 
-    def _synthesize_line(self, line: _Line) -> None:
+    def _synthesize_line(self, line: _Line, gen: int = 0) -> None:
         voice = line.voice or self.voice
         for sentence in line.sentences:
-            if line.cancelled or self._closed:
+            if line.cancelled or self._closed or gen != self._gen:
                 return
+            self._synth = (line, time.monotonic())
             try:
                 utt = self.engine.synthesize(sentence, voice)
                 track = build_track(utt, gain=self.lipsync_gain)
                 pcm = resample(utt.pcm, utt.rate, self.out_rate)
-            except Exception as exc:  # noqa: BLE001 - an engine error skips the line; show goes on
-                log.warning("TTS failed on %s: %s", line.id, exc)
+            except Exception as exc:
+                if gen != self._gen:
+                    return
+                self.stats["tts_errors"] += 1
+                log.warning("TTS failed on %s: %s: %s", line.id, type(exc).__name__, exc)
+                log.debug("TTS traceback", exc_info=True)
                 line.error = f"{type(exc).__name__}: {exc}"
                 return
+            finally:
+                if gen == self._gen:
+                    self._synth = None
             with self._lock:
+                if gen != self._gen:
+                    return  # abandoned by the watchdog while stuck: the line has moved on
                 line.segments.append(_Segment(pcm, track, text=sentence, words=utt.words,
                                               phonemes=utt.phonemes))

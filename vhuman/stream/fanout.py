@@ -14,16 +14,24 @@ Audio is small and its own budget; when that overflows the oldest chunk goes. Au
 packets remember the spoken line they are of: when a line is cut, :meth:`Fanout.clear_line`
 drops every viewer's queued audio of it, so a slow viewer never hears the rest of a line
 the producer interrupted.
+
+A viewer that takes nothing from a non-empty queue for :data:`STALL_GRACE_S` is *stalled*:
+it no longer counts as a live reader (``len(fanout)``, which the viewer limit checks), so
+stuck sockets cannot keep new viewers out while the server waits to close them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from vhuman.stream.protocol import Kind
+
+#: Seconds a viewer may leave packets waiting before it stops counting as a live reader.
+STALL_GRACE_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +92,12 @@ class ViewerQueue:
         self.waiting_for_keyframe = not independent_frames
         self.stats = ViewerStats()
         self.closed = False
+        self._last_take = time.monotonic()  # last get(), or when the queue last filled
+
+    def stalled(self, now: float | None = None) -> bool:
+        """Packets wait and the viewer took none for :data:`STALL_GRACE_S`."""
+        now = time.monotonic() if now is None else now
+        return bool(self._q) and now - self._last_take > STALL_GRACE_S
 
     def __len__(self) -> int:
         return len(self._q)
@@ -130,6 +144,8 @@ class ViewerQueue:
             if self._n_audio >= self.max_audio:
                 self._remove_first(video=False)
             self._n_audio += 1
+        if not self._q:
+            self._last_take = time.monotonic()  # idle until now is not stalled
         self._q.append(pkt)
         self._ready.set()
         return True
@@ -150,6 +166,7 @@ class ViewerQueue:
             self._ready.clear()
             await self._ready.wait()
         pkt = self._q.popleft()
+        self._last_take = time.monotonic()
         if pkt.is_video:
             self._n_video -= 1
         else:
@@ -171,7 +188,18 @@ class Fanout:
         self.dropped_by_departed = 0
 
     def __len__(self) -> int:
+        """Live readers: connected viewers that are not stalled."""
+        now = time.monotonic()
+        return sum(1 for v in self._viewers if not v.stalled(now))
+
+    @property
+    def connected(self) -> int:
+        """Every connected viewer, stalled or not."""
         return len(self._viewers)
+
+    def stalled(self) -> int:
+        """Connected viewers that are not reading."""
+        return self.connected - len(self)
 
     def __iter__(self):
         return iter(tuple(self._viewers))

@@ -71,9 +71,18 @@ class ServerStats:
     audio_cleared: int = 0  # queued audio packets of cut lines dropped for slow viewers
     bytes_out: int = 0
     viewers_total: int = 0
+    viewers_evicted: int = 0  # closed for reading nothing for VIEWER_STALL_S
+    viewers_refused_address: int = 0  # over MAX_VIEWERS_PER_ADDRESS
 
 
 MEDIA_SNDBUF = 128 * 1024
+#: A viewer whose socket takes nothing for this long is closed (1008) and its slot freed.
+VIEWER_STALL_S = 10.0
+#: /media connections one address may hold; more are closed at once (1013).
+MAX_VIEWERS_PER_ADDRESS = 8
+#: On stop, connections still open after this long are aborted (a stuck client cannot
+#: take a close handshake, and the recording waits on the stop).
+STOP_GRACE_S = 0.5
 
 
 def _limit_send_buffer(ws: ServerConnection) -> None:
@@ -92,6 +101,27 @@ def _limit_send_buffer(ws: ServerConnection) -> None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, MEDIA_SNDBUF)
         except OSError:  # pragma: no cover - a platform that refuses: keep its default
             pass
+
+
+def _address(ws: ServerConnection) -> str:
+    """The peer's IP address (what per-address caps count)."""
+    peer = ws.remote_address
+    return str(peer[0]) if isinstance(peer, tuple) and peer else str(peer)
+
+
+def _write_backlog(ws: ServerConnection) -> int:
+    """Bytes waiting in the transport: a reader that keeps up has (almost) none."""
+    t = ws.transport
+    try:
+        return t.get_write_buffer_size() if t is not None else 0
+    except (AttributeError, RuntimeError):
+        return 0
+
+
+def _abort(ws: ServerConnection) -> None:
+    """Drop the TCP connection at once (no close handshake)."""
+    if ws.transport is not None:
+        ws.transport.abort()
 
 
 class MediaServer:
@@ -150,6 +180,9 @@ class MediaServer:
             self._encoder = make_encoder(codec, width, height, fps, jpeg_quality=jpeg_quality)
         self._video_kind = self.video_info.kind
         self._fanout = Fanout()
+        self.viewer_stall_s = VIEWER_STALL_S
+        self.max_viewers_per_address = MAX_VIEWERS_PER_ADDRESS
+        self._media_conns: dict[ServerConnection, str] = {}  # live /media sockets → address
         self._listeners: list[PacketListener] = []
         self._ws_routes: dict[str, WebSocketHandler] = {}
         #: Host/Origin checks on every request (configure with allow_hosts/allow_origins).
@@ -210,8 +243,19 @@ class MediaServer:
             self._tap.detach()
         if self._own_outputs is not None:
             await self._own_outputs.stop()
-        self._server.close(close_connections=True)
-        await self._server.wait_closed()
+        server = self._server
+        # A viewer that reads nothing cannot take a close handshake: cut it now, so a stop
+        # (SIGTERM) is not held for the close timeout per stuck client.
+        for ws in list(self._media_conns):
+            if _write_backlog(ws) > 0:
+                _abort(ws)
+        server.close(close_connections=True)
+        closing = asyncio.ensure_future(server.wait_closed())
+        done, _ = await asyncio.wait({closing}, timeout=STOP_GRACE_S)
+        if not done:
+            for ws in list(server.handlers):
+                _abort(ws)
+            await closing
         self._server = None
         if self._encode_task is not None:
             try:
@@ -470,6 +514,9 @@ class MediaServer:
             "fps": round(self._out_meter.rate(now), 2),
             "input_fps": round(self._in_meter.rate(now), 2),
             "viewers": len(self._fanout),
+            "viewers_stalled": self._fanout.stalled(),
+            "viewers_evicted": s.viewers_evicted,
+            "viewers_refused_address": s.viewers_refused_address,
             "dropped_frames": s.dropped_encoder + self._fanout.dropped_video,
             "dropped_encoder": s.dropped_encoder,
             "dropped_viewers": self._fanout.dropped_video,
@@ -519,12 +566,20 @@ class MediaServer:
         await handler(ws, ws.request)
 
     async def _serve_media(self, ws: ServerConnection) -> None:
+        addr = _address(ws)
+        held = sum(1 for a in self._media_conns.values() if a == addr)
+        if held >= self.max_viewers_per_address:
+            self.stats.viewers_refused_address += 1
+            await ws.close(1013, f"too many connections from your address "
+                                 f"(limit {self.max_viewers_per_address}); try later")
+            return
         viewer = ViewerQueue(
             request_keyframe=self.request_keyframe,
             independent_frames=self._video_kind == Kind.VIDEO_JPEG,
         )
         self.stats.viewers_total += 1
         _limit_send_buffer(ws)
+        self._media_conns[ws] = addr
         self._fanout.add(viewer)
         # A new H.264 viewer can only start at a keyframe; don't make it wait for the GOP.
         self.request_keyframe()
@@ -533,6 +588,7 @@ class MediaServer:
         try:
             await asyncio.wait({pump, drain}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            self._media_conns.pop(ws, None)
             self._fanout.remove(viewer)
             for t in (pump, drain):
                 t.cancel()
@@ -543,12 +599,33 @@ class MediaServer:
             await ws.send(self.hello)
             while True:
                 pkt = await viewer.get()
-                await ws.send(pkt.data)
+                # a send that cannot complete for this long: the viewer reads nothing
+                sending = asyncio.ensure_future(ws.send(pkt.data))
+                done, _ = await asyncio.wait({sending}, timeout=self.viewer_stall_s)
+                if not done:
+                    sending.cancel()
+                    await self._evict(ws, viewer)
+                    return
+                sending.result()
                 viewer.stats.sent += 1
                 viewer.stats.bytes_sent += len(pkt.data)
                 self.stats.bytes_out += len(pkt.data)
         except ConnectionClosed:
             pass
+
+    async def _evict(self, ws: ServerConnection, viewer: ViewerQueue) -> None:
+        """Close a viewer that read nothing for :attr:`viewer_stall_s` and free its slot."""
+        self.stats.viewers_evicted += 1
+        self._fanout.remove(viewer)
+        log.info("closing /media viewer %s: read nothing for %.1f s", _address(ws),
+                 self.viewer_stall_s)
+        reason = f"not reading: closed after {self.viewer_stall_s:g} s without progress"
+        try:  # the close frame may never get through a full socket; don't wait for it
+            await asyncio.wait_for(ws.close(1008, reason), timeout=STOP_GRACE_S)
+        except (TimeoutError, ConnectionClosed, OSError):
+            pass
+        finally:
+            _abort(ws)
 
     @staticmethod
     async def _drain_incoming(ws: ServerConnection) -> None:

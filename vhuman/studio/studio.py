@@ -88,6 +88,9 @@ class Studio:
         engine.add_driver(self.gestures)
         engine.add_driver(speaker.lipsync)
         engine.add_audio_source(speaker.pump)
+        if hasattr(speaker, "restart_worker"):  # a stuck TTS call is the watchdog's
+            engine.watchdog.watch("tts", speaker.synth_stuck_for, speaker.restart_worker,
+                                  after_s=speaker.synth_timeout_s)
         engine.add_post(self._compose)
         engine.events.subscribe(self._feel)
         self._apply_scene(scene)
