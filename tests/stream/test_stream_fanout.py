@@ -98,3 +98,16 @@ def test_clear_line_drops_only_that_lines_queued_audio() -> None:
         left.append(asyncio.run(q.get()).data)
     assert left == [b"v", b"b", b"m"]
     assert q.stats.cleared_audio == 10
+
+
+def test_a_clear_marker_survives_the_silence_that_follows_it() -> None:
+    """Continuous audio keeps flowing after an interrupt: the audio budget must not push
+    the clear marker out of a slow viewer's queue before it reads again."""
+    q = ViewerQueue(max_audio=5)
+    q.offer(OutPacket(b"m", Kind.MARKER, 0))
+    for i in range(50):  # a second of silence
+        q.offer(OutPacket(b"s", Kind.AUDIO_PCM_S16LE, i + 1, True))
+    got = []
+    while len(q):
+        got.append(asyncio.run(q.get()).kind)
+    assert got[0] is Kind.MARKER and got.count(Kind.AUDIO_PCM_S16LE) == 5

@@ -32,6 +32,8 @@ from vhuman.stream.protocol import Kind
 
 #: Seconds a viewer may leave packets waiting before it stops counting as a live reader.
 STALL_GRACE_S = 1.0
+#: Markers (clear, segment end) a viewer's queue holds; they bypass the audio budget.
+MAX_MARKERS = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +89,7 @@ class ViewerQueue:
         self._q: collections.deque[OutPacket] = collections.deque()
         self._n_video = 0
         self._n_audio = 0
+        self._n_marker = 0
         self._ready = asyncio.Event()
         # A new viewer of a predicted stream must start at a keyframe.
         self.waiting_for_keyframe = not independent_frames
@@ -104,7 +107,7 @@ class ViewerQueue:
 
     def _remove_first(self, video: bool) -> None:
         for i, p in enumerate(self._q):
-            if p.is_video == video:
+            if p.is_video == video and p.kind is not Kind.MARKER:  # markers are never dropped
                 del self._q[i]
                 if video:
                     self._n_video -= 1
@@ -140,6 +143,12 @@ class ViewerQueue:
                     return False
             self.waiting_for_keyframe = False
             self._n_video += 1
+        elif pkt.kind is Kind.MARKER:
+            # A clear must reach a slow viewer however much silence follows it; markers
+            # are rare (interrupts, line ends) and small, bounded on their own.
+            if self._n_marker >= MAX_MARKERS:
+                self._drop_first_marker()
+            self._n_marker += 1
         else:
             if self._n_audio >= self.max_audio:
                 self._remove_first(video=False)
@@ -152,7 +161,8 @@ class ViewerQueue:
 
     def clear_line(self, line_id: str) -> int:
         """Drop queued audio of ``line_id``; returns how many packets went."""
-        kept = collections.deque(p for p in self._q if p.is_video or p.line_id != line_id)
+        kept = collections.deque(p for p in self._q if p.is_video or p.kind is Kind.MARKER
+                                 or p.line_id != line_id)
         n = len(self._q) - len(kept)
         if n:
             self._q = kept
@@ -169,15 +179,24 @@ class ViewerQueue:
         self._last_take = time.monotonic()
         if pkt.is_video:
             self._n_video -= 1
+        elif pkt.kind is Kind.MARKER:
+            self._n_marker -= 1
         else:
             self._n_audio -= 1
         return pkt
+
+    def _drop_first_marker(self) -> None:
+        for i, p in enumerate(self._q):
+            if p.kind is Kind.MARKER:
+                del self._q[i]
+                self._n_marker -= 1
+                return
 
     def close(self) -> None:
         """Stop accepting packets."""
         self.closed = True
         self._q.clear()
-        self._n_video = self._n_audio = 0
+        self._n_video = self._n_audio = self._n_marker = 0
 
 
 class Fanout:

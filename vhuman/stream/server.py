@@ -348,7 +348,7 @@ class MediaServer:
             if self._own_outputs is not None:
                 self._own_outputs.submit_video(frame)
             return
-        if not self._fanout and not self._listeners:
+        if not self._fanout.connected and not self._listeners:
             # Nobody to send to: skip the encode; the next viewer asks for a keyframe.
             self.stats.frames_idle += 1
             self._out_meter.tick(now)
@@ -380,7 +380,7 @@ class MediaServer:
             raise RuntimeError("MediaServer.submit_marker called before start()")
         if marker.kind == "clear" and marker.line_id is not None:
             self.stats.audio_cleared += self._fanout.clear_line(marker.line_id)
-        if not self._fanout and not self._listeners:
+        if not self._fanout.connected and not self._listeners:
             return
         pts_us = marker.pts_ns // 1000
         body = json.dumps({"marker": marker.kind, "line_id": marker.line_id},
@@ -403,7 +403,7 @@ class MediaServer:
         if len(pcm) == 0:
             return
         self.stats.audio_chunks += 1
-        if not self._fanout and not self._listeners:
+        if not self._fanout.connected and not self._listeners:
             return
         pts_us = pts_ns // 1000
         data = pack(Kind.AUDIO_PCM_S16LE, pts_us, pcm.astype("<i2", copy=False).tobytes())
@@ -414,7 +414,7 @@ class MediaServer:
 
     def _wants_video(self) -> bool:
         # read on the encoder thread: len() of a set/list is atomic under the GIL
-        return self._server is not None and (len(self._fanout) > 0 or bool(self._listeners))
+        return self._server is not None and (self._fanout.connected > 0 or bool(self._listeners))
 
     def _deliver_h264(self, payload: bytes, pts_us: int, keyframe: bool, config: bool) -> None:
         loop = self._loop  # encoder thread: pack here, emit on the loop
