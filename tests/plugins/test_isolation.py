@@ -24,7 +24,8 @@ from vhuman.drivers.registry import DriverRegistry
 from vhuman.core import quat
 from vhuman.core.clock import NS_PER_S, SimClock
 from vhuman.core.frames import Pose
-from vhuman.drivers.isolation import IsolatedDriver, MalformedPoseError, validate_pose
+from vhuman.drivers.isolation import IsolatedDriver
+from vhuman.drivers.pose_check import MalformedPoseError, validate_pose
 from vhuman.engine.pacing import Ticker
 
 FPS = 30
