@@ -23,7 +23,8 @@ def photo_pan(width: int, height: int, n: int) -> list[np.ndarray]:
     return out
 
 
-def emit_json(result: dict, path: str | None, *, indent: int = 2, newline: bool = False) -> None:
+def emit_json(result: dict, path: str | None, *, indent: int = 2, newline: bool = False,
+              ensure_ascii: bool = True) -> None:
     """Print ``result`` as JSON, and write it to ``path`` too when given.
 
     Args:
@@ -31,8 +32,9 @@ def emit_json(result: dict, path: str | None, *, indent: int = 2, newline: bool 
         path: a file to write as well, or None.
         indent: JSON indentation.
         newline: end the file with a newline.
+        ensure_ascii: escape non-ASCII text (False keeps Chinese readable).
     """
-    text = json.dumps(result, indent=indent)
+    text = json.dumps(result, indent=indent, ensure_ascii=ensure_ascii)
     print(text)
     if path:
         Path(path).write_text(text + "\n" if newline else text)

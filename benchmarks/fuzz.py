@@ -11,7 +11,6 @@ printed). Exit status 1 if any parser failed.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
@@ -23,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from hypothesis import HealthCheck, given, settings
 
+from benchmarks._common import emit_json
 from tests.fuzz_targets import targets
 
 
@@ -57,10 +57,7 @@ def main() -> int:
     results = {t.name: run_target(t, a.n) for t in targets() if not only or t.name in only}
     doc = {"n_per_parser": a.n, "parsers": results,
            "ok": all(r["uncaught"] == 0 for r in results.values())}
-    text = json.dumps(doc, indent=2, ensure_ascii=False)
-    print(text)
-    if a.out:
-        Path(a.out).write_text(text)
+    emit_json(doc, a.out, ensure_ascii=False)
     return 0 if doc["ok"] else 1
 
 

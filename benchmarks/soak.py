@@ -37,6 +37,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._common import emit_json
 from vhuman.app import make_engine
 from vhuman.avatar.procedural import build_procedural_avatar
 from vhuman.core.clock import NS_PER_S, SimClock
@@ -325,10 +326,7 @@ def main() -> int:
                            tts=a.tts))
     doc["failures"] = verdict(doc, a.max_rss_growth_mb)
     doc["ok"] = not doc["failures"]
-    text = json.dumps(doc, indent=2, ensure_ascii=False)
-    print(text)
-    if a.out:
-        Path(a.out).write_text(text)
+    emit_json(doc, a.out, ensure_ascii=False)
     return 0 if doc["ok"] else 1
 
 

@@ -91,3 +91,39 @@ def test_engine_delivers_real_frames_on_the_tick_schedule():
 def test_engine_config_rejects_bad_values(kwargs):
     with pytest.raises(ConfigError):
         EngineConfig(**kwargs)
+
+
+def test_a_view_change_never_waits_for_the_frame_in_flight():
+    """A scene switch on the event loop hands the change to the render thread and returns,
+    even while a frame is being drawn; the change lands before the next frame."""
+    import threading
+
+    gate, drawing, seen = threading.Event(), threading.Event(), []
+
+    class Slow:
+        background = "old"
+
+        def render(self, state):
+            drawing.set()
+            gate.wait(10)
+            seen.append(self.background)
+            return np.zeros((2, 2, 4), np.uint8)
+
+    worker = RenderWorker(Slow)
+    worker.start()
+    try:
+        first, _ = worker.submit(AvatarState(t_ns=1))
+        assert drawing.wait(5)
+        caller = threading.Thread(target=worker.call_soon,
+                                  args=(lambda r: setattr(r, "background", "new"),))
+        caller.start()
+        caller.join(2)
+        assert not caller.is_alive(), "call_soon waited for the frame in flight"
+        gate.set()
+        first.result(5)
+        second, _ = worker.submit(AvatarState(t_ns=2))
+        second.result(5)
+        assert seen == ["old", "new"]
+    finally:
+        gate.set()
+        worker.close()

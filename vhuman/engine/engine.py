@@ -148,7 +148,7 @@ class Engine:
             if background is not None:
                 r.set_background(background)
 
-        self.render.call(apply)
+        self.render.call_soon(apply)  # never blocks the loop on a frame in flight
 
     @property
     def view(self) -> View:

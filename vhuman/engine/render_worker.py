@@ -38,6 +38,7 @@ class RenderWorker:
         self._cv = threading.Condition()
         self._job: tuple[AvatarState, Future] | None = None
         self._busy = False
+        self._soon: list[Callable[[Any], Any]] = []
         self._closed = False
         self._ready: Future = Future()
         self.renderer: Any = None
@@ -86,6 +87,16 @@ class RenderWorker:
             self._cv.notify_all()
         return fut.result(timeout)
 
+    def call_soon(self, fn: Callable[[Any], Any]) -> None:
+        """Run ``fn(renderer)`` on the render thread before its next frame; returns at once.
+
+        For view changes from the event loop (a scene switch): the tick never waits for a
+        frame in flight. Calls run in order; an exception is logged, not raised.
+        """
+        with self._cv:
+            self._soon.append(fn)
+            self._cv.notify_all()
+
     def call(self, fn: Callable[[Any], Any], timeout: float | None = 30.0) -> Any:
         """Run ``fn(renderer)`` on the render thread (e.g. to change lights or background)."""
         with self._cv:
@@ -126,12 +137,21 @@ class RenderWorker:
         try:
             while True:
                 with self._cv:
-                    while self._job is None and not self._closed:
+                    while self._job is None and not self._soon and not self._closed:
                         self._cv.wait()
                     if self._closed:
                         if self._job is not None:
                             self._job[1].cancel()
                         return
+                    soon, self._soon = self._soon, []
+                for fn in soon:  # view changes land before the frame that follows them
+                    try:
+                        fn(self.renderer)
+                    except Exception:
+                        log.exception("render-thread call failed")
+                with self._cv:
+                    if self._job is None:
+                        continue
                     job, fut = self._job
                     self._job = None
                     if not fut.set_running_or_notify_cancel():
